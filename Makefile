@@ -1,0 +1,85 @@
+# lunar: userspace SCSI target. `make run` serves a demo LUN, `make check`
+# runs every test. SANITIZE=1 builds with ASan+UBSan (into the same build/,
+# rebuilt when the flags change).
+CC ?= cc
+BUILD ?= build
+SANITIZE ?= 0
+
+CFLAGS := -std=gnu11 -O2 -g -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter \
+	-Isrc -D_GNU_SOURCE -pthread -MMD -MP
+LDLIBS := -ljansson -lisal -lnettle -pthread
+ifeq ($(SANITIZE),1)
+CFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+LDFLAGS += -fsanitize=address,undefined
+endif
+
+LIB_SRCS := $(sort $(wildcard src/util/*.c src/event/*.c src/bs/*.c src/scsi/*.c \
+	src/iscsi/*.c src/mgmt/*.c))
+LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/%.o)
+UNIT_SRCS := $(sort $(wildcard tests/unit/test_*.c))
+UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
+ITEST_SRCS := $(sort $(wildcard tests/integration/*.c))
+ITEST_BINS := $(ITEST_SRCS:tests/integration/%.c=$(BUILD)/tests/%)
+
+.PHONY: all deps run check conformance bench clean format unit itest
+all: deps $(BUILD)/lunard $(BUILD)/lunarctl
+
+deps:
+	@scripts/deps.sh build
+
+# Rebuild everything when the flags change (SANITIZE=1 vs not).
+$(BUILD)/.flags: FORCE
+	@mkdir -p $(BUILD)
+	@echo '$(CC) $(CFLAGS) $(LDFLAGS)' | cmp -s - $@ || echo '$(CC) $(CFLAGS) $(LDFLAGS)' > $@
+FORCE:
+
+$(BUILD)/%.o: %.c $(BUILD)/.flags
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+$(BUILD)/liblunar.a: $(LIB_OBJS)
+	rm -f $@
+	ar rcs $@ $^
+
+# --whole-archive: stores, device types and transports register themselves
+# from constructors, which nothing references by name.
+$(BUILD)/lunard: $(BUILD)/src/lunard.o $(BUILD)/liblunar.a
+	$(CC) $(LDFLAGS) -o $@ $< -Wl,--whole-archive $(BUILD)/liblunar.a -Wl,--no-whole-archive $(LDLIBS)
+
+$(BUILD)/lunarctl: $(BUILD)/tools/lunarctl.o
+	$(CC) $(LDFLAGS) -o $@ $^ -ljansson
+
+$(BUILD)/tests/test_%: $(BUILD)/tests/unit/test_%.o $(BUILD)/liblunar.a
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $< $(BUILD)/liblunar.a $(LDLIBS) -lcmocka
+
+$(BUILD)/tests/%: $(BUILD)/tests/integration/%.o
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $< -liscsi -pthread
+
+unit: all $(UNIT_BINS)
+itest: all $(ITEST_BINS)
+
+run: all
+	@scripts/run-demo.sh
+
+check:
+	@scripts/deps.sh test
+	@$(MAKE) --no-print-directory all $(UNIT_BINS) $(ITEST_BINS)
+	@tests/run.sh
+
+conformance: all
+	@scripts/deps.sh test
+	@tests/conformance/run.sh
+
+bench: all
+	@scripts/deps.sh bench
+	@bench/run.sh
+
+format:
+	clang-format -i $$(git ls-files '*.c' '*.h')
+
+clean:
+	rm -rf $(BUILD)
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

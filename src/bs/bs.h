@@ -1,0 +1,88 @@
+/*
+ * Backing stores: where a logical unit's blocks live. A store is one file
+ * implementing struct bs_ops and registering it with BS_REGISTER(); the
+ * SCSI core never knows which store it talks to.
+ *
+ * Requests are asynchronous. submit() may complete on any thread (a worker
+ * pool, an io_uring/aio completion, a librbd callback): it calls
+ * bs_complete(), which hands the request back to the reactor that issued it
+ * (req->reactor) and runs req->complete there. A store never frees or
+ * reuses a request; the issuer owns it until complete runs.
+ */
+#ifndef LUNAR_BS_BS_H
+#define LUNAR_BS_BS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "event/reactor.h"
+#include "util/list.h"
+
+enum bs_op {
+	BS_OP_READ,
+	BS_OP_WRITE,
+	BS_OP_FLUSH,        /* make every completed write stable */
+	BS_OP_DISCARD,      /* deallocate [offset, offset+len): reads zeros after */
+	BS_OP_WRITE_ZEROES, /* write zeros, keeping blocks allocated */
+};
+
+#define BS_F_FUA (1u << 0) /* the write is stable before completion */
+
+struct bs_req {
+	enum bs_op op;
+	unsigned flags;
+	uint64_t offset; /* bytes */
+	uint64_t len;    /* bytes */
+	void *buf;       /* len bytes for READ/WRITE */
+	int result;      /* 0 or -errno, set by the store */
+	struct reactor *reactor;
+	void (*complete)(struct bs_req *req); /* runs on reactor */
+	void *issuer;                         /* issuer's context */
+	struct list_head link;                /* the store's queue while queued */
+	struct reactor_msg done_msg;          /* used by bs_complete */
+};
+
+struct bs_open_args {
+	bool readonly;
+	bool direct;          /* O_DIRECT */
+	uint64_t create_size; /* >0: create a sparse file of this size if missing */
+};
+
+struct bs_dev {
+	const struct bs_ops *ops;
+	uint64_t size; /* bytes, set by open */
+	bool readonly;
+};
+
+struct bs_ops {
+	const char *name;
+	/*
+	 * Opens path and returns a new device (ops and size filled). On
+	 * failure returns -errno and writes a one-line reason to err naming
+	 * the path and what to do.
+	 */
+	int (*open)(const char *path, const struct bs_open_args *args,
+		    struct bs_dev **out, char *err, size_t errlen);
+	/* Called with no request outstanding; frees the device. */
+	void (*close)(struct bs_dev *dev);
+	void (*submit)(struct bs_dev *dev, struct bs_req *req);
+	/* Optional: re-reads the size after the medium grew. */
+	int (*refresh_size)(struct bs_dev *dev);
+	struct list_head link;
+};
+
+void bs_register(struct bs_ops *ops);
+const struct bs_ops *bs_find(const char *name);
+/* Comma-separated list of registered store names, for error messages. */
+void bs_names(char *out, size_t outlen);
+/* Any thread: sets req->result and runs req->complete on req->reactor. */
+void bs_complete(struct bs_req *req, int result);
+
+#define BS_REGISTER(ops)                                          \
+	static void __attribute__((constructor)) bs_register_##ops(void) \
+	{                                                          \
+		bs_register(&(ops));                               \
+	}
+
+#endif

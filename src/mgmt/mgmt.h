@@ -1,0 +1,32 @@
+/*
+ * Management: the control socket (newline-delimited JSON, see
+ * docs/control-protocol.md) and configuration load/save. Main thread only.
+ */
+#ifndef LUNAR_MGMT_MGMT_H
+#define LUNAR_MGMT_MGMT_H
+
+#include <stddef.h>
+
+struct reactor;
+
+struct mgmt_options {
+	const char *control_path; /* unix socket */
+	const char *state_dir;
+	const char *config_path; /* NULL: STATE_DIR/lunar.json for saves */
+	unsigned threads;
+	const char *const *portals; /* the --portal list, NULL-terminated */
+};
+
+/*
+ * Creates the control socket (mode 0600, parent directory created).
+ * Refuses with -EADDRINUSE and a message when another lunard answers on
+ * the same path; a stale socket file is replaced.
+ */
+int mgmt_init(struct reactor *main_reactor, const struct mgmt_options *o,
+	      char *err, size_t errlen);
+/* Applies a config file (at start or from config.load). */
+int mgmt_config_load(const char *path, char *err, size_t errlen);
+/* Closes the control socket and unlinks it. */
+void mgmt_exit(void);
+
+#endif

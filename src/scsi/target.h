@@ -1,0 +1,146 @@
+/*
+ * The configuration object model (LIO's vocabulary): targets with their
+ * LUNs, ACLs (allowed initiator names), portals and CHAP account bindings;
+ * CHAP accounts. Owned by the main thread; reactor threads read it only at
+ * login and discovery, under scsi_config_rdlock(). The data path never
+ * takes this lock: a nexus holds a reference on an immutable LUN map.
+ *
+ * Every mutating call takes the write lock itself and returns 0 or a
+ * negative errno; messages for admins are composed by mgmt.
+ */
+#ifndef LUNAR_SCSI_TARGET_H
+#define LUNAR_SCSI_TARGET_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "scsi/scsi.h"
+#include "util/list.h"
+
+#define SCSI_MAX_LUN 16383 /* flat/peripheral addressing, 14 bits */
+#define SCSI_PORTAL_MAX 64 /* "[v6addr]:port" fits */
+#define SCSI_SECRET_MAX 256
+
+struct scsi_lu_params {
+	char backing[4096];
+	char bstype[16];     /* "rdwr" (default), "null", ... */
+	uint64_t size;       /* bytes; 0 = size of the existing file */
+	uint32_t block_size; /* 512 (default) or 4096 */
+	bool readonly;
+	bool direct; /* O_DIRECT */
+	char serial[33]; /* empty: derived from target name and LUN */
+};
+
+/* A logical unit. Refcounted: the LUN map and commands in flight hold
+ * references; the last put closes the backing store on the main thread. */
+struct scsi_lu {
+	atomic_int refcnt;
+	struct scsi_target *target;
+	uint64_t lun;
+	struct scsi_lu_params params;
+	struct bs_dev *bs;
+	const struct scsi_device_type *dtype;
+	uint32_t block_size;
+	uint32_t block_shift;
+	_Atomic uint64_t nr_blocks;
+	char serial[33];
+	uint8_t naa[16]; /* NAA IEEE Registered Extended designator */
+	/* Shared state touched by several reactors (UAs, reservations). */
+	pthread_mutex_t lock;
+	struct list_head itl_list; /* per I_T nexus state, under lock */
+	void *dtype_priv;
+};
+
+struct scsi_lun_map {
+	atomic_int refcnt;
+	unsigned count;
+	struct scsi_lun_entry {
+		uint64_t lun;
+		struct scsi_lu *lu;
+	} ent[]; /* sorted by lun */
+};
+
+struct scsi_acl {
+	struct list_head link;
+	char initiator[SCSI_NAME_MAX]; /* "ALL" admits everyone */
+};
+
+struct scsi_portal_ref {
+	struct list_head link;
+	char addr[SCSI_PORTAL_MAX]; /* "127.0.0.1:3260" or "[::1]:3260" */
+};
+
+struct scsi_user_ref {
+	struct list_head link;
+	char user[SCSI_NAME_MAX];
+};
+
+struct scsi_target {
+	struct list_head link;
+	atomic_int refcnt; /* the target list + each session */
+	uint32_t tid;
+	char name[SCSI_NAME_MAX];
+	char alias[SCSI_NAME_MAX];
+	uint16_t tpgt; /* target portal group tag, 1 */
+	bool deleted;  /* removed from the list; sessions draining */
+	struct scsi_lun_map *lun_map; /* under config lock */
+	_Atomic uint64_t lun_gen;     /* bumped on every map change */
+	struct list_head acls;        /* struct scsi_acl */
+	struct list_head portals;     /* struct scsi_portal_ref; empty = all */
+	struct list_head users_in;    /* CHAP: initiator authenticates */
+	char user_out[SCSI_NAME_MAX]; /* mutual CHAP: target's account, "" */
+	atomic_int nr_sessions;
+};
+
+struct scsi_account {
+	struct list_head link;
+	char user[SCSI_NAME_MAX];
+	char secret[SCSI_SECRET_MAX];
+};
+
+void scsi_config_rdlock(void);
+void scsi_config_wrlock(void);
+void scsi_config_unlock(void);
+
+/* Iteration (caller holds a config lock). */
+struct list_head *scsi_target_list(void);
+struct list_head *scsi_account_list(void);
+struct scsi_target *scsi_target_find(const char *name);
+struct scsi_account *scsi_account_find(const char *user);
+/* ACL check: exact name match or an "ALL" entry. No ACL = no access. */
+bool scsi_target_allows(const struct scsi_target *t, const char *initiator);
+/* Portal check: true when the target has no portals of its own or addr
+ * is one of them. */
+bool scsi_target_on_portal(const struct scsi_target *t, const char *addr);
+
+void scsi_target_get(struct scsi_target *t);
+void scsi_target_put(struct scsi_target *t);
+
+/* Mutations: main thread only. */
+int scsi_target_create(const char *name, const char *alias,
+		       struct scsi_target **out);
+/* -EBUSY if sessions are logged in (the caller closes them for --force). */
+int scsi_target_delete(const char *name);
+int scsi_lu_create(struct scsi_target *t, uint64_t lun,
+		   const struct scsi_lu_params *p, char *err, size_t errlen);
+int scsi_lu_delete(struct scsi_target *t, uint64_t lun);
+int scsi_acl_add(struct scsi_target *t, const char *initiator);
+int scsi_acl_delete(struct scsi_target *t, const char *initiator);
+int scsi_portal_ref_add(struct scsi_target *t, const char *addr);
+int scsi_portal_ref_delete(struct scsi_target *t, const char *addr);
+int scsi_account_create(const char *user, const char *secret);
+int scsi_account_delete(const char *user); /* -EBUSY while bound */
+int scsi_account_bind(struct scsi_target *t, const char *user, bool out);
+int scsi_account_unbind(struct scsi_target *t, const char *user, bool out);
+
+/* LU references and the map (core). */
+void scsi_lu_get(struct scsi_lu *lu);
+void scsi_lu_put(struct scsi_lu *lu);
+void scsi_lun_map_get(struct scsi_lun_map *m);
+void scsi_lun_map_put(struct scsi_lun_map *m);
+struct scsi_lu *scsi_lun_map_find(const struct scsi_lun_map *m, uint64_t lun);
+
+#endif
