@@ -46,7 +46,7 @@ int iscsi_text_add(struct iscsi_text *t, const char *key, const char *fmt, ...)
 
 /*
  * Iterates over the pairs of a data segment. *pos starts at 0. Returns 1
- * with *key/*keylen and *val/*vallen set, 0 at the end, or -EINVAL when a
+ * with *key, *keylen, *val and *vallen set, 0 at the end, or -EINVAL when a
  * pair has no '=', a key is longer than 63 bytes, a value longer than 8192
  * bytes (RFC 7143 §6.1), or the segment does not end with NUL.
  */

@@ -1,0 +1,346 @@
+/*
+ * lunard: the daemon's main. Parses options, starts the reactors, the SCSI
+ * core, the iSCSI transport and the control socket, loads the config, and
+ * runs the main reactor until SIGTERM/SIGINT; then stops accepting, lets
+ * in-flight commands finish, closes sessions and exits 0.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "event/reactor.h"
+#include "iscsi/iscsi.h"
+#include "mgmt/mgmt.h"
+#include "scsi/scsi.h"
+#include "util/log.h"
+#include "version.h"
+
+#define LUNARD_MAX_PORTALS 32
+
+struct lunard_options {
+	const char *portals[LUNARD_MAX_PORTALS + 1];
+	unsigned nr_portals;
+	const char *control_path;
+	const char *config_path;
+	const char *state_dir;
+	unsigned threads;
+	bool foreground;
+};
+
+static struct reactor *main_reactor;
+static struct reactor_handler signal_handler;
+static int signal_fd = -1;
+static bool shutting_down;
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: lunard [options]\n"
+		"  --portal ADDR:PORT   listen for iSCSI on ADDR:PORT; repeatable;\n"
+		"                       IPv6 as [ADDR]:PORT (default 0.0.0.0:3260)\n"
+		"  --control PATH       control socket (default %s)\n"
+		"  --config FILE        JSON configuration loaded at start, and\n"
+		"                       the default target of 'config save'\n"
+		"  --state-dir DIR      persistent state (default %s)\n"
+		"  --threads N          I/O reactor threads (default: online CPUs)\n"
+		"  --foreground         stay in the foreground, log to stderr\n"
+		"  --log-level LEVEL    error, warn, info (default) or debug\n"
+		"  --version, --help\n",
+		LUNAR_DEFAULT_CONTROL, LUNAR_DEFAULT_STATE_DIR);
+}
+
+static int mkdir_p(const char *path, mode_t mode)
+{
+	char buf[PATH_MAX];
+
+	if (snprintf(buf, sizeof(buf), "%s", path) >= (int)sizeof(buf))
+		return -ENAMETOOLONG;
+	for (char *p = buf + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(buf, mode) < 0 && errno != EEXIST)
+			return -errno;
+		*p = '/';
+	}
+	if (mkdir(buf, mode) < 0 && errno != EEXIST)
+		return -errno;
+	return 0;
+}
+
+static int parse_options(int argc, char **argv, struct lunard_options *o)
+{
+	enum { OPT_PORTAL = 256, OPT_CONTROL, OPT_CONFIG, OPT_STATE, OPT_THREADS,
+	       OPT_FG, OPT_LOG, OPT_VERSION, OPT_HELP };
+	static const struct option longopts[] = {
+		{"portal", required_argument, NULL, OPT_PORTAL},
+		{"control", required_argument, NULL, OPT_CONTROL},
+		{"config", required_argument, NULL, OPT_CONFIG},
+		{"state-dir", required_argument, NULL, OPT_STATE},
+		{"threads", required_argument, NULL, OPT_THREADS},
+		{"foreground", no_argument, NULL, OPT_FG},
+		{"log-level", required_argument, NULL, OPT_LOG},
+		{"version", no_argument, NULL, OPT_VERSION},
+		{"help", no_argument, NULL, OPT_HELP},
+		{NULL, 0, NULL, 0},
+	};
+	long nproc = sysconf(_SC_NPROCESSORS_ONLN);
+	int c;
+
+	o->control_path = LUNAR_DEFAULT_CONTROL;
+	o->state_dir = LUNAR_DEFAULT_STATE_DIR;
+	o->threads = nproc > 0 ? (unsigned)nproc : 1;
+	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+		switch (c) {
+		case OPT_PORTAL:
+			if (o->nr_portals == LUNARD_MAX_PORTALS) {
+				fprintf(stderr,
+					"lunard: at most %d --portal options\n",
+					LUNARD_MAX_PORTALS);
+				return -1;
+			}
+			o->portals[o->nr_portals++] = optarg;
+			break;
+		case OPT_CONTROL:
+			o->control_path = optarg;
+			break;
+		case OPT_CONFIG:
+			o->config_path = optarg;
+			break;
+		case OPT_STATE:
+			o->state_dir = optarg;
+			break;
+		case OPT_THREADS: {
+			char *end;
+			unsigned long n;
+
+			errno = 0;
+			n = strtoul(optarg, &end, 10);
+			if (errno || *end || end == optarg || n < 1 || n > 256) {
+				fprintf(stderr,
+					"lunard: --threads '%s': give a number "
+					"from 1 to 256\n",
+					optarg);
+				return -1;
+			}
+			o->threads = (unsigned)n;
+			break;
+		}
+		case OPT_FG:
+			o->foreground = true;
+			break;
+		case OPT_LOG: {
+			enum log_level lvl;
+
+			if (log_parse_level(optarg, &lvl) < 0) {
+				fprintf(stderr,
+					"lunard: --log-level '%s': use error, "
+					"warn, info or debug\n",
+					optarg);
+				return -1;
+			}
+			log_set_level(lvl);
+			break;
+		}
+		case OPT_VERSION:
+			printf("lunard %s\n", LUNAR_VERSION);
+			exit(0);
+		case OPT_HELP:
+			usage(stdout);
+			exit(0);
+		default:
+			usage(stderr);
+			return -1;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "lunard: unexpected argument '%s'\n",
+			argv[optind]);
+		usage(stderr);
+		return -1;
+	}
+	if (o->nr_portals == 0)
+		o->portals[o->nr_portals++] = "0.0.0.0:3260";
+	o->portals[o->nr_portals] = NULL;
+	return 0;
+}
+
+static void lunard_shutdown_done(void *arg)
+{
+	log_info("all sessions closed; exiting");
+	reactor_stop(main_reactor);
+}
+
+static void lunard_on_signal(void *arg, uint32_t events)
+{
+	struct signalfd_siginfo si;
+
+	while (read(signal_fd, &si, sizeof(si)) == sizeof(si)) {
+		if (si.ssi_signo == SIGHUP)
+			continue;
+		if (shutting_down) {
+			log_warn("second signal: exiting without waiting");
+			reactor_stop(main_reactor);
+			return;
+		}
+		shutting_down = true;
+		log_info("signal %u: stopping (finishing in-flight commands)",
+			 si.ssi_signo);
+		iscsi_shutdown(lunard_shutdown_done, NULL);
+	}
+}
+
+static int daemonize(void)
+{
+	pid_t pid = fork();
+
+	if (pid < 0)
+		return -errno;
+	if (pid > 0)
+		_exit(0);
+	if (setsid() < 0)
+		return -errno;
+	pid = fork();
+	if (pid < 0)
+		return -errno;
+	if (pid > 0)
+		_exit(0);
+	int fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+
+	if (fd >= 0) {
+		dup2(fd, 0);
+		dup2(fd, 1);
+		dup2(fd, 2);
+		if (fd > 2)
+			close(fd);
+	}
+	if (chdir("/") < 0)
+		return -errno;
+	log_use_syslog(1);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct lunard_options o = {0};
+	struct iscsi_limits lim;
+	char err[512];
+	sigset_t mask;
+	int rc;
+
+	if (parse_options(argc, argv, &o) < 0)
+		return 2;
+	umask(077);
+	rc = mkdir_p(o.state_dir, 0700);
+	if (rc < 0) {
+		fprintf(stderr, "lunard: cannot create state dir %s: %s\n",
+			o.state_dir, strerror(-rc));
+		return 1;
+	}
+	if (!o.foreground && daemonize() < 0) {
+		fprintf(stderr, "lunard: cannot daemonize: %s\n",
+			strerror(errno));
+		return 1;
+	}
+
+	/* Signals are read from a signalfd on the main reactor; every other
+	 * thread inherits the blocked mask. */
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &mask, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	rc = reactor_create(&main_reactor, "lunar-main");
+	if (rc < 0) {
+		log_error("cannot create the main reactor: %s", strerror(-rc));
+		return 1;
+	}
+	struct mgmt_options mo = {
+		.control_path = o.control_path,
+		.state_dir = o.state_dir,
+		.config_path = o.config_path,
+		.threads = o.threads,
+		.portals = o.portals,
+	};
+	/* The control socket first: a second lunard on the same socket must
+	 * refuse before it touches any portal. */
+	rc = mgmt_init(main_reactor, &mo, err, sizeof(err));
+	if (rc < 0) {
+		log_error("%s", err);
+		return 1;
+	}
+	rc = scsi_core_init(main_reactor);
+	if (rc < 0) {
+		log_error("cannot start the SCSI core: %s", strerror(-rc));
+		goto out_mgmt;
+	}
+	rc = reactor_pool_start(o.threads);
+	if (rc < 0) {
+		log_error("cannot start %u reactor threads: %s", o.threads,
+			  strerror(-rc));
+		goto out_core;
+	}
+	iscsi_limits_default(&lim);
+	rc = iscsi_init(main_reactor, &lim);
+	if (rc < 0) {
+		log_error("cannot start the iSCSI transport: %s",
+			  strerror(-rc));
+		goto out_pool;
+	}
+	for (unsigned i = 0; i < o.nr_portals; i++) {
+		rc = iscsi_portal_listen(o.portals[i], err, sizeof(err));
+		if (rc < 0) {
+			log_error("%s", err);
+			goto out_iscsi;
+		}
+	}
+	if (o.config_path) {
+		if (access(o.config_path, F_OK) == 0) {
+			rc = mgmt_config_load(o.config_path, err, sizeof(err));
+			if (rc < 0) {
+				log_error("%s", err);
+				goto out_iscsi;
+			}
+			log_info("configuration loaded from %s", o.config_path);
+		} else {
+			log_info("config file %s does not exist yet; "
+				 "'lunarctl config save' will create it",
+				 o.config_path);
+		}
+	}
+
+	signal_fd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
+	if (signal_fd < 0 ||
+	    reactor_add(main_reactor, &signal_handler, signal_fd, EPOLLIN,
+			lunard_on_signal, NULL) < 0) {
+		log_error("cannot watch signals: %s", strerror(errno));
+		rc = -errno;
+		goto out_iscsi;
+	}
+	log_info("lunard %s ready: %u I/O threads, control socket %s",
+		 LUNAR_VERSION, o.threads, o.control_path);
+	rc = reactor_run(main_reactor);
+
+	reactor_remove(main_reactor, &signal_handler);
+	close(signal_fd);
+out_iscsi:
+	iscsi_exit();
+out_pool:
+	reactor_pool_stop();
+out_core:
+	scsi_core_exit();
+out_mgmt:
+	mgmt_exit();
+	reactor_destroy(main_reactor);
+	return rc < 0 ? 1 : 0;
+}
