@@ -119,6 +119,10 @@ struct iscsi_neg {
 	uint64_t answered; /* bit per key id: we have answered or declared it */
 	unsigned nr_deferred;
 	struct iscsi_kv deferred[ISCSI_NEG_MAX_DEFERRED];
+	/* true (the iscsi_neg_init default) for the leading connection of a
+	 * session; clear it for a login that adds a connection (TSIH != 0)
+	 * so that leading-only (LO) keys fail the login. */
+	bool leading;
 };
 
 /* Sets p to the RFC 7143 defaults (§13) and the target's max_recv_dsl. */
@@ -151,5 +155,12 @@ uint16_t iscsi_neg_process(struct iscsi_neg *n, enum iscsi_stage stage,
  * operational stage; returns 0 or -ENOMEM.
  */
 int iscsi_neg_finish(struct iscsi_neg *n, struct iscsi_text *out);
+
+/*
+ * True while the target has offered a key (from iscsi_neg_finish, only when
+ * our limits make an RFC default unacceptable) that the initiator has not
+ * answered yet: the login must not move to the next stage until it has.
+ */
+bool iscsi_neg_pending(const struct iscsi_neg *n);
 
 #endif
