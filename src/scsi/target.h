@@ -101,6 +101,26 @@ struct scsi_account {
 	char secret[SCSI_SECRET_MAX];
 };
 
+/*
+ * Validation (pure, no lock), so mgmt can name the problem to the admin.
+ * Each returns 0 and writes the normalised form to norm, or -EINVAL (or
+ * -ENAMETOOLONG) and writes a reason to why.
+ *
+ * scsi_name_check: RFC 7143 §4.2.7 / RFC 3721: "iqn.YYYY-MM.reversed.domain
+ * [:anything]", "eui.<16 hex>", "naa.<16|32 hex>", at most 223 bytes, ASCII
+ * letters, digits, '-', '.', ':'; normalised to lowercase (RFC 3722).
+ * scsi_portal_check: "A.B.C.D:PORT" or "[IPv6]:PORT", normalised through
+ * inet_ntop. scsi_account_check: user 1..223 printable bytes without
+ * spaces; secret 12..255 bytes without control characters (secret may be
+ * NULL to check only the user).
+ */
+int scsi_name_check(const char *name, char *norm, size_t normlen, char *why,
+		    size_t whylen);
+int scsi_portal_check(const char *addr, char *norm, size_t normlen, char *why,
+		      size_t whylen);
+int scsi_account_check(const char *user, const char *secret, char *why,
+		       size_t whylen);
+
 void scsi_config_rdlock(void);
 void scsi_config_wrlock(void);
 void scsi_config_unlock(void);
@@ -124,6 +144,10 @@ int scsi_target_create(const char *name, const char *alias,
 		       struct scsi_target **out);
 /* -EBUSY if sessions are logged in (the caller closes them for --force). */
 int scsi_target_delete(const char *name);
+/* Like scsi_target_delete, but succeeds while sessions are still logged in
+ * (after the caller asked them to close): the target is marked deleted and
+ * leaves the list; the sessions' references keep it alive until they end. */
+int scsi_target_delete_force(const char *name);
 int scsi_lu_create(struct scsi_target *t, uint64_t lun,
 		   const struct scsi_lu_params *p, char *err, size_t errlen);
 int scsi_lu_delete(struct scsi_target *t, uint64_t lun);

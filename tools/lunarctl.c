@@ -1,0 +1,2076 @@
+/*
+ * lunarctl: the admin's command line for lunard. Turns commands into the
+ * JSON requests of docs/control-protocol.md, sends them over the control
+ * socket and prints the answers as text (or raw JSON with --json). Also
+ * speaks tgtadm's options (--lld/--mode/--op ...), mapped onto the same
+ * requests, so tgt scripts run with only the program name changed.
+ *
+ * Exit status: 0 success, 1 the daemon refused or could not be reached,
+ * 2 a usage error (lunarctl never sent anything).
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <jansson.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#define CTL_DEFAULT_CONTROL "/run/lunar/lunard.sock"
+#define CTL_MAX_LUN	    16383
+
+struct ctl {
+	const char *path;
+	int fd;
+	bool json;
+	char *buf;
+	size_t len, cap;
+};
+
+struct ctl_cmd;
+typedef int (*ctl_run_fn)(struct ctl *c, const struct ctl_cmd *cmd, int argc,
+			  char **argv);
+
+struct ctl_cmd {
+	const char *group;
+	const char *action; /* NULL: a one-word command */
+	const char *args;
+	const char *help;
+	ctl_run_fn run;
+};
+
+/* ---- messages and exits -------------------------------------------- */
+
+__attribute__((format(printf, 1, 2), noreturn)) static void
+ctl_die(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("lunarctl: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	exit(1);
+}
+
+static void ctl_print_usage(FILE *f, const struct ctl_cmd *cmd)
+{
+	fprintf(f, "usage: lunarctl [--control PATH] [--json] %s%s%s%s%s\n",
+		cmd->group, cmd->action ? " " : "",
+		cmd->action ? cmd->action : "", cmd->args[0] ? " " : "",
+		cmd->args);
+}
+
+__attribute__((format(printf, 2, 3), noreturn)) static void
+ctl_usage_error(const struct ctl_cmd *cmd, const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("lunarctl: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	if (cmd)
+		ctl_print_usage(stderr, cmd);
+	else
+		fputs("run `lunarctl --help` for the commands\n", stderr);
+	exit(2);
+}
+
+/* ---- the control socket -------------------------------------------- */
+
+static void ctl_connect(struct ctl *c)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+
+	if (c->fd >= 0)
+		return;
+	if (strlen(c->path) >= sizeof(sa.sun_path))
+		ctl_die("control socket path %s is too long (at most %zu "
+			"bytes)",
+			c->path, sizeof(sa.sun_path) - 1);
+	memcpy(sa.sun_path, c->path, strlen(c->path) + 1);
+	c->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (c->fd < 0)
+		ctl_die("socket: %s", strerror(errno));
+	if (connect(c->fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		int e = errno;
+		ctl_die("cannot connect to lunard at %s: %s; is lunard "
+			"running? Start it, or point --control (or "
+			"LUNAR_CONTROL) at its socket%s",
+			c->path, strerror(e),
+			e == EACCES ? " (it must be run as lunard's user or "
+				      "root)"
+				    : "");
+	}
+}
+
+static void ctl_send_all(struct ctl *c, const char *p, size_t n)
+{
+	while (n) {
+		ssize_t w = send(c->fd, p, n, MSG_NOSIGNAL);
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			/* lunard may have answered and closed (a refused
+			 * client): its line is still there to read. */
+			if (errno == EPIPE || errno == ECONNRESET)
+				return;
+			ctl_die("sending to lunard at %s: %s", c->path,
+				strerror(errno));
+		}
+		p += w;
+		n -= (size_t)w;
+	}
+}
+
+/* Reads one response line; returns it parsed. */
+static json_t *ctl_read_response(struct ctl *c)
+{
+	char *nl;
+	json_error_t je;
+	json_t *resp;
+
+	while (!c->len || !(nl = memchr(c->buf, '\n', c->len))) {
+		if (c->cap - c->len < 65536) {
+			c->cap = c->cap ? c->cap * 2 : 65536;
+			c->buf = realloc(c->buf, c->cap);
+			if (!c->buf)
+				ctl_die("out of memory");
+		}
+		ssize_t n = recv(c->fd, c->buf + c->len, c->cap - c->len, 0);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			ctl_die("reading from lunard at %s: %s", c->path,
+				strerror(errno));
+		if (n == 0)
+			ctl_die("lunard at %s closed the connection without "
+				"answering; see lunard's log",
+				c->path);
+		c->len += (size_t)n;
+	}
+	resp = json_loadb(c->buf, (size_t)(nl - c->buf), 0, &je);
+	c->len -= (size_t)(nl - c->buf) + 1;
+	memmove(c->buf, nl + 1, c->len);
+	if (!json_is_object(resp))
+		ctl_die("lunard at %s sent an answer that is not a JSON "
+			"object (%s)",
+			c->path, resp ? "wrong type" : je.text);
+	return resp;
+}
+
+/* Sends req (stolen). Returns 0 and the result (new reference), or the
+ * daemon's errno and its message in *msg (caller frees). */
+static int ctl_request(struct ctl *c, json_t *req, json_t **result, char **msg)
+{
+	char *text;
+	json_t *resp;
+	int err = 0;
+
+	ctl_connect(c);
+	text = json_dumps(req, JSON_COMPACT);
+	json_decref(req);
+	if (!text)
+		ctl_die("out of memory");
+	ctl_send_all(c, text, strlen(text));
+	ctl_send_all(c, "\n", 1);
+	free(text);
+	resp = ctl_read_response(c);
+	*result = NULL;
+	*msg = NULL;
+	if (json_is_true(json_object_get(resp, "ok"))) {
+		*result = json_incref(json_object_get(resp, "result"));
+		if (!*result)
+			*result = json_null();
+	} else {
+		const char *m =
+		    json_string_value(json_object_get(resp, "error"));
+		err = (int)json_integer_value(json_object_get(resp, "errno"));
+		*msg = strdup(m ? m : "lunard refused the request");
+		if (err <= 0)
+			err = EIO;
+	}
+	json_decref(resp);
+	return err;
+}
+
+/* Like ctl_request, but a refusal ends lunarctl with the daemon's error. */
+static json_t *ctl_call(struct ctl *c, json_t *req)
+{
+	json_t *res;
+	char *msg;
+
+	if (!req)
+		ctl_die("cannot encode the request: arguments must be valid "
+			"UTF-8 text");
+	if (ctl_request(c, req, &res, &msg)) {
+		fprintf(stderr, "lunarctl: %s\n", msg);
+		exit(1);
+	}
+	return res;
+}
+
+static void ctl_print_json(json_t *v)
+{
+	char *text = json_dumps(v, JSON_INDENT(2) | JSON_ENCODE_ANY |
+				       JSON_PRESERVE_ORDER);
+	puts(text ? text : "null");
+	free(text);
+}
+
+/* Prints the result as JSON under --json; returns whether it did. */
+static bool ctl_json_out(struct ctl *c, json_t *res)
+{
+	if (!c->json)
+		return false;
+	ctl_print_json(res);
+	return true;
+}
+
+/* ---- little helpers ------------------------------------------------ */
+
+static const char *jstr(json_t *o, const char *key)
+{
+	const char *s = json_string_value(json_object_get(o, key));
+	return s ? s : "";
+}
+
+static long long jint(json_t *o, const char *key)
+{
+	return json_integer_value(json_object_get(o, key));
+}
+
+static bool jbool(json_t *o, const char *key)
+{
+	return json_is_true(json_object_get(o, key));
+}
+
+/* "sid" is an integer, or a decimal string above 2^63-1. */
+static void jid(json_t *o, const char *key, char *out, size_t outlen)
+{
+	json_t *v = json_object_get(o, key);
+
+	if (json_is_integer(v))
+		snprintf(out, outlen, "%lld", (long long)json_integer_value(v));
+	else
+		snprintf(out, outlen, "%s", json_string_value(v) ?: "?");
+}
+
+static void ctl_human_size(uint64_t bytes, char *out, size_t outlen)
+{
+	static const char *const units[] = {"B",   "KiB", "MiB", "GiB",
+					    "TiB", "PiB", "EiB"};
+	double v = (double)bytes;
+	unsigned u = 0;
+
+	while (v >= 1024 && u < 6) {
+		v /= 1024;
+		u++;
+	}
+	if (u == 0)
+		snprintf(out, outlen, "%" PRIu64 " B", bytes);
+	else
+		snprintf(out, outlen, "%.1f %s", v, units[u]);
+}
+
+static int ctl_parse_u64(const char *s, uint64_t *out)
+{
+	char *end;
+
+	if (!isdigit((unsigned char)s[0]))
+		return -EINVAL;
+	errno = 0;
+	*out = strtoull(s, &end, 10);
+	if (errno || *end)
+		return -EINVAL;
+	return 0;
+}
+
+/* Bytes, or a number with a binary K/M/G/T suffix (optionally "iB"). */
+static int ctl_parse_size(const char *s, uint64_t *out)
+{
+	uint64_t v = 0, mult = 1;
+	const char *p = s;
+
+	if (!isdigit((unsigned char)*p))
+		return -EINVAL;
+	for (; isdigit((unsigned char)*p); p++) {
+		if (v > (UINT64_MAX - 9) / 10)
+			return -ERANGE;
+		v = v * 10 + (uint64_t)(*p - '0');
+	}
+	if (*p) {
+		switch (toupper((unsigned char)*p)) {
+		case 'K':
+			mult = 1ull << 10;
+			break;
+		case 'M':
+			mult = 1ull << 20;
+			break;
+		case 'G':
+			mult = 1ull << 30;
+			break;
+		case 'T':
+			mult = 1ull << 40;
+			break;
+		default:
+			return -EINVAL;
+		}
+		p++;
+		if (strcmp(p, "iB") == 0 || strcmp(p, "ib") == 0)
+			p += 2;
+		if (*p)
+			return -EINVAL;
+	}
+	if (v > INT64_MAX / mult)
+		return -ERANGE;
+	*out = v * mult;
+	return 0;
+}
+
+/* lunard's working directory is not ours: send absolute paths. */
+static char *ctl_abs_path(const char *p)
+{
+	char cwd[4096];
+	char *out;
+
+	if (p[0] == '/')
+		return strdup(p);
+	if (!getcwd(cwd, sizeof(cwd)))
+		ctl_die("cannot find the current directory for '%s': %s; give "
+			"an absolute path",
+			p, strerror(errno));
+	if (asprintf(&out, "%s/%s", cwd, p) < 0)
+		ctl_die("out of memory");
+	return out;
+}
+
+/* ---- per-command option parsing ------------------------------------ */
+
+struct ctl_opt {
+	const char *name; /* without "--" */
+	bool has_arg;
+	const char **val; /* has_arg */
+	bool *flag;	  /* !has_arg */
+};
+
+/* Splits argv into positionals (npos_min..npos_max) and --options, which
+ * may come anywhere. Exits 2 on anything unexpected. */
+static int ctl_args(const struct ctl_cmd *cmd, int argc, char **argv,
+		    struct ctl_opt *opts, const char **pos, int npos_min,
+		    int npos_max)
+{
+	int npos = 0;
+	bool only_pos = false;
+
+	for (int i = 0; i < argc; i++) {
+		const char *a = argv[i];
+
+		if (!only_pos && strcmp(a, "--") == 0) {
+			only_pos = true;
+			continue;
+		}
+		if (!only_pos && a[0] == '-' && a[1] == '-' && a[2]) {
+			const char *name = a + 2;
+			const char *eq = strchr(name, '=');
+			size_t n = eq ? (size_t)(eq - name) : strlen(name);
+			struct ctl_opt *o = NULL;
+
+			for (struct ctl_opt *k = opts; k && k->name; k++) {
+				if (strlen(k->name) == n &&
+				    strncmp(k->name, name, n) == 0)
+					o = k;
+			}
+			if (!o)
+				ctl_usage_error(cmd, "unknown option --%.*s",
+						(int)n, name);
+			if (!o->has_arg) {
+				if (eq)
+					ctl_usage_error(cmd,
+							"option --%s takes no "
+							"value",
+							o->name);
+				*o->flag = true;
+				continue;
+			}
+			if (eq) {
+				*o->val = eq + 1;
+			} else {
+				if (i + 1 >= argc)
+					ctl_usage_error(cmd,
+							"option --%s needs a "
+							"value",
+							o->name);
+				*o->val = argv[++i];
+			}
+			continue;
+		}
+		if (!only_pos && a[0] == '-' && a[1] &&
+		    !isdigit((unsigned char)a[1]))
+			ctl_usage_error(cmd, "unknown option %s", a);
+		if (npos >= npos_max)
+			ctl_usage_error(cmd, "unexpected argument '%s'", a);
+		pos[npos++] = a;
+	}
+	if (npos < npos_min) {
+		/* Name it from the usage: its leading words are the
+		 * positionals ("IQN LUN --backing PATH ..."). */
+		char words[256], *save, *w;
+		int k = 0;
+		snprintf(words, sizeof(words), "%s", cmd->args);
+		for (w = strtok_r(words, " ", &save); w && k < npos;
+		     w = strtok_r(NULL, " ", &save))
+			k++;
+		ctl_usage_error(cmd, "missing %s",
+				w && w[0] != '-' && w[0] != '[' ? w
+								: "argument");
+	}
+	return npos;
+}
+
+static uint64_t ctl_lun_arg(const struct ctl_cmd *cmd, const char *s)
+{
+	uint64_t v;
+
+	if (ctl_parse_u64(s, &v) || v > CTL_MAX_LUN)
+		ctl_usage_error(cmd, "bad LUN '%s': use a number 0..%d", s,
+				CTL_MAX_LUN);
+	return v;
+}
+
+/* A one-line confirmation, or the JSON result. */
+__attribute__((format(printf, 3, 4))) static void
+ctl_done(struct ctl *c, json_t *res, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!ctl_json_out(c, res)) {
+		va_start(ap, fmt);
+		vprintf(fmt, ap);
+		va_end(ap);
+		putchar('\n');
+	}
+	json_decref(res);
+}
+
+/* ---- targets ------------------------------------------------------- */
+
+static int ctl_target_create(struct ctl *c, const struct ctl_cmd *cmd, int argc,
+			     char **argv)
+{
+	const char *pos[1], *alias = NULL;
+	struct ctl_opt opts[] = {{"alias", true, &alias, NULL}, {0}};
+	json_t *req, *res;
+
+	ctl_args(cmd, argc, argv, opts, pos, 1, 1);
+	req = json_pack("{s:s, s:s}", "cmd", "target.create", "name", pos[0]);
+	if (alias)
+		json_object_set_new(req, "alias", json_string(alias));
+	res = ctl_call(c, req);
+	ctl_done(c, res, "Created target %s (tid %lld)", pos[0],
+		 jint(res, "tid"));
+	return 0;
+}
+
+static int ctl_target_delete(struct ctl *c, const struct ctl_cmd *cmd, int argc,
+			     char **argv)
+{
+	const char *pos[1];
+	bool force = false;
+	struct ctl_opt opts[] = {{"force", false, NULL, &force}, {0}};
+
+	ctl_args(cmd, argc, argv, opts, pos, 1, 1);
+	ctl_done(
+	    c,
+	    ctl_call(c, json_pack("{s:s, s:s, s:b}", "cmd", "target.delete",
+				  "name", pos[0], "force", force)),
+	    "Deleted target %s", pos[0]);
+	return 0;
+}
+
+static int ctl_target_list(struct ctl *c, const struct ctl_cmd *cmd, int argc,
+			   char **argv)
+{
+	json_t *res, *t;
+	size_t i;
+
+	ctl_args(cmd, argc, argv, NULL, NULL, 0, 0);
+	res = ctl_call(c, json_pack("{s:s}", "cmd", "target.list"));
+	if (ctl_json_out(c, res)) {
+		json_decref(res);
+		return 0;
+	}
+	if (json_array_size(res) == 0) {
+		printf("No targets. Create one with: lunarctl target create "
+		       "IQN\n");
+	} else {
+		printf("%-5s %-5s %-8s %s\n", "TID", "LUNS", "SESSIONS",
+		       "TARGET");
+		json_array_foreach(res, i, t)
+		{
+			printf("%-5lld %-5lld %-8lld %s", jint(t, "tid"),
+			       jint(t, "luns"), jint(t, "sessions"),
+			       jstr(t, "name"));
+			if (jstr(t, "alias")[0])
+				printf(" (%s)", jstr(t, "alias"));
+			putchar('\n');
+		}
+	}
+	json_decref(res);
+	return 0;
+}
+
+static void ctl_join(json_t *arr, const char *none, char *out, size_t outlen)
+{
+	size_t i, used = 0;
+	json_t *v;
+
+	out[0] = '\0';
+	json_array_foreach(arr, i, v)
+	{
+		int n = snprintf(out + used, outlen - used, "%s%s",
+				 used ? ", " : "", json_string_value(v));
+		if (n < 0 || (size_t)n >= outlen - used)
+			break;
+		used += (size_t)n;
+	}
+	if (!used)
+		snprintf(out, outlen, "%s", none);
+}
+
+static void ctl_lun_line(json_t *l, char *out, size_t outlen)
+{
+	char size[32];
+
+	ctl_human_size((uint64_t)jint(l, "size"), size, sizeof(size));
+	snprintf(out, outlen, "%s (%s, %s, %lld-byte blocks, serial %s%s%s)",
+		 jstr(l, "backing"), jstr(l, "bstype"), size,
+		 jint(l, "block_size"), jstr(l, "serial"),
+		 jbool(l, "readonly") ? ", read-only" : "",
+		 jbool(l, "direct") ? ", O_DIRECT" : "");
+}
+
+static void ctl_session_line(json_t *s, const char *indent)
+{
+	char sid[32], peers[512] = "";
+	size_t i, used = 0;
+	json_t *conn;
+
+	jid(s, "sid", sid, sizeof(sid));
+	json_array_foreach(json_object_get(s, "connections"), i, conn)
+	{
+		int n = snprintf(peers + used, sizeof(peers) - used,
+				 "%scid %lld from %s", used ? ", " : "",
+				 jint(conn, "cid"), jstr(conn, "peer"));
+		if (n < 0 || (size_t)n >= sizeof(peers) - used)
+			break;
+		used += (size_t)n;
+	}
+	printf("%ssid %s: %s%s%s%s%s [%s]\n", indent, sid, jstr(s, "initiator"),
+	       jstr(s, "alias")[0] ? " (" : "", jstr(s, "alias"),
+	       jstr(s, "alias")[0] ? ")" : "",
+	       jbool(s, "discovery") ? " discovery" : "", peers);
+}
+
+static int ctl_target_show(struct ctl *c, const struct ctl_cmd *cmd, int argc,
+			   char **argv)
+{
+	const char *pos[1];
+	json_t *t, *v;
+	char line[8192];
+	size_t i;
+
+	ctl_args(cmd, argc, argv, NULL, pos, 1, 1);
+	t = ctl_call(
+	    c, json_pack("{s:s, s:s}", "cmd", "target.show", "name", pos[0]));
+	if (ctl_json_out(c, t)) {
+		json_decref(t);
+		return 0;
+	}
+	printf("Target %lld: %s\n", jint(t, "tid"), jstr(t, "name"));
+	printf("  Alias: %s\n", jstr(t, "alias")[0] ? jstr(t, "alias") : "-");
+	printf("  LUNs:%s\n",
+	       json_array_size(json_object_get(t, "luns")) ? "" : " none");
+	json_array_foreach(json_object_get(t, "luns"), i, v)
+	{
+		ctl_lun_line(v, line, sizeof(line));
+		printf("    %lld: %s\n", jint(v, "lun"), line);
+	}
+	ctl_join(json_object_get(t, "acls"), "none (no initiator may log in)",
+		 line, sizeof(line));
+	printf("  ACLs: %s\n", line);
+	ctl_join(json_object_get(t, "portals"), "all of lunard's portals", line,
+		 sizeof(line));
+	printf("  Portals: %s\n", line);
+	ctl_join(json_object_get(t, "incoming_users"), "none (no CHAP)", line,
+		 sizeof(line));
+	printf("  Incoming accounts: %s\n", line);
+	printf("  Outgoing account: %s\n",
+	       jstr(t, "outgoing_user")[0] ? jstr(t, "outgoing_user") : "none");
+	printf("  Sessions:%s\n",
+	       json_array_size(json_object_get(t, "sessions")) ? "" : " none");
+	json_array_foreach(json_object_get(t, "sessions"), i, v)
+	    ctl_session_line(v, "    ");
+	json_decref(t);
+	return 0;
+}
+
+/* ---- LUNs ---------------------------------------------------------- */
+
+static int ctl_lun_create(struct ctl *c, const struct ctl_cmd *cmd, int argc,
+			  char **argv)
+{
+	const char *pos[2], *backing = NULL, *bstype = NULL, *size = NULL,
+			    *bsz = NULL, *serial = NULL;
+	bool ro = false, direct = false;
+	struct ctl_opt opts[] = {
+	    {"backing", true, &backing, NULL}, {"bstype", true, &bstype, NULL},
+	    {"size", true, &size, NULL},       {"block-size", true, &bsz, NULL},
+	    {"serial", true, &serial, NULL},   {"readonly", false, NULL, &ro},
+	    {"direct", false, NULL, &direct},  {0},
+	};
+	uint64_t lun, bytes = 0, block = 512;
+	json_t *req, *res;
+	char *path;
+
+	ctl_args(cmd, argc, argv, opts, pos, 2, 2);
+	lun = ctl_lun_arg(cmd, pos[1]);
+	if (!backing)
+		ctl_usage_error(cmd, "--backing PATH is required");
+	if (size) {
+		int rc = ctl_parse_size(size, &bytes);
+		if (rc == -ERANGE)
+			ctl_usage_error(cmd, "size '%s' is too large", size);
+		if (rc)
+			ctl_usage_error(cmd,
+					"bad size '%s': use bytes or a K/M/G/T "
+					"suffix, e.g. 1G",
+					size);
+	}
+	if (bsz &&
+	    (ctl_parse_u64(bsz, &block) || (block != 512 && block != 4096)))
+		ctl_usage_error(cmd, "bad block size '%s': use 512 or 4096",
+				bsz);
+	/* The null store has no file; anything else is a path. */
+	path = bstype && strcmp(bstype, "null") == 0 ? strdup(backing)
+						     : ctl_abs_path(backing);
+	req = json_pack("{s:s, s:s, s:I, s:s, s:I, s:b, s:b}", "cmd",
+			"lun.create", "target", pos[0], "lun", (json_int_t)lun,
+			"backing", path, "block_size", (json_int_t)block,
+			"readonly", ro, "direct", direct);
+	if (bstype)
+		json_object_set_new(req, "bstype", json_string(bstype));
+	if (size)
+		json_object_set_new(req, "size",
+				    json_integer((json_int_t)bytes));
+	if (serial)
+		json_object_set_new(req, "serial", json_string(serial));
+	res = ctl_call(c, req);
+	char human[32];
+	ctl_human_size((uint64_t)jint(res, "size"), human, sizeof(human));
+	ctl_done(c, res, "Created LUN %" PRIu64 " of %s on %s (%s)", lun,
+		 pos[0], path, human);
+	free(path);
+	return 0;
+}
+
+static int ctl_lun_delete(struct ctl *c, const struct ctl_cmd *cmd, int argc,
+			  char **argv)
+{
+	const char *pos[2];
+	uint64_t lun;
+
+	ctl_args(cmd, argc, argv, NULL, pos, 2, 2);
+	lun = ctl_lun_arg(cmd, pos[1]);
+	ctl_done(
+	    c,
+	    ctl_call(c, json_pack("{s:s, s:s, s:I}", "cmd", "lun.delete",
+				  "target", pos[0], "lun", (json_int_t)lun)),
+	    "Deleted LUN %" PRIu64 " of %s", lun, pos[0]);
+	return 0;
+}
+
+/* ---- ACLs, portals ------------------------------------------------- */
+
+static int ctl_acl(struct ctl *c, const struct ctl_cmd *cmd, int argc,
+		   char **argv)
+{
+	const char *pos[2];
+	bool add = strcmp(cmd->action, "add") == 0;
+
+	ctl_args(cmd, argc, argv, NULL, pos, 2, 2);
+	ctl_done(c,
+		 ctl_call(c, json_pack("{s:s, s:s, s:s}", "cmd",
+				       add ? "acl.add" : "acl.delete", "target",
+				       pos[0], "initiator", pos[1])),
+		 "%s %s %s %s", add ? "Target" : "Target", pos[0],
+		 add ? "now admits" : "no longer admits", pos[1]);
+	return 0;
+}
+
+static int ctl_portal(struct ctl *c, const struct ctl_cmd *cmd, int argc,
+		      char **argv)
+{
+	const char *pos[2];
+	bool add = strcmp(cmd->action, "add") == 0;
+
+	ctl_args(cmd, argc, argv, NULL, pos, 2, 2);
+	ctl_done(c,
+		 ctl_call(c, json_pack("{s:s, s:s, s:s}", "cmd",
+				       add ? "portal.add" : "portal.delete",
+				       "target", pos[0], "portal", pos[1])),
+		 "Target %s %s portal %s", pos[0], add ? "is now on" : "left",
+		 pos[1]);
+	return 0;
+}
+
+/* ---- accounts ------------------------------------------------------ */
+
+static int ctl_account_create(struct ctl *c, const struct ctl_cmd *cmd,
+			      int argc, char **argv)
+{
+	const char *pos[1], *pw = NULL;
+	struct ctl_opt opts[] = {{"password", true, &pw, NULL}, {0}};
+	char line[512];
+
+	ctl_args(cmd, argc, argv, opts, pos, 1, 1);
+	if (!pw)
+		ctl_usage_error(cmd, "--password SECRET is required ('-' reads "
+				     "it from standard input)");
+	if (strcmp(pw, "-") == 0) {
+		if (!fgets(line, sizeof(line), stdin))
+			ctl_usage_error(cmd, "--password -: nothing on "
+					     "standard input");
+		line[strcspn(line, "\r\n")] = '\0';
+		pw = line;
+	}
+	ctl_done(
+	    c,
+	    ctl_call(c, json_pack("{s:s, s:s, s:s}", "cmd", "account.create",
+				  "user", pos[0], "password", pw)),
+	    "Created account %s", pos[0]);
+	explicit_bzero(line, sizeof(line));
+	return 0;
+}
+
+static int ctl_account_delete(struct ctl *c, const struct ctl_cmd *cmd,
+			      int argc, char **argv)
+{
+	const char *pos[1];
+
+	ctl_args(cmd, argc, argv, NULL, pos, 1, 1);
+	ctl_done(c,
+		 ctl_call(c, json_pack("{s:s, s:s}", "cmd", "account.delete",
+				       "user", pos[0])),
+		 "Deleted account %s", pos[0]);
+	return 0;
+}
+
+static int ctl_account_list(struct ctl *c, const struct ctl_cmd *cmd, int argc,
+			    char **argv)
+{
+	json_t *res, *a;
+	char in[4096], out[4096];
+	size_t i;
+
+	ctl_args(cmd, argc, argv, NULL, NULL, 0, 0);
+	res = ctl_call(c, json_pack("{s:s}", "cmd", "account.list"));
+	if (ctl_json_out(c, res)) {
+		json_decref(res);
+		return 0;
+	}
+	if (json_array_size(res) == 0)
+		printf("No accounts. Create one with: lunarctl account create "
+		       "USER --password SECRET\n");
+	json_array_foreach(res, i, a)
+	{
+		ctl_join(json_object_get(a, "bound"), "-", in, sizeof(in));
+		ctl_join(json_object_get(a, "outgoing"), "-", out, sizeof(out));
+		printf("%s\n  incoming on: %s\n  outgoing on: %s\n",
+		       jstr(a, "user"), in, out);
+	}
+	json_decref(res);
+	return 0;
+}
+
+static int ctl_account_bind(struct ctl *c, const struct ctl_cmd *cmd, int argc,
+			    char **argv)
+{
+	const char *pos[2];
+	bool out = false;
+	bool bind = strcmp(cmd->action, "bind") == 0;
+	struct ctl_opt opts[] = {{"outgoing", false, NULL, &out}, {0}};
+
+	ctl_args(cmd, argc, argv, opts, pos, 2, 2);
+	ctl_done(c,
+		 ctl_call(c, json_pack("{s:s, s:s, s:s, s:b}", "cmd",
+				       bind ? "account.bind" : "account.unbind",
+				       "target", pos[0], "user", pos[1],
+				       "outgoing", out)),
+		 "%s %s account %s %s target %s", bind ? "Bound" : "Unbound",
+		 out ? "outgoing" : "incoming", pos[1], bind ? "to" : "from",
+		 pos[0]);
+	return 0;
+}
+
+/* ---- sessions ------------------------------------------------------ */
+
+static int ctl_session_list(struct ctl *c, const struct ctl_cmd *cmd, int argc,
+			    char **argv)
+{
+	const char *pos[1];
+	json_t *req, *res, *s;
+	size_t i;
+	int n = ctl_args(cmd, argc, argv, NULL, pos, 0, 1);
+
+	req = json_pack("{s:s}", "cmd", "session.list");
+	if (n)
+		json_object_set_new(req, "target", json_string(pos[0]));
+	res = ctl_call(c, req);
+	if (ctl_json_out(c, res)) {
+		json_decref(res);
+		return 0;
+	}
+	if (json_array_size(res) == 0)
+		printf("No sessions.\n");
+	json_array_foreach(res, i, s)
+	{
+		printf("%s\n", jstr(s, "target")[0] ? jstr(s, "target")
+						    : "(discovery)");
+		ctl_session_line(s, "  ");
+	}
+	json_decref(res);
+	return 0;
+}
+
+static int ctl_session_close(struct ctl *c, const struct ctl_cmd *cmd, int argc,
+			     char **argv)
+{
+	const char *pos[2];
+	uint64_t sid;
+	json_t *req;
+
+	ctl_args(cmd, argc, argv, NULL, pos, 2, 2);
+	if (ctl_parse_u64(pos[1], &sid))
+		ctl_usage_error(cmd,
+				"bad session id '%s': use the number "
+				"`lunarctl session list` shows",
+				pos[1]);
+	req = json_pack("{s:s, s:s}", "cmd", "session.close", "target", pos[0]);
+	if (sid <= INT64_MAX)
+		json_object_set_new(req, "sid", json_integer((json_int_t)sid));
+	else
+		json_object_set_new(req, "sid", json_string(pos[1]));
+	ctl_done(c, ctl_call(c, req), "Closing session %s of %s", pos[1],
+		 pos[0]);
+	return 0;
+}
+
+/* ---- configuration ------------------------------------------------- */
+
+static int ctl_config_save(struct ctl *c, const struct ctl_cmd *cmd, int argc,
+			   char **argv)
+{
+	const char *pos[1];
+	json_t *req, *res;
+	char *path = NULL;
+
+	req = json_pack("{s:s}", "cmd", "config.save");
+	if (ctl_args(cmd, argc, argv, NULL, pos, 0, 1)) {
+		path = ctl_abs_path(pos[0]);
+		json_object_set_new(req, "file", json_string(path));
+	}
+	res = ctl_call(c, req);
+	ctl_done(c, res, "Saved the configuration to %s", jstr(res, "file"));
+	free(path);
+	return 0;
+}
+
+static int ctl_config_load(struct ctl *c, const struct ctl_cmd *cmd, int argc,
+			   char **argv)
+{
+	const char *pos[1];
+	char *path;
+
+	ctl_args(cmd, argc, argv, NULL, pos, 1, 1);
+	path = ctl_abs_path(pos[0]);
+	ctl_done(c,
+		 ctl_call(c, json_pack("{s:s, s:s}", "cmd", "config.load",
+				       "file", path)),
+		 "Loaded %s", path);
+	free(path);
+	return 0;
+}
+
+static int ctl_config_show(struct ctl *c, const struct ctl_cmd *cmd, int argc,
+			   char **argv)
+{
+	json_t *res;
+
+	ctl_args(cmd, argc, argv, NULL, NULL, 0, 0);
+	res = ctl_call(c, json_pack("{s:s}", "cmd", "config.show"));
+	/* The configuration is JSON (the file format) either way. */
+	ctl_print_json(res);
+	json_decref(res);
+	return 0;
+}
+
+/* ---- show (the tree) and system show ------------------------------- */
+
+/* One node of the tree: "o- name ......... [info]", targetcli style. */
+static void ctl_node(const char *prefix, const char *name, const char *info)
+{
+	int used = printf("%so- %s", prefix, name);
+
+	if (info && info[0]) {
+		putchar(' ');
+		for (int i = used + 1; i < 66; i++)
+			putchar('.');
+		printf(" [%s]", info);
+	}
+	putchar('\n');
+}
+
+static void ctl_tree_list(const char *prefix, const char *title, json_t *arr,
+			  const char *empty_info, bool last)
+{
+	char sub[256], info[64];
+	size_t i;
+	json_t *v;
+
+	snprintf(info, sizeof(info), "%s", empty_info);
+	if (json_array_size(arr))
+		snprintf(info, sizeof(info), "%zu", json_array_size(arr));
+	ctl_node(prefix, title, info);
+	snprintf(sub, sizeof(sub), "%s%s", prefix, last ? "  " : "| ");
+	json_array_foreach(arr, i, v) ctl_node(sub, json_string_value(v), NULL);
+}
+
+static int ctl_show(struct ctl *c, const struct ctl_cmd *cmd, int argc,
+		    char **argv)
+{
+	json_t *res, *sys, *cfg, *sessions, *t, *v, *s;
+	char info[512], line[8192], name[300];
+	size_t i, j, k;
+
+	ctl_args(cmd, argc, argv, NULL, NULL, 0, 0);
+	res = ctl_call(c, json_pack("{s:s}", "cmd", "show"));
+	if (ctl_json_out(c, res)) {
+		json_decref(res);
+		return 0;
+	}
+	sys = json_object_get(res, "system");
+	cfg = json_object_get(res, "config");
+	sessions = json_object_get(res, "sessions");
+	snprintf(info, sizeof(info), "lunard %s, pid %lld, %lld threads",
+		 jstr(sys, "version"), jint(sys, "pid"), jint(sys, "threads"));
+	ctl_node("", "/", info);
+
+	ctl_join(json_object_get(sys, "portals"), "none", line, sizeof(line));
+	ctl_node("  ", "portals", line);
+
+	json_t *accounts = json_object_get(cfg, "accounts");
+	snprintf(info, sizeof(info), "%zu", json_array_size(accounts));
+	ctl_node("  ", "accounts", info);
+	json_array_foreach(accounts, i, v)
+	    ctl_node("  | ", jstr(v, "user"), NULL);
+
+	json_t *targets = json_object_get(cfg, "targets");
+	snprintf(info, sizeof(info), "%zu", json_array_size(targets));
+	ctl_node("  ", "targets", info);
+	json_array_foreach(targets, i, t)
+	{
+		bool last_t = i + 1 == json_array_size(targets);
+		const char *p1 = last_t ? "      " : "    | ";
+		char p2[32];
+		size_t nsess = 0;
+
+		json_array_foreach(sessions, j, s) nsess +=
+		    strcmp(jstr(s, "target"), jstr(t, "name")) == 0;
+		snprintf(info, sizeof(info), "tid %lld%s%s", jint(t, "tid"),
+			 jstr(t, "alias")[0] ? ", alias " : "",
+			 jstr(t, "alias"));
+		ctl_node("    ", jstr(t, "name"), info);
+
+		json_t *luns = json_object_get(t, "luns");
+		snprintf(info, sizeof(info), "%zu", json_array_size(luns));
+		ctl_node(p1, "luns", info);
+		snprintf(p2, sizeof(p2), "%s| ", p1);
+		json_array_foreach(luns, j, v)
+		{
+			snprintf(name, sizeof(name), "lun%lld", jint(v, "lun"));
+			ctl_lun_line(v, line, sizeof(line));
+			ctl_node(p2, name, line);
+		}
+		ctl_tree_list(p1, "acls", json_object_get(t, "acls"),
+			      "none: nobody may log in", false);
+		ctl_tree_list(p1, "portals", json_object_get(t, "portals"),
+			      "all", false);
+		ctl_join(json_object_get(t, "incoming_users"), "-", line,
+			 sizeof(line));
+		snprintf(info, sizeof(info), "in: %.200s, out: %s", line,
+			 jstr(t, "outgoing_user")[0] ? jstr(t, "outgoing_user")
+						     : "-");
+		ctl_node(p1, "accounts", info);
+		snprintf(info, sizeof(info), "%zu", nsess);
+		ctl_node(p1, "sessions", info);
+		snprintf(p2, sizeof(p2), "%s  ", p1);
+		json_array_foreach(sessions, j, s)
+		{
+			if (strcmp(jstr(s, "target"), jstr(t, "name")) != 0)
+				continue;
+			char sid[32], peers[256] = "";
+			size_t used = 0;
+			jid(s, "sid", sid, sizeof(sid));
+			json_array_foreach(json_object_get(s, "connections"), k,
+					   v)
+			{
+				int n = snprintf(
+				    peers + used, sizeof(peers) - used, "%s%s",
+				    used ? ", " : "", jstr(v, "peer"));
+				if (n < 0 || (size_t)n >= sizeof(peers) - used)
+					break;
+				used += (size_t)n;
+			}
+			snprintf(name, sizeof(name), "sid %s %s", sid,
+				 jstr(s, "initiator"));
+			ctl_node(p2, name, peers);
+		}
+	}
+	json_decref(res);
+	return 0;
+}
+
+static int ctl_system_show(struct ctl *c, const struct ctl_cmd *cmd, int argc,
+			   char **argv)
+{
+	json_t *res;
+	char portals[4096];
+
+	ctl_args(cmd, argc, argv, NULL, NULL, 0, 0);
+	res = ctl_call(c, json_pack("{s:s}", "cmd", "system.show"));
+	if (ctl_json_out(c, res)) {
+		json_decref(res);
+		return 0;
+	}
+	ctl_join(json_object_get(res, "portals"), "none", portals,
+		 sizeof(portals));
+	printf("Version:        %s\n", jstr(res, "version"));
+	printf("PID:            %lld\n", jint(res, "pid"));
+	printf("I/O threads:    %lld\n", jint(res, "threads"));
+	printf("Portals:        %s\n", portals);
+	printf("Control socket: %s\n", jstr(res, "control"));
+	printf("State dir:      %s\n", jstr(res, "state_dir"));
+	printf("Config file:    %s\n", jstr(res, "config"));
+	if (json_object_get(res, "bstypes"))
+		printf("Backing stores: %s\n", jstr(res, "bstypes"));
+	json_decref(res);
+	return 0;
+}
+
+/* ---- the command table and help ------------------------------------ */
+
+static int ctl_help(struct ctl *c, const struct ctl_cmd *cmd, int argc,
+		    char **argv);
+
+static const struct ctl_cmd ctl_cmds[] = {
+    {"target", "create", "IQN [--alias A]", "create a target",
+     ctl_target_create},
+    {"target", "delete", "IQN [--force]",
+     "delete a target (--force closes its sessions)", ctl_target_delete},
+    {"target", "list", "", "list the targets", ctl_target_list},
+    {"target", "show", "IQN", "show one target with its LUNs and sessions",
+     ctl_target_show},
+    {"lun", "create",
+     "IQN LUN --backing PATH [--bstype rdwr|null] [--size SIZE] "
+     "[--block-size 512|4096] [--readonly] [--direct] [--serial S]",
+     "add a LUN; --size (bytes or K/M/G/T, e.g. 1G) creates a sparse file "
+     "when PATH does not exist",
+     ctl_lun_create},
+    {"lun", "delete", "IQN LUN", "remove a LUN", ctl_lun_delete},
+    {"acl", "add", "IQN INITIATOR|ALL", "let an initiator (or all) log in",
+     ctl_acl},
+    {"acl", "delete", "IQN INITIATOR|ALL", "remove an ACL entry", ctl_acl},
+    {"portal", "add", "IQN ADDR:PORT",
+     "listen on a portal and restrict the target to its portals", ctl_portal},
+    {"portal", "delete", "IQN ADDR:PORT", "remove a portal from a target",
+     ctl_portal},
+    {"account", "create", "USER --password SECRET",
+     "create a CHAP account (12..255 byte secret; '-' reads it from stdin)",
+     ctl_account_create},
+    {"account", "delete", "USER", "delete a CHAP account", ctl_account_delete},
+    {"account", "list", "", "list CHAP accounts and their bindings",
+     ctl_account_list},
+    {"account", "bind", "IQN USER [--outgoing]",
+     "require CHAP with this account (--outgoing: mutual CHAP)",
+     ctl_account_bind},
+    {"account", "unbind", "IQN USER [--outgoing]", "remove a binding",
+     ctl_account_bind},
+    {"session", "list", "[IQN]", "list sessions", ctl_session_list},
+    {"session", "close", "IQN SID", "close a session", ctl_session_close},
+    {"config", "save", "[FILE]",
+     "write the running configuration (default: lunard's --config, else "
+     "STATE_DIR/lunar.json)",
+     ctl_config_save},
+    {"config", "load", "FILE", "apply a configuration file", ctl_config_load},
+    {"config", "show", "", "print the running configuration as JSON",
+     ctl_config_show},
+    {"show", NULL, "", "the whole configuration and sessions as a tree",
+     ctl_show},
+    {"system", "show", "", "lunard's version, threads, portals and paths",
+     ctl_system_show},
+    {"help", NULL, "[COMMAND]", "show help", ctl_help},
+};
+
+#define CTL_NCMDS (sizeof(ctl_cmds) / sizeof(ctl_cmds[0]))
+
+static void ctl_print_help(FILE *f)
+{
+	fprintf(f,
+		"usage: lunarctl [--control PATH] [--json] COMMAND [ARGS]\n"
+		"       lunarctl --lld iscsi --mode MODE --op OP ... (tgtadm "
+		"options)\n\n"
+		"Options:\n"
+		"  --control PATH  lunard's control socket (default %s,\n"
+		"                  or $LUNAR_CONTROL)\n"
+		"  --json          print the raw JSON result\n"
+		"  -h, --help      this help; `lunarctl help COMMAND` for "
+		"one command\n\n"
+		"Commands:\n",
+		CTL_DEFAULT_CONTROL);
+	for (size_t i = 0; i < CTL_NCMDS; i++) {
+		const struct ctl_cmd *cmd = &ctl_cmds[i];
+		char words[64];
+		snprintf(words, sizeof(words), "%s%s%s", cmd->group,
+			 cmd->action ? " " : "",
+			 cmd->action ? cmd->action : "");
+		fprintf(f, "  %s%s%s\n", words, cmd->args[0] ? " " : "",
+			cmd->args);
+	}
+	fprintf(f, "\nSee docs/lunarctl.md (or `lunarctl help GROUP`).\n");
+}
+
+static int ctl_help(struct ctl *c, const struct ctl_cmd *self, int argc,
+		    char **argv)
+{
+	bool found = false;
+
+	if (argc == 0) {
+		ctl_print_help(stdout);
+		return 0;
+	}
+	if (argc > 2)
+		ctl_usage_error(self, "unexpected argument '%s'", argv[2]);
+	for (size_t i = 0; i < CTL_NCMDS; i++) {
+		const struct ctl_cmd *cmd = &ctl_cmds[i];
+		if (strcmp(cmd->group, argv[0]) != 0)
+			continue;
+		if (argc == 2 && (!cmd->action || strcmp(cmd->action, argv[1])))
+			continue;
+		ctl_print_usage(stdout, cmd);
+		printf("    %s\n", cmd->help);
+		found = true;
+	}
+	if (!found)
+		ctl_usage_error(NULL, "no command '%s%s%s'", argv[0],
+				argc == 2 ? " " : "", argc == 2 ? argv[1] : "");
+	return 0;
+}
+
+static bool ctl_wants_help(int argc, char **argv)
+{
+	for (int i = 0; i < argc; i++) {
+		if (strcmp(argv[i], "--") == 0)
+			return false;
+		if (strcmp(argv[i], "--help") == 0 ||
+		    strcmp(argv[i], "-h") == 0)
+			return true;
+	}
+	return false;
+}
+
+static int ctl_native(struct ctl *c, int argc, char **argv)
+{
+	const char *group = argv[0];
+	const char *action = argc > 1 ? argv[1] : NULL;
+	bool group_known = false;
+
+	for (size_t i = 0; i < CTL_NCMDS; i++) {
+		const struct ctl_cmd *cmd = &ctl_cmds[i];
+		if (strcmp(cmd->group, group) != 0)
+			continue;
+		group_known = true;
+		if (!cmd->action) {
+			if (ctl_wants_help(argc - 1, argv + 1)) {
+				char *h[] = {(char *)group};
+				return ctl_help(c, cmd, 1, h);
+			}
+			return cmd->run(c, cmd, argc - 1, argv + 1);
+		}
+		if (action && strcmp(cmd->action, action) == 0) {
+			if (ctl_wants_help(argc - 2, argv + 2)) {
+				char *h[] = {(char *)group, (char *)action};
+				return ctl_help(c, cmd, 2, h);
+			}
+			return cmd->run(c, cmd, argc - 2, argv + 2);
+		}
+	}
+	if (!group_known)
+		ctl_usage_error(NULL, "unknown command '%s'", group);
+	if (action &&
+	    (strcmp(action, "--help") == 0 || strcmp(action, "-h") == 0)) {
+		char *h[] = {(char *)group};
+		return ctl_help(c, NULL, 1, h);
+	}
+	fprintf(stderr, "lunarctl: %s '%s'; the %s commands are:\n",
+		action ? "unknown subcommand" : "missing subcommand after",
+		action ? action : group, group);
+	for (size_t i = 0; i < CTL_NCMDS; i++) {
+		if (strcmp(ctl_cmds[i].group, group) == 0)
+			ctl_print_usage(stderr, &ctl_cmds[i]);
+	}
+	exit(2);
+}
+
+/* ---- tgtadm compatibility ------------------------------------------ */
+
+struct tgt_args {
+	const char *lld, *mode, *op, *tid, *sid, *cid, *lun, *name, *value,
+	    *backing, *bstype, *bsopts, *bsoflags, *blocksize, *targetname,
+	    *iaddr, *iname, *user, *password, *params, *dtype, *cport, *bus;
+	bool force, outgoing;
+};
+
+__attribute__((format(printf, 1, 2), noreturn)) static void
+tgt_usage(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("lunarctl: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputs("\nsee `lunarctl --help` and docs/lunarctl.md (tgtadm "
+	      "compatibility)\n",
+	      stderr);
+	exit(2);
+}
+
+static uint64_t tgt_num(const char *opt, const char *v)
+{
+	uint64_t n;
+
+	if (ctl_parse_u64(v, &n))
+		tgt_usage("bad number '%s' for %s", v, opt);
+	return n;
+}
+
+static void tgt_need(const char *v, const char *opt, const struct tgt_args *a)
+{
+	if (!v)
+		tgt_usage("--mode %s --op %s needs %s", a->mode, a->op, opt);
+}
+
+/* Refuses options that the chosen mode/op would silently ignore. */
+static void tgt_unused(const struct tgt_args *a, const char *allowed)
+{
+	static const struct {
+		const char *name;
+		size_t off;
+	} opts[] = {
+#define TGT_OPT(n, f) {n, offsetof(struct tgt_args, f)}
+	    TGT_OPT("--tid", tid),
+	    TGT_OPT("--sid", sid),
+	    TGT_OPT("--cid", cid),
+	    TGT_OPT("--lun", lun),
+	    TGT_OPT("--name", name),
+	    TGT_OPT("--value", value),
+	    TGT_OPT("--backing-store", backing),
+	    TGT_OPT("--bstype", bstype),
+	    TGT_OPT("--bsopts", bsopts),
+	    TGT_OPT("--bsoflags", bsoflags),
+	    TGT_OPT("--blocksize", blocksize),
+	    TGT_OPT("--targetname", targetname),
+	    TGT_OPT("--initiator-address", iaddr),
+	    TGT_OPT("--initiator-name", iname),
+	    TGT_OPT("--user", user),
+	    TGT_OPT("--password", password),
+	    TGT_OPT("--params", params),
+	    TGT_OPT("--device-type", dtype),
+	    TGT_OPT("--bus", bus),
+#undef TGT_OPT
+	};
+	for (size_t i = 0; i < sizeof(opts) / sizeof(opts[0]); i++) {
+		const char *v =
+		    *(const char *const *)((const char *)a + opts[i].off);
+		char key[40];
+		snprintf(key, sizeof(key), "%s ", opts[i].name);
+		if (v && !strstr(allowed, key))
+			tgt_usage("--mode %s --op %s does not take %s", a->mode,
+				  a->op, opts[i].name);
+	}
+	if (a->force && !strstr(allowed, "--force "))
+		tgt_usage("--mode %s --op %s does not take --force", a->mode,
+			  a->op);
+	if (a->outgoing && !strstr(allowed, "--outgoing "))
+		tgt_usage("--mode %s --op %s does not take --outgoing", a->mode,
+			  a->op);
+}
+
+/* --tid N (or --targetname) to the target's name, via target.list. */
+static char *tgt_target_name(struct ctl *c, const struct tgt_args *a)
+{
+	json_t *list, *t;
+	uint64_t tid;
+	char *name = NULL;
+	size_t i;
+
+	if (!a->tid && !a->targetname)
+		tgt_usage("--mode %s --op %s needs --tid (or --targetname)",
+			  a->mode, a->op);
+	if (!a->tid)
+		return strdup(a->targetname);
+	tid = tgt_num("--tid", a->tid);
+	list = ctl_call(c, json_pack("{s:s}", "cmd", "target.list"));
+	json_array_foreach(list, i, t)
+	{
+		if ((uint64_t)jint(t, "tid") == tid)
+			name = strdup(jstr(t, "name"));
+	}
+	json_decref(list);
+	if (!name)
+		ctl_die("no target with tid %" PRIu64 "; `lunarctl --mode "
+			"target --op show` lists the targets",
+			tid);
+	if (a->targetname && strcasecmp(a->targetname, name) != 0)
+		ctl_die("tid %" PRIu64 " is target %s, not %s; give one of "
+			"--tid and --targetname",
+			tid, name, a->targetname);
+	return name;
+}
+
+static void tgt_unsupported(const struct tgt_args *a, const char *why)
+{
+	fprintf(stderr,
+		"lunarctl: tgtadm --mode %s --op %s is not supported%s%s\n",
+		a->mode, a->op, why[0] ? ": " : "", why);
+	exit(2);
+}
+
+/* "ADDR:PORT" / "[V6]:PORT" to the bare address, as tgtadm shows it. */
+static void tgt_peer_ip(const char *peer, char *out, size_t outlen)
+{
+	const char *colon = strrchr(peer, ':');
+	size_t n = colon ? (size_t)(colon - peer) : strlen(peer);
+
+	if (n >= 2 && peer[0] == '[' && peer[n - 1] == ']') {
+		peer++;
+		n -= 2;
+	}
+	snprintf(out, outlen, "%.*s", (int)n, peer);
+}
+
+static void tgt_print_target(json_t *t)
+{
+	size_t i, j;
+	json_t *v, *s;
+
+	printf("Target %lld: %s\n", jint(t, "tid"), jstr(t, "name"));
+	printf("    System information:\n");
+	printf("        Driver: iscsi\n");
+	printf("        State: ready\n");
+	printf("    I_T nexus information:\n");
+	json_array_foreach(json_object_get(t, "sessions"), i, s)
+	{
+		char sid[32];
+		jid(s, "sid", sid, sizeof(sid));
+		printf("        I_T nexus: %s\n", sid);
+		printf("            Initiator: %s alias: %s\n",
+		       jstr(s, "initiator"),
+		       jstr(s, "alias")[0] ? jstr(s, "alias") : "none");
+		json_array_foreach(json_object_get(s, "connections"), j, v)
+		{
+			char ip[80];
+			tgt_peer_ip(jstr(v, "peer"), ip, sizeof(ip));
+			printf("            Connection: %lld\n",
+			       jint(v, "cid"));
+			printf("                IP Address: %s\n", ip);
+		}
+	}
+	printf("    LUN information:\n");
+	json_array_foreach(json_object_get(t, "luns"), i, v)
+	{
+		uint64_t size = (uint64_t)jint(v, "size");
+		printf("        LUN: %lld\n", jint(v, "lun"));
+		printf("            Type: disk\n");
+		printf("            SCSI SN: %s\n", jstr(v, "serial"));
+		printf("            Size: %" PRIu64 " MB, Block size: %lld\n",
+		       (size + 500000) / 1000000, jint(v, "block_size"));
+		printf("            Online: Yes\n");
+		printf("            Removable media: No\n");
+		printf("            Readonly: %s\n",
+		       jbool(v, "readonly") ? "Yes" : "No");
+		printf("            Backing store type: %s\n",
+		       jstr(v, "bstype"));
+		printf("            Backing store path: %s\n",
+		       jstr(v, "backing"));
+		printf("            Backing store flags:%s\n",
+		       jbool(v, "direct") ? " O_DIRECT" : "");
+	}
+	printf("    Account information:\n");
+	json_array_foreach(json_object_get(t, "incoming_users"), i, v)
+	    printf("        %s\n", json_string_value(v));
+	if (jstr(t, "outgoing_user")[0])
+		printf("        %s (outgoing)\n", jstr(t, "outgoing_user"));
+	printf("    ACL information:\n");
+	json_array_foreach(json_object_get(t, "acls"), i, v)
+	    printf("        %s\n", json_string_value(v));
+}
+
+static json_t *tgt_show_target(struct ctl *c, const char *name)
+{
+	return ctl_call(
+	    c, json_pack("{s:s, s:s}", "cmd", "target.show", "name", name));
+}
+
+static int tgt_mode_target(struct ctl *c, const struct tgt_args *a)
+{
+	char *name;
+	json_t *res, *list, *t;
+	size_t i;
+
+	if (strcmp(a->op, "new") == 0) {
+		tgt_unused(a, "--tid --targetname ");
+		tgt_need(a->targetname, "--targetname", a);
+		res =
+		    ctl_call(c, json_pack("{s:s, s:s}", "cmd", "target.create",
+					  "name", a->targetname));
+		if (a->tid &&
+		    (uint64_t)jint(res, "tid") != tgt_num("--tid", a->tid))
+			fprintf(
+			    stderr,
+			    "lunarctl: warning: target %s got tid %lld, not "
+			    "the requested %s: lunar allocates tids itself "
+			    "and never reuses one; use --tid %lld or "
+			    "--targetname in later commands\n",
+			    a->targetname, jint(res, "tid"), a->tid,
+			    jint(res, "tid"));
+		ctl_json_out(c, res); /* tgtadm prints nothing on success */
+		json_decref(res);
+		return 0;
+	}
+	if (strcmp(a->op, "delete") == 0) {
+		tgt_unused(a, "--tid --targetname --force ");
+		name = tgt_target_name(c, a);
+		res = ctl_call(c, json_pack("{s:s, s:s, s:b}", "cmd",
+					    "target.delete", "name", name,
+					    "force", a->force));
+		ctl_json_out(c, res);
+		json_decref(res);
+		free(name);
+		return 0;
+	}
+	if (strcmp(a->op, "show") == 0) {
+		tgt_unused(a, "--tid --targetname ");
+		if (a->tid || a->targetname) {
+			name = tgt_target_name(c, a);
+			res = tgt_show_target(c, name);
+			if (!ctl_json_out(c, res))
+				tgt_print_target(res);
+			json_decref(res);
+			free(name);
+			return 0;
+		}
+		list = ctl_call(c, json_pack("{s:s}", "cmd", "target.list"));
+		json_t *all = json_array();
+		json_array_foreach(list, i, t)
+		{
+			res = tgt_show_target(c, jstr(t, "name"));
+			if (!c->json)
+				tgt_print_target(res);
+			json_array_append_new(all, res);
+		}
+		ctl_json_out(c, all);
+		json_decref(all);
+		json_decref(list);
+		return 0;
+	}
+	if (strcmp(a->op, "bind") == 0 || strcmp(a->op, "unbind") == 0) {
+		bool bind = strcmp(a->op, "bind") == 0;
+		const char *ini;
+
+		tgt_unused(a, "--tid --targetname --initiator-address "
+			      "--initiator-name ");
+		if (a->iaddr && a->iname)
+			tgt_usage("give --initiator-address ALL or "
+				  "--initiator-name, not both");
+		if (a->iaddr && strcasecmp(a->iaddr, "ALL") != 0) {
+			fprintf(stderr,
+				"lunarctl: --initiator-address %s: lunar ACLs "
+				"are by initiator name, not address; use "
+				"--initiator-name IQN (or "
+				"--initiator-address ALL)\n",
+				a->iaddr);
+			exit(2);
+		}
+		if (!a->iaddr && !a->iname)
+			tgt_usage("--mode target --op %s needs "
+				  "--initiator-name IQN or "
+				  "--initiator-address ALL",
+				  a->op);
+		ini = a->iaddr ? "ALL" : a->iname;
+		name = tgt_target_name(c, a);
+		res = ctl_call(c, json_pack("{s:s, s:s, s:s}", "cmd",
+					    bind ? "acl.add" : "acl.delete",
+					    "target", name, "initiator", ini));
+		ctl_json_out(c, res);
+		json_decref(res);
+		free(name);
+		return 0;
+	}
+	if (strcmp(a->op, "update") == 0)
+		tgt_unsupported(a, "lunar has no per-target parameters to set; "
+				   "iSCSI keys are negotiated from lunard's "
+				   "defaults");
+	tgt_unsupported(a, "mode target takes --op new, delete, show, bind, "
+			   "unbind");
+	return 2;
+}
+
+static int tgt_mode_lu(struct ctl *c, const struct tgt_args *a)
+{
+	uint64_t lun;
+	char *name, *path;
+	json_t *req, *res;
+	bool ro = false, direct = false;
+
+	if (strcmp(a->op, "new") == 0) {
+		tgt_unused(a, "--tid --targetname --lun --backing-store "
+			      "--bstype --bsoflags --blocksize --device-type "
+			      "--params ");
+		tgt_need(a->lun, "--lun", a);
+		tgt_need(a->backing, "--backing-store", a);
+		lun = tgt_num("--lun", a->lun);
+		if (lun > CTL_MAX_LUN)
+			tgt_usage("--lun %s is out of range 0..%d", a->lun,
+				  CTL_MAX_LUN);
+		if (a->dtype && strcmp(a->dtype, "disk") != 0) {
+			fprintf(stderr,
+				"lunarctl: --device-type %s is not supported; "
+				"lunar serves disks (--device-type disk)\n",
+				a->dtype);
+			exit(2);
+		}
+		if (a->bsoflags) {
+			if (strcmp(a->bsoflags, "direct") == 0) {
+				direct = true;
+			} else {
+				fprintf(stderr,
+					"lunarctl: --bsoflags %s is not "
+					"supported; lunar takes --bsoflags "
+					"direct (writes are made stable by "
+					"FUA, SYNCHRONIZE CACHE and WCE=0 "
+					"instead of sync)\n",
+					a->bsoflags);
+				exit(2);
+			}
+		}
+		if (a->params) {
+			if (strcmp(a->params, "readonly=1") == 0)
+				ro = true;
+			else if (strcmp(a->params, "readonly=0") != 0) {
+				fprintf(stderr,
+					"lunarctl: --params %s is not "
+					"supported; lunar takes readonly=0|1\n",
+					a->params);
+				exit(2);
+			}
+		}
+		uint64_t bsz = 512;
+		if (a->blocksize) {
+			bsz = tgt_num("--blocksize", a->blocksize);
+			if (bsz != 512 && bsz != 4096)
+				tgt_usage("--blocksize %s: use 512 or 4096",
+					  a->blocksize);
+		}
+		name = tgt_target_name(c, a);
+		path = a->bstype && strcmp(a->bstype, "null") == 0
+			   ? strdup(a->backing)
+			   : ctl_abs_path(a->backing);
+		req = json_pack("{s:s, s:s, s:I, s:s, s:I, s:b, s:b}", "cmd",
+				"lun.create", "target", name, "lun",
+				(json_int_t)lun, "backing", path, "block_size",
+				(json_int_t)bsz, "readonly", ro, "direct",
+				direct);
+		if (a->bstype)
+			json_object_set_new(req, "bstype",
+					    json_string(a->bstype));
+		res = ctl_call(c, req);
+		ctl_json_out(c, res);
+		json_decref(res);
+		free(path);
+		free(name);
+		return 0;
+	}
+	if (strcmp(a->op, "delete") == 0) {
+		tgt_unused(a, "--tid --targetname --lun ");
+		tgt_need(a->lun, "--lun", a);
+		lun = tgt_num("--lun", a->lun);
+		name = tgt_target_name(c, a);
+		res = ctl_call(c, json_pack("{s:s, s:s, s:I}", "cmd",
+					    "lun.delete", "target", name, "lun",
+					    (json_int_t)lun));
+		ctl_json_out(c, res);
+		json_decref(res);
+		free(name);
+		return 0;
+	}
+	if (strcmp(a->op, "update") == 0)
+		tgt_unsupported(a, "change a LUN by deleting and recreating it "
+				   "(lunarctl lun delete / lun create)");
+	tgt_unsupported(a, "mode logicalunit takes --op new, delete (see "
+			   "--mode target --op show for LUNs)");
+	return 2;
+}
+
+static int tgt_mode_account(struct ctl *c, const struct tgt_args *a)
+{
+	json_t *res, *v;
+	char *name;
+	size_t i;
+
+	if (strcmp(a->op, "new") == 0) {
+		tgt_unused(a, "--user --password ");
+		tgt_need(a->user, "--user", a);
+		tgt_need(a->password, "--password", a);
+		res = ctl_call(c, json_pack("{s:s, s:s, s:s}", "cmd",
+					    "account.create", "user", a->user,
+					    "password", a->password));
+	} else if (strcmp(a->op, "delete") == 0) {
+		tgt_unused(a, "--user ");
+		tgt_need(a->user, "--user", a);
+		res = ctl_call(c, json_pack("{s:s, s:s}", "cmd",
+					    "account.delete", "user", a->user));
+	} else if (strcmp(a->op, "show") == 0) {
+		tgt_unused(a, "");
+		res = ctl_call(c, json_pack("{s:s}", "cmd", "account.list"));
+		if (!c->json) {
+			printf("Account list:\n");
+			json_array_foreach(res, i, v)
+			    printf("    %s\n", jstr(v, "user"));
+		}
+	} else if (strcmp(a->op, "bind") == 0 || strcmp(a->op, "unbind") == 0) {
+		tgt_unused(a, "--tid --targetname --user --outgoing ");
+		tgt_need(a->user, "--user", a);
+		name = tgt_target_name(c, a);
+		res = ctl_call(c, json_pack("{s:s, s:s, s:s, s:b}", "cmd",
+					    strcmp(a->op, "bind") == 0
+						? "account.bind"
+						: "account.unbind",
+					    "target", name, "user", a->user,
+					    "outgoing", a->outgoing));
+		free(name);
+	} else {
+		tgt_unsupported(a, "mode account takes --op new, delete, show, "
+				   "bind, unbind");
+		return 2;
+	}
+	ctl_json_out(c, res);
+	json_decref(res);
+	return 0;
+}
+
+static int tgt_mode_system(struct ctl *c, const struct tgt_args *a)
+{
+	json_t *res, *v;
+	size_t i;
+
+	if (strcmp(a->op, "show") != 0)
+		tgt_unsupported(a, strcmp(a->op, "delete") == 0
+				       ? "stop lunard with SIGTERM (e.g. "
+					 "systemctl stop lunard)"
+				       : "mode system takes --op show");
+	tgt_unused(a, "");
+	res = ctl_call(c, json_pack("{s:s}", "cmd", "system.show"));
+	if (!ctl_json_out(c, res)) {
+		printf("System:\n");
+		printf("    State: ready\n");
+		printf("    Version: %s\n", jstr(res, "version"));
+		printf("    PID: %lld\n", jint(res, "pid"));
+		printf("    Threads: %lld\n", jint(res, "threads"));
+		printf("LLDs:\n");
+		printf("    iscsi: ready\n");
+		printf("Backing stores:\n");
+		char stores[512];
+		snprintf(stores, sizeof(stores), "%s", jstr(res, "bstypes"));
+		for (char *save, *s = strtok_r(stores, ", ", &save); s;
+		     s = strtok_r(NULL, ", ", &save))
+			printf("    %s\n", s);
+		printf("Device types:\n");
+		printf("    disk\n");
+		printf("Portals:\n");
+		json_array_foreach(json_object_get(res, "portals"), i, v)
+		    printf("    %s\n", json_string_value(v));
+	}
+	json_decref(res);
+	return 0;
+}
+
+static int tgt_mode_session(struct ctl *c, const struct tgt_args *a, bool conn)
+{
+	json_t *res, *s, *v;
+	char *name, sid[32];
+	size_t i, j;
+
+	if (strcmp(a->op, "show") == 0) {
+		tgt_unused(a, conn ? "--tid --targetname --sid "
+				   : "--tid --targetname ");
+		if (conn)
+			tgt_need(a->sid, "--sid", a);
+		name = tgt_target_name(c, a);
+		res = ctl_call(c, json_pack("{s:s, s:s}", "cmd", "session.list",
+					    "target", name));
+		free(name);
+		if (ctl_json_out(c, res)) {
+			json_decref(res);
+			return 0;
+		}
+		bool found = false;
+		json_array_foreach(res, i, s)
+		{
+			jid(s, "sid", sid, sizeof(sid));
+			if (conn && strcmp(sid, a->sid) != 0)
+				continue;
+			found = true;
+			if (!conn) {
+				printf("Session: %s\n", sid);
+				printf("    Initiator: %s alias: %s\n",
+				       jstr(s, "initiator"),
+				       jstr(s, "alias")[0] ? jstr(s, "alias")
+							   : "none");
+			}
+			json_array_foreach(json_object_get(s, "connections"), j,
+					   v)
+			{
+				char ip[80];
+				tgt_peer_ip(jstr(v, "peer"), ip, sizeof(ip));
+				printf("%sConnection: %lld\n",
+				       conn ? "" : "    ", jint(v, "cid"));
+				printf("%s    IP Address: %s\n",
+				       conn ? "" : "    ", ip);
+			}
+		}
+		json_decref(res);
+		if (conn && !found)
+			ctl_die("no session %s on that target; `lunarctl "
+				"--mode session --op show --tid N` lists them",
+				a->sid);
+		return 0;
+	}
+	if (strcmp(a->op, "delete") == 0) {
+		tgt_unused(a, conn ? "--tid --targetname --sid --cid "
+				   : "--tid --targetname --sid ");
+		tgt_need(a->sid, "--sid", a);
+		if (conn)
+			tgt_need(a->cid, "--cid", a);
+		uint64_t id = tgt_num("--sid", a->sid);
+		name = tgt_target_name(c, a);
+		if (conn)
+			fprintf(stderr,
+				"lunarctl: note: lunar closes whole sessions; "
+				"closing session %s (connection %s with it)\n",
+				a->sid, a->cid);
+		json_t *req = json_pack("{s:s, s:s}", "cmd", "session.close",
+					"target", name);
+		json_object_set_new(req, "sid",
+				    id <= INT64_MAX
+					? json_integer((json_int_t)id)
+					: json_string(a->sid));
+		res = ctl_call(c, req);
+		ctl_json_out(c, res);
+		json_decref(res);
+		free(name);
+		return 0;
+	}
+	tgt_unsupported(a, conn ? "mode conn takes --op show, delete"
+				: "mode session takes --op show, delete");
+	return 2;
+}
+
+static int ctl_tgtadm(struct ctl *c, int argc, char **argv)
+{
+	enum { OPT_JSON = 1000, OPT_CONTROL };
+	static const struct option longopts[] = {
+	    {"lld", required_argument, NULL, 'L'},
+	    {"mode", required_argument, NULL, 'm'},
+	    {"op", required_argument, NULL, 'o'},
+	    {"tid", required_argument, NULL, 't'},
+	    {"sid", required_argument, NULL, 's'},
+	    {"cid", required_argument, NULL, 'c'},
+	    {"lun", required_argument, NULL, 'l'},
+	    {"name", required_argument, NULL, 'n'},
+	    {"value", required_argument, NULL, 'v'},
+	    {"backing-store", required_argument, NULL, 'b'},
+	    {"bstype", required_argument, NULL, 'E'},
+	    {"bsopts", required_argument, NULL, 'S'},
+	    {"bsoflags", required_argument, NULL, 'f'},
+	    {"blocksize", required_argument, NULL, 'y'},
+	    {"targetname", required_argument, NULL, 'T'},
+	    {"initiator-address", required_argument, NULL, 'I'},
+	    {"initiator-name", required_argument, NULL, 'Q'},
+	    {"user", required_argument, NULL, 'u'},
+	    {"password", required_argument, NULL, 'p'},
+	    {"force", no_argument, NULL, 'F'},
+	    {"params", required_argument, NULL, 'P'},
+	    {"device-type", required_argument, NULL, 'Y'},
+	    {"bus", required_argument, NULL, 'B'},
+	    {"outgoing", no_argument, NULL, 'O'},
+	    {"control-port", required_argument, NULL, 'C'},
+	    {"help", no_argument, NULL, 'h'},
+	    {"json", no_argument, NULL, OPT_JSON},
+	    {"control", required_argument, NULL, OPT_CONTROL},
+	    {NULL, 0, NULL, 0},
+	};
+	struct tgt_args a = {0};
+	static char cpath[108];
+	int ch;
+
+	opterr = 0;
+	optind = 1;
+	while ((ch = getopt_long(argc, argv,
+				 ":L:m:o:t:s:c:l:n:v:b:E:S:f:y:T:I:Q:u:p:FP:Y:"
+				 "B:OC:h",
+				 longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'L':
+			a.lld = optarg;
+			break;
+		case 'm':
+			a.mode = optarg;
+			break;
+		case 'o':
+			a.op = optarg;
+			break;
+		case 't':
+			a.tid = optarg;
+			break;
+		case 's':
+			a.sid = optarg;
+			break;
+		case 'c':
+			a.cid = optarg;
+			break;
+		case 'l':
+			a.lun = optarg;
+			break;
+		case 'n':
+			a.name = optarg;
+			break;
+		case 'v':
+			a.value = optarg;
+			break;
+		case 'b':
+			a.backing = optarg;
+			break;
+		case 'E':
+			a.bstype = optarg;
+			break;
+		case 'S':
+			a.bsopts = optarg;
+			break;
+		case 'f':
+			a.bsoflags = optarg;
+			break;
+		case 'y':
+			a.blocksize = optarg;
+			break;
+		case 'T':
+			a.targetname = optarg;
+			break;
+		case 'I':
+			a.iaddr = optarg;
+			break;
+		case 'Q':
+			a.iname = optarg;
+			break;
+		case 'u':
+			a.user = optarg;
+			break;
+		case 'p':
+			a.password = optarg;
+			break;
+		case 'F':
+			a.force = true;
+			break;
+		case 'P':
+			a.params = optarg;
+			break;
+		case 'Y':
+			a.dtype = optarg;
+			break;
+		case 'B':
+			a.bus = optarg;
+			break;
+		case 'O':
+			a.outgoing = true;
+			break;
+		case 'C':
+			a.cport = optarg;
+			break;
+		case 'h':
+			ctl_print_help(stdout);
+			exit(0);
+		case OPT_JSON:
+			c->json = true;
+			break;
+		case OPT_CONTROL:
+			c->path = optarg;
+			break;
+		case ':':
+			tgt_usage("option %s needs a value", argv[optind - 1]);
+		default:
+			tgt_usage("unknown option %s", argv[optind - 1]);
+		}
+	}
+	if (optind < argc)
+		tgt_usage("unexpected argument '%s' (tgtadm options take no "
+			  "bare words)",
+			  argv[optind]);
+	if (a.cport) {
+		/* tgtd instances are told apart by port; lunard ones by
+		 * socket path: port 0 is the default socket, N is
+		 * /run/lunar/lunard.N.sock (start lunard with that
+		 * --control). */
+		uint64_t port = tgt_num("--control-port", a.cport);
+		if (port == 0)
+			snprintf(cpath, sizeof(cpath), "%s",
+				 CTL_DEFAULT_CONTROL);
+		else
+			snprintf(cpath, sizeof(cpath),
+				 "/run/lunar/lunard.%" PRIu64 ".sock", port);
+		c->path = cpath;
+	}
+	if (a.lld && strcmp(a.lld, "iscsi") != 0) {
+		fprintf(stderr,
+			"lunarctl: --lld %s is not supported; lunar serves "
+			"only iSCSI (--lld iscsi)\n",
+			a.lld);
+		exit(2);
+	}
+	if (!a.mode)
+		tgt_usage("--mode is required (target, logicalunit, account, "
+			  "system, session, conn)");
+	if (!a.op)
+		tgt_usage("--op is required (new, delete, show, bind, unbind, "
+			  "update)");
+	if (a.name || a.value) {
+		fprintf(stderr,
+			"lunarctl: --name/--value (parameter updates) are not "
+			"supported: lunar has no tgtd parameters to set\n");
+		exit(2);
+	}
+	if (a.bsopts) {
+		fprintf(stderr, "lunarctl: --bsopts is not supported by "
+				"lunar's backing stores\n");
+		exit(2);
+	}
+	if (strcmp(a.mode, "target") == 0)
+		return tgt_mode_target(c, &a);
+	if (strcmp(a.mode, "logicalunit") == 0 || strcmp(a.mode, "lu") == 0) {
+		a.mode = "logicalunit";
+		return tgt_mode_lu(c, &a);
+	}
+	if (strcmp(a.mode, "account") == 0)
+		return tgt_mode_account(c, &a);
+	if (strcmp(a.mode, "system") == 0 || strcmp(a.mode, "sys") == 0) {
+		a.mode = "system";
+		return tgt_mode_system(c, &a);
+	}
+	if (strcmp(a.mode, "session") == 0)
+		return tgt_mode_session(c, &a, false);
+	if (strcmp(a.mode, "conn") == 0 || strcmp(a.mode, "connection") == 0) {
+		a.mode = "conn";
+		return tgt_mode_session(c, &a, true);
+	}
+	if (strcmp(a.mode, "portal") == 0) {
+		fprintf(stderr,
+			"lunarctl: tgtadm --mode portal is not supported: "
+			"lunard's own portals come from its --portal option; a "
+			"target's portals are set with `lunarctl portal add "
+			"IQN ADDR:PORT`\n");
+		exit(2);
+	}
+	tgt_usage("unknown --mode %s (lunar takes target, logicalunit, "
+		  "account, system, session, conn)",
+		  a.mode);
+}
+
+/* ---- main ---------------------------------------------------------- */
+
+static bool ctl_is_tgtadm_opt(const char *a)
+{
+	static const char *const opts[] = {
+	    "--lld", "--mode", "--op", "--control-port", "-L", "-m", "-o", "-C",
+	    "--tid", "-t",     NULL,
+	};
+	for (const char *const *o = opts; *o; o++) {
+		size_t n = strlen(*o);
+		if (strncmp(a, *o, n) == 0 &&
+		    (a[n] == '\0' || a[n] == '=' || (a[1] != '-' && a[2])))
+			return true;
+	}
+	return false;
+}
+
+int main(int argc, char **argv)
+{
+	struct ctl c = {.fd = -1};
+	int i;
+
+	c.path = getenv("LUNAR_CONTROL");
+	if (!c.path || !c.path[0])
+		c.path = CTL_DEFAULT_CONTROL;
+
+	for (i = 1; i < argc; i++) {
+		const char *a = argv[i];
+		if (strcmp(a, "--json") == 0) {
+			c.json = true;
+		} else if (strcmp(a, "--control") == 0) {
+			if (i + 1 >= argc)
+				ctl_usage_error(
+				    NULL, "option --control needs a path");
+			c.path = argv[++i];
+		} else if (strncmp(a, "--control=", 10) == 0) {
+			c.path = a + 10;
+		} else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+			ctl_print_help(stdout);
+			return 0;
+		} else if (ctl_is_tgtadm_opt(a)) {
+			return ctl_tgtadm(&c, argc, argv);
+		} else if (a[0] == '-') {
+			ctl_usage_error(NULL, "unknown option %s", a);
+		} else {
+			break;
+		}
+	}
+	if (i >= argc) {
+		ctl_print_help(stderr);
+		return 2;
+	}
+	int rc = ctl_native(&c, argc - i, argv + i);
+	if (c.fd >= 0)
+		close(c.fd);
+	free(c.buf);
+	return rc;
+}
