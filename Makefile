@@ -53,6 +53,9 @@ $(BUILD)/tests/test_%: $(BUILD)/tests/unit/test_%.o $(BUILD)/liblunar.a
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $< $(BUILD)/liblunar.a $(LDLIBS) -lcmocka
 
+# Integration programs are libiscsi clients: without -Isrc, so that
+# <iscsi/iscsi.h> is libiscsi's header and not src/iscsi/iscsi.h.
+$(BUILD)/tests/integration/%.o: CFLAGS := $(filter-out -Isrc,$(CFLAGS))
 $(BUILD)/tests/%: $(BUILD)/tests/integration/%.o
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $< -liscsi -pthread

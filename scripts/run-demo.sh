@@ -1,0 +1,76 @@
+#!/bin/bash
+# make run: serves a demo LUN on 127.0.0.1:3260 in the foreground.
+# Creates var/demo.img (sparse, 1 GiB) and var/demo.json (target
+# iqn.2026-11.org.lunar:demo, LUN 1 on var/demo.img, open to every
+# initiator) when they are missing, prints how to connect, then runs
+# lunard until Ctrl-C. Everything lives under var/ in the source tree.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BUILD=${BUILD:-build}
+ROOT=$PWD
+VAR=$ROOT/var
+IMG=$VAR/demo.img
+CONF=$VAR/demo.json
+IQN=iqn.2026-11.org.lunar:demo
+PORTAL=127.0.0.1:3260
+
+[ -x "$BUILD/lunard" ] || {
+	echo "$BUILD/lunard is missing: run make first" >&2
+	exit 1
+}
+mkdir -p "$VAR/state"
+chmod 700 "$VAR/state"
+if [ ! -e "$IMG" ]; then
+	truncate -s 1G "$IMG"
+	chmod 600 "$IMG"
+	echo "created $IMG (sparse, 1 GiB)"
+fi
+if [ ! -e "$CONF" ]; then
+	python3 - "$CONF" "$IQN" "$IMG" <<'EOF'
+import json, os, sys
+path, iqn, img = sys.argv[1:4]
+config = {
+    "version": 1,
+    "accounts": [],
+    "targets": [{
+        "name": iqn,
+        "alias": "demo",
+        "acls": ["ALL"],
+        "portals": [],
+        "incoming_users": [],
+        "outgoing_user": "",
+        "luns": [{
+            "lun": 1, "backing": img, "bstype": "rdwr",
+            "size": os.path.getsize(img), "block_size": 512,
+            "readonly": False, "direct": False,
+        }],
+    }],
+}
+fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+with os.fdopen(fd, "w") as f:
+    json.dump(config, f, indent=2)
+    f.write("\n")
+EOF
+	echo "wrote $CONF"
+fi
+
+cat <<EOF
+
+lunar demo: target $IQN, LUN 1 = $IMG
+portal $PORTAL, control socket var/lunard.sock. Stop with Ctrl-C.
+
+Connect from another terminal:
+  iscsi-ls -s iscsi://$PORTAL/
+  iscsi-inq iscsi://$PORTAL/$IQN/1
+  iscsi-readcapacity16 iscsi://$PORTAL/$IQN/1
+  qemu-img convert -n -f raw -O raw disk.raw iscsi://$PORTAL/$IQN/1
+  qemu-img info iscsi://$PORTAL/$IQN/1
+  sudo iscsiadm -m discovery -t sendtargets -p $PORTAL
+  sudo iscsiadm -m node -T $IQN -p $PORTAL --login
+Manage it:
+  $BUILD/lunarctl --control var/lunard.sock target list
+  $BUILD/lunarctl --control var/lunard.sock config save
+
+EOF
+exec "$BUILD/lunard" --foreground --portal "$PORTAL" \
+	--control "$VAR/lunard.sock" --state-dir "$VAR/state" --config "$CONF"
