@@ -26,30 +26,27 @@ if [ ! -e "$IMG" ]; then
 	echo "created $IMG (sparse, 1 GiB)"
 fi
 if [ ! -e "$CONF" ]; then
-	python3 - "$CONF" "$IQN" "$IMG" <<'EOF'
-import json, os, sys
-path, iqn, img = sys.argv[1:4]
-config = {
-    "version": 1,
-    "accounts": [],
-    "targets": [{
-        "name": iqn,
-        "alias": "demo",
-        "acls": ["ALL"],
-        "portals": [],
-        "incoming_users": [],
-        "outgoing_user": "",
-        "luns": [{
-            "lun": 1, "backing": img, "bstype": "rdwr",
-            "size": os.path.getsize(img), "block_size": 512,
-            "readonly": False, "direct": False,
-        }],
-    }],
+	size=$(stat -c %s "$IMG")
+	umask 077
+	cat >"$CONF" <<EOF
+{
+  "version": 1,
+  "accounts": [],
+  "targets": [
+    {
+      "name": "$IQN",
+      "alias": "demo",
+      "acls": ["ALL"],
+      "portals": [],
+      "incoming_users": [],
+      "outgoing_user": "",
+      "luns": [
+        {"lun": 1, "backing": "$IMG", "bstype": "rdwr", "size": $size,
+         "block_size": 512, "readonly": false, "direct": false}
+      ]
+    }
+  ]
 }
-fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-with os.fdopen(fd, "w") as f:
-    json.dump(config, f, indent=2)
-    f.write("\n")
 EOF
 	echo "wrote $CONF"
 fi
