@@ -43,6 +43,7 @@ struct scsi_target;
 struct scsi_lu;
 struct scsi_lun_map;
 struct scsi_op;
+struct scsi_itl;
 
 #define SCSI_CDB_MAX 32
 #define SCSI_SENSE_MAX 252
@@ -88,6 +89,8 @@ struct scsi_nexus {
 	 * generation; refreshed lazily when the target's map changes. */
 	struct scsi_lun_map *lun_map;
 	uint64_t lun_gen;
+	/* Core-private: per I_T_L state, parallel to lun_map->ent. */
+	struct scsi_itl **itl;
 };
 
 struct scsi_cmd {
@@ -117,6 +120,7 @@ struct scsi_cmd {
 
 	/* core-private */
 	struct scsi_lu *lu;
+	struct scsi_itl *itl; /* the I_T_L nexus; NULL for a LUN without LU */
 	const struct scsi_op *op;
 	uint64_t lba;
 	uint32_t nr_blocks;
@@ -146,7 +150,7 @@ void scsi_cmd_abort(struct scsi_cmd *cmd);
 void scsi_cmd_release(struct scsi_cmd *cmd);
 
 /* Task management at the LU (SAM-5 §7). The transport aborts its own
- * tasks; these establish the unit attentions other nexuses must see. */
+ * tasks; these establish the unit attentions the nexuses must see. */
 void scsi_lu_reset_by(struct scsi_nexus *n, const uint8_t lun_raw[8]);
 /* Whether lun_raw names a LU this nexus can reach (for TMF answers). */
 bool scsi_nexus_has_lun(struct scsi_nexus *n, const uint8_t lun_raw[8]);

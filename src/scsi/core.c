@@ -1,0 +1,704 @@
+/*
+ * The target core: I_T nexuses, the life of a command and its task set.
+ *
+ *  - SAM-5 §4.7: LUN decoding (single level, peripheral and flat space
+ *    addressing); a LUN without a LU gets LOGICAL UNIT NOT SUPPORTED except
+ *    for INQUIRY, REPORT LUNS and REQUEST SENSE (SPC-5 "incorrect logical
+ *    unit selection").
+ *  - SAM-5 §5.14: unit attentions are reported before a command runs,
+ *    except for the commands whose table row allows them (ua.c).
+ *  - SAM-5 §8 / SPC-5 §7.5.8 (control mode page, TST=001b): one task set
+ *    per I_T_L nexus; SIMPLE tasks wait for older ORDERED and HEAD OF QUEUE
+ *    tasks, ORDERED tasks for every older task, HEAD OF QUEUE for none.
+ *  - RFC 7143 §11.4.5 via scsi.h: the bytes moved are min(EDTL, what the
+ *    CDB asks), and none when the initiator's direction disagrees with
+ *    the CDB's; what is not moved becomes a residual.
+ *  - Dispatch reads the device type's opcode table (device.h, DESIGN.md
+ *    §6), which also registers device types.
+ *
+ * The data path takes no lock: a nexus holds a reference on an immutable
+ * LUN map and refreshes it under the config read lock only after the
+ * target's lun_gen moved. Per I_T_L state (struct scsi_itl) is created on
+ * the first command to a LU and shared with other nexuses only for unit
+ * attentions, under the LU's lock.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "event/reactor.h"
+#include "scsi/buf.h"
+#include "scsi/device.h"
+#include "scsi/sense.h"
+#include "scsi/ua.h"
+#include "util/bytes.h"
+#include "util/log.h"
+
+/* scsi_cmd.flags: where the command is in its life. */
+enum scsi_cmd_state {
+	SCSI_CMD_IDLE = 0, /* not prepared, or failed in prepare */
+	SCSI_CMD_PREPARED, /* in the task set, Data-Out may be arriving */
+	SCSI_CMD_BLOCKED,  /* executed, waiting for older tasks */
+	SCSI_CMD_RUNNING,  /* handler or backing store at work */
+	SCSI_CMD_ABORTING, /* aborted before it ran; done is posted */
+	SCSI_CMD_FINISHED, /* done called */
+};
+
+static struct reactor *_Atomic scsi_main_reactor;
+static pthread_t scsi_main_thread;
+static _Atomic uint64_t scsi_next_nexus_id = 1;
+static struct list_head scsi_device_types = LIST_HEAD_INIT(scsi_device_types);
+
+/* ---- core ---- */
+
+int scsi_core_init(struct reactor *main_reactor)
+{
+	scsi_main_thread = pthread_self();
+	atomic_store(&scsi_main_reactor, main_reactor);
+	return 0;
+}
+
+void scsi_core_exit(void)
+{
+	scsi_buf_cache_drain();
+	atomic_store(&scsi_main_reactor, NULL);
+}
+
+struct reactor *scsi_core_main_reactor(void)
+{
+	return atomic_load(&scsi_main_reactor);
+}
+
+bool scsi_core_on_main_thread(void)
+{
+	return atomic_load(&scsi_main_reactor) &&
+	       pthread_equal(pthread_self(), scsi_main_thread);
+}
+
+/* ---- device types and their opcode tables ---- */
+
+void scsi_device_type_register(struct scsi_device_type *dt)
+{
+	for (unsigned i = 0; i < dt->nr_ops; i++) {
+		uint8_t opcode = dt->ops[i]->opcode;
+
+		if (!dt->index[opcode])
+			dt->index[opcode] = (uint16_t)(i + 1);
+	}
+	if (dt->name)
+		list_add_tail(&dt->link, &scsi_device_types);
+}
+
+const struct scsi_device_type *scsi_device_type_find(const char *name)
+{
+	const struct scsi_device_type *dt;
+
+	list_for_each_entry (dt, &scsi_device_types, link) {
+		if (strcmp(dt->name, name) == 0)
+			return dt;
+	}
+	return NULL;
+}
+
+uint16_t scsi_cdb_service_action(const uint8_t *cdb)
+{
+	/* Variable length CDBs carry it in bytes 8-9 (SPC-5 §4.2.3). */
+	if (cdb[0] == 0x7f)
+		return get_be16(cdb + 8);
+	return cdb[1] & 0x1f;
+}
+
+const struct scsi_op *scsi_op_lookup(const struct scsi_device_type *dt,
+				     const uint8_t *cdb, bool *sa_unknown)
+{
+	unsigned pos = dt->index[cdb[0]];
+	uint16_t sa;
+
+	*sa_unknown = false;
+	if (!pos)
+		return NULL;
+	if (!(dt->ops[pos - 1]->flags & SCSI_OP_SA))
+		return dt->ops[pos - 1];
+	sa = scsi_cdb_service_action(cdb);
+	for (unsigned i = pos - 1; i < dt->nr_ops; i++) {
+		const struct scsi_op *op = dt->ops[i];
+
+		if (op->opcode == cdb[0] && op->service_action == sa)
+			return op;
+	}
+	*sa_unknown = true;
+	return NULL;
+}
+
+/* ---- LUNs (SAM-5 §4.7) ---- */
+
+bool scsi_lun_decode(const uint8_t raw[8], uint64_t *lun)
+{
+	for (int i = 2; i < 8; i++) {
+		if (raw[i])
+			return false; /* second and later levels */
+	}
+	switch (raw[0] >> 6) {
+	case 0: /* peripheral device addressing, bus identifier 0 */
+		if (raw[0] & 0x3f)
+			return false;
+		*lun = raw[1];
+		return true;
+	case 1: /* flat space addressing */
+		*lun = (uint64_t)(raw[0] & 0x3f) << 8 | raw[1];
+		return true;
+	default: /* logical unit and extended addressing: not used here */
+		return false;
+	}
+}
+
+void scsi_lun_encode(uint64_t lun, uint8_t raw[8])
+{
+	memset(raw, 0, 8);
+	if (lun < 256) {
+		raw[1] = (uint8_t)lun;
+	} else {
+		raw[0] = (uint8_t)(0x40 | ((lun >> 8) & 0x3f));
+		raw[1] = (uint8_t)lun;
+	}
+}
+
+static int scsi_map_index(const struct scsi_lun_map *m, uint64_t lun)
+{
+	unsigned lo = 0, hi = m ? m->count : 0;
+
+	while (lo < hi) {
+		unsigned mid = lo + (hi - lo) / 2;
+
+		if (m->ent[mid].lun == lun)
+			return (int)mid;
+		if (m->ent[mid].lun < lun)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return -1;
+}
+
+/* ---- nexus ---- */
+
+void scsi_nexus_init(struct scsi_nexus *n, struct scsi_target *t,
+		     struct reactor *r, const char *initiator_name,
+		     const char *initiator_port, uint16_t tpgt)
+{
+	n->id = atomic_fetch_add(&scsi_next_nexus_id, 1);
+	n->target = t;
+	n->reactor = r;
+	snprintf(n->initiator_name, sizeof(n->initiator_name), "%s",
+		 initiator_name);
+	snprintf(n->initiator_port, sizeof(n->initiator_port), "%s",
+		 initiator_port);
+	snprintf(n->target_port, sizeof(n->target_port), "%s,t,0x%04x", t->name,
+		 tpgt);
+	n->tpgt = tpgt;
+	/* One target port per portal group: its tag names it (0 is not a
+	 * valid relative port identifier). */
+	n->rel_port_id = tpgt ? tpgt : 1;
+	n->lun_map = t->lun_map;
+	if (n->lun_map)
+		scsi_lun_map_get(n->lun_map);
+	n->lun_gen = atomic_load(&t->lun_gen);
+	n->itl = NULL;
+}
+
+/* The nexus lets go of an ITL; it is freed now or by its last release. */
+static void scsi_nexus_drop_itl(struct scsi_itl *itl)
+{
+	scsi_itl_detach(itl);
+	if (itl->nr_cmds == 0)
+		scsi_itl_free(itl);
+}
+
+void scsi_nexus_release(struct scsi_nexus *n)
+{
+	if (n->itl && n->lun_map) {
+		for (unsigned i = 0; i < n->lun_map->count; i++) {
+			if (n->itl[i])
+				scsi_nexus_drop_itl(n->itl[i]);
+		}
+	}
+	free(n->itl);
+	n->itl = NULL;
+	if (n->lun_map)
+		scsi_lun_map_put(n->lun_map);
+	n->lun_map = NULL;
+}
+
+/*
+ * Picks up the target's current LUN map when it changed. ITLs of LUs that
+ * stay are carried over and told that the LUN inventory changed (SPC-5
+ * §6.33); those of LUs that left are dropped.
+ */
+static int scsi_nexus_refresh(struct scsi_nexus *n)
+{
+	struct scsi_target *t = n->target;
+	struct scsi_lun_map *m, *old = n->lun_map;
+	struct scsi_itl **itl = NULL;
+	uint64_t gen;
+
+	gen = atomic_load_explicit(&t->lun_gen, memory_order_acquire);
+	if (gen == n->lun_gen)
+		return 0;
+	scsi_config_rdlock();
+	m = t->lun_map;
+	if (m)
+		scsi_lun_map_get(m);
+	gen = atomic_load_explicit(&t->lun_gen, memory_order_relaxed);
+	scsi_config_unlock();
+
+	if (m && m->count && n->itl) {
+		itl = calloc(m->count, sizeof(*itl));
+		if (!itl) {
+			scsi_lun_map_put(m);
+			return -ENOMEM;
+		}
+	}
+	if (n->itl && old) {
+		for (unsigned i = 0; i < old->count; i++) {
+			struct scsi_itl *x = n->itl[i];
+			int j;
+
+			if (!x)
+				continue;
+			j = scsi_map_index(m, old->ent[i].lun);
+			if (j >= 0 && m->ent[j].lu == x->lu) {
+				itl[j] = x;
+				scsi_ua_establish(
+				    x, SCSI_ASC_REPORTED_LUNS_CHANGED);
+			} else {
+				scsi_nexus_drop_itl(x);
+			}
+		}
+	}
+	free(n->itl);
+	n->itl = itl;
+	n->lun_map = m;
+	n->lun_gen = gen;
+	if (old)
+		scsi_lun_map_put(old);
+	return 0;
+}
+
+/* The ITL of map entry idx, created on first use. */
+static struct scsi_itl *scsi_nexus_itl(struct scsi_nexus *n, unsigned idx)
+{
+	if (!n->itl) {
+		n->itl = calloc(n->lun_map->count, sizeof(*n->itl));
+		if (!n->itl)
+			return NULL;
+	}
+	if (!n->itl[idx])
+		n->itl[idx] = scsi_itl_create(n->lun_map->ent[idx].lu, n);
+	return n->itl[idx];
+}
+
+/* The map entry index lun_raw names for this nexus, or -1. */
+static int scsi_nexus_lookup(struct scsi_nexus *n, const uint8_t lun_raw[8])
+{
+	uint64_t lun;
+
+	if (scsi_nexus_refresh(n) < 0)
+		log_warn("nexus %s: out of memory picking up the new LUN map "
+			 "of %s; keeping the old one for now",
+			 n->initiator_port, n->target->name);
+	if (!scsi_lun_decode(lun_raw, &lun))
+		return -1;
+	return scsi_map_index(n->lun_map, lun);
+}
+
+bool scsi_nexus_has_lun(struct scsi_nexus *n, const uint8_t lun_raw[8])
+{
+	return scsi_nexus_lookup(n, lun_raw) >= 0;
+}
+
+void scsi_lu_reset_by(struct scsi_nexus *n, const uint8_t lun_raw[8])
+{
+	int idx = scsi_nexus_lookup(n, lun_raw);
+
+	if (idx < 0)
+		return;
+	/* SAM-5 §6.3.3: a unit attention for every I_T nexus, the one that
+	 * asked included (libiscsi's MultipathIO.Reset checks both paths). */
+	scsi_ua_establish_others(n->lun_map->ent[idx].lu, NULL,
+				 SCSI_ASC_BUS_DEVICE_RESET);
+}
+
+/* ---- the task set of an I_T_L nexus (SAM-5 §8) ---- */
+
+static bool scsi_task_is_ordering(const struct scsi_cmd *cmd)
+{
+	return cmd->attr == SCSI_TASK_ORDERED ||
+	       cmd->attr == SCSI_TASK_HEAD_OF_QUEUE;
+}
+
+static void scsi_task_link(struct scsi_cmd *cmd)
+{
+	list_add_tail(&cmd->lu_link, &cmd->itl->tasks);
+	if (scsi_task_is_ordering(cmd))
+		cmd->itl->nr_ordered++;
+}
+
+/* Takes cmd out of its task set; true if it was in one. */
+static bool scsi_task_unlink(struct scsi_cmd *cmd)
+{
+	if (list_empty(&cmd->lu_link))
+		return false;
+	list_del(&cmd->lu_link);
+	if (scsi_task_is_ordering(cmd))
+		cmd->itl->nr_ordered--;
+	return true;
+}
+
+/* May cmd start, given the older tasks in its set? */
+static bool scsi_task_may_run(const struct scsi_cmd *cmd)
+{
+	const struct scsi_itl *itl = cmd->itl;
+	const struct scsi_cmd *c;
+
+	if (cmd->attr == SCSI_TASK_HEAD_OF_QUEUE)
+		return true;
+	if (cmd->attr == SCSI_TASK_ORDERED)
+		return itl->tasks.next == &cmd->lu_link;
+	if (itl->nr_ordered == 0)
+		return true;
+	list_for_each_entry (c, &itl->tasks, lu_link) {
+		if (c == cmd)
+			return true;
+		if (scsi_task_is_ordering(c))
+			return false;
+	}
+	return true;
+}
+
+static void scsi_cmd_dispatch(struct scsi_cmd *cmd);
+
+/* Starts the blocked tasks that the set now lets run. */
+static void scsi_task_set_kick(struct scsi_itl *itl)
+{
+	if (itl->kicking) {
+		itl->rescan = true;
+		return;
+	}
+	itl->kicking = true;
+	do {
+		struct scsi_cmd *c;
+		bool older = false, older_ordering = false;
+
+		itl->rescan = false;
+		list_for_each_entry (c, &itl->tasks, lu_link) {
+			if (c->flags == SCSI_CMD_BLOCKED &&
+			    (c->attr == SCSI_TASK_HEAD_OF_QUEUE ||
+			     (c->attr == SCSI_TASK_ORDERED
+				  ? !older
+				  : !older_ordering))) {
+				/* Dispatching may change the list. */
+				scsi_cmd_dispatch(c);
+				itl->rescan = true;
+				break;
+			}
+			older = true;
+			older_ordering |= scsi_task_is_ordering(c);
+		}
+	} while (itl->rescan);
+	itl->kicking = false;
+}
+
+/* ---- the life of a command ---- */
+
+static void scsi_cmd_reset(struct scsi_cmd *cmd)
+{
+	cmd->dir = SCSI_DIR_NONE;
+	cmd->cdb_xfer_len = 0;
+	cmd->xfer_len = 0;
+	cmd->buf = NULL;
+	cmd->status = SAM_STAT_GOOD;
+	cmd->sense_len = 0;
+	cmd->data_len = 0;
+	cmd->lu = NULL;
+	cmd->itl = NULL;
+	cmd->op = NULL;
+	cmd->lba = 0;
+	cmd->nr_blocks = 0;
+	cmd->flags = SCSI_CMD_IDLE;
+	cmd->aborted = false;
+	list_init(&cmd->lu_link);
+	list_init(&cmd->bs.link);
+}
+
+/* Finds the LU and ITL the command addresses (none is not an error). */
+static int scsi_cmd_resolve_lun(struct scsi_cmd *cmd)
+{
+	struct scsi_nexus *n = cmd->nexus;
+	int idx = scsi_nexus_lookup(n, cmd->lun_raw);
+	struct scsi_itl *itl;
+
+	if (idx < 0)
+		return 0;
+	itl = scsi_nexus_itl(n, (unsigned)idx);
+	if (!itl) {
+		scsi_cmd_set_status(cmd, SAM_STAT_BUSY);
+		return -ENOMEM;
+	}
+	itl->nr_cmds++;
+	cmd->itl = itl;
+	cmd->lu = itl->lu;
+	return 0;
+}
+
+/* Reports a pending unit attention instead of running the command. */
+static bool scsi_cmd_report_ua(struct scsi_cmd *cmd)
+{
+	uint8_t asc, ascq;
+
+	if (!cmd->itl || !scsi_ua_pending(cmd->itl))
+		return false;
+	if (cmd->op && (cmd->op->flags & SCSI_OP_UA_OK))
+		return false;
+	if (!scsi_ua_take(cmd->itl, &asc, &ascq))
+		return false;
+	scsi_cmd_set_sense(cmd, SCSI_SK_UNIT_ATTENTION, asc, ascq);
+	return true;
+}
+
+/* The CDB's length and CONTROL byte (SAM-5 §5.2). */
+static int scsi_cmd_check_cdb(struct scsi_cmd *cmd)
+{
+	const struct scsi_op *op = cmd->op;
+	unsigned ctl = op->opcode == 0x7f ? 1 : op->cdb_len - 1u;
+
+	if (cmd->cdb_len < op->cdb_len) {
+		scsi_cmd_set_invalid_field(cmd, 0, 7);
+		return -EINVAL;
+	}
+	/* No ACA (NACA) and no linked commands (LINK). */
+	if (cmd->cdb[ctl] & 0x04) {
+		scsi_cmd_set_invalid_field(cmd, (uint16_t)ctl, 2);
+		return -EINVAL;
+	}
+	if (cmd->cdb[ctl] & 0x01) {
+		scsi_cmd_set_invalid_field(cmd, (uint16_t)ctl, 0);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* Direction and length of the data to move (RFC 7143 §11.4.5). */
+static int scsi_cmd_size_transfer(struct scsi_cmd *cmd)
+{
+	const struct scsi_op *op = cmd->op;
+
+	cmd->dir = cmd->cdb_xfer_len ? op->dir : SCSI_DIR_NONE;
+	if (cmd->dir == SCSI_DIR_NONE || cmd->edir != cmd->dir)
+		cmd->xfer_len = 0;
+	else
+		cmd->xfer_len = cmd->edtl < cmd->cdb_xfer_len
+				    ? cmd->edtl
+				    : cmd->cdb_xfer_len;
+	/* An allocation length of 4 GiB must not buy a 4 GiB buffer. */
+	if (cmd->dir == SCSI_DIR_READ && op->max_data &&
+	    cmd->xfer_len > op->max_data)
+		cmd->xfer_len = op->max_data;
+	/* A write cut short by EDTL must still end on a block boundary. */
+	if ((op->flags & SCSI_OP_BLOCKS) && cmd->dir == SCSI_DIR_WRITE &&
+	    cmd->xfer_len % cmd->lu->block_size) {
+		cmd->xfer_len = 0;
+		scsi_cmd_set_sense(cmd, SCSI_SK_ILLEGAL_REQUEST,
+				   SCSI_ASC_INVALID_FIELD_IN_IU);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int scsi_cmd_prepare_op(struct scsi_cmd *cmd)
+{
+	const struct scsi_device_type *dt;
+	bool sa_unknown;
+	int rc;
+
+	rc = scsi_cmd_resolve_lun(cmd);
+	if (rc)
+		return rc;
+	dt = cmd->lu ? cmd->lu->dtype : &spc_no_lu_type;
+	cmd->op = scsi_op_lookup(dt, cmd->cdb, &sa_unknown);
+	if (!cmd->lu && !cmd->op) {
+		scsi_cmd_set_sense(cmd, SCSI_SK_ILLEGAL_REQUEST,
+				   SCSI_ASC_LU_NOT_SUPPORTED);
+		return -ENXIO;
+	}
+	if (scsi_cmd_report_ua(cmd))
+		return -EAGAIN;
+	if (!cmd->op) {
+		if (sa_unknown)
+			scsi_cmd_set_invalid_field(cmd, 1, 4);
+		else
+			scsi_cmd_set_sense(cmd, SCSI_SK_ILLEGAL_REQUEST,
+					   SCSI_ASC_INVALID_OPCODE);
+		return -EOPNOTSUPP;
+	}
+	rc = scsi_cmd_check_cdb(cmd);
+	if (rc)
+		return rc;
+	if (cmd->op->parse) {
+		rc = cmd->op->parse(cmd);
+		if (rc)
+			return rc;
+	}
+	if ((cmd->op->flags & SCSI_OP_WRITES) && scsi_lu_readonly(cmd->lu)) {
+		scsi_cmd_set_sense(cmd, SCSI_SK_DATA_PROTECT,
+				   SCSI_ASC_WRITE_PROTECTED);
+		return -EROFS;
+	}
+	return scsi_cmd_size_transfer(cmd);
+}
+
+int scsi_cmd_prepare(struct scsi_cmd *cmd)
+{
+	int rc;
+
+	scsi_cmd_reset(cmd);
+	rc = scsi_cmd_prepare_op(cmd);
+	if (rc) {
+		cmd->xfer_len = 0;
+		return rc;
+	}
+	if (cmd->xfer_len) {
+		cmd->buf = scsi_buf_get(cmd->xfer_len);
+		if (!cmd->buf) {
+			cmd->xfer_len = 0;
+			scsi_cmd_set_status(cmd, SAM_STAT_BUSY);
+			return -ENOMEM;
+		}
+	}
+	if (cmd->itl)
+		scsi_task_link(cmd);
+	cmd->flags = SCSI_CMD_PREPARED;
+	return 0;
+}
+
+void scsi_cmd_complete(struct scsi_cmd *cmd)
+{
+	cmd->flags = SCSI_CMD_FINISHED;
+	if (cmd->aborted) {
+		cmd->status = SAM_STAT_TASK_ABORTED;
+		cmd->sense_len = 0;
+		cmd->data_len = 0;
+	}
+	/* Start what this task held back before done: done may release the
+	 * command, and with it the last hold on a detached ITL. */
+	if (scsi_task_unlink(cmd))
+		scsi_task_set_kick(cmd->itl);
+	cmd->done(cmd);
+}
+
+static void scsi_cmd_dispatch(struct scsi_cmd *cmd)
+{
+	int rc;
+
+	cmd->flags = SCSI_CMD_RUNNING;
+	rc = cmd->op->execute(cmd);
+	if (rc == -EINPROGRESS)
+		return;
+	if (rc < 0 && cmd->status == SAM_STAT_GOOD)
+		scsi_cmd_set_sense(cmd, SCSI_SK_HARDWARE_ERROR,
+				   SCSI_ASC_INTERNAL_TARGET_FAILURE);
+	scsi_cmd_complete(cmd);
+}
+
+void scsi_cmd_execute(struct scsi_cmd *cmd)
+{
+	/* An abort before execution already finished the command. */
+	if (cmd->flags != SCSI_CMD_PREPARED)
+		return;
+	if (cmd->itl && !scsi_task_may_run(cmd)) {
+		cmd->flags = SCSI_CMD_BLOCKED;
+		return;
+	}
+	scsi_cmd_dispatch(cmd);
+}
+
+static void scsi_cmd_abort_done(void *arg)
+{
+	struct scsi_cmd *cmd = arg;
+
+	scsi_cmd_complete(cmd);
+}
+
+void scsi_cmd_abort(struct scsi_cmd *cmd)
+{
+	switch (cmd->flags) {
+	case SCSI_CMD_PREPARED:
+	case SCSI_CMD_BLOCKED:
+		/* Nothing started: finish it from the reactor's queue, not
+		 * inside the caller. The bs request is unused, so its
+		 * message carries the completion without allocating. */
+		cmd->aborted = true;
+		cmd->flags = SCSI_CMD_ABORTING;
+		cmd->bs.done_msg.fn = scsi_cmd_abort_done;
+		cmd->bs.done_msg.arg = cmd;
+		reactor_post_msg(cmd->nexus->reactor, &cmd->bs.done_msg);
+		break;
+	case SCSI_CMD_RUNNING:
+		/* The store may be writing into buf: done comes when it is
+		 * finished with it. */
+		cmd->aborted = true;
+		break;
+	default:
+		break;
+	}
+}
+
+void scsi_cmd_release(struct scsi_cmd *cmd)
+{
+	struct scsi_itl *itl = cmd->itl;
+
+	if (cmd->flags == SCSI_CMD_RUNNING || cmd->flags == SCSI_CMD_ABORTING) {
+		/* The transport broke the contract (release before done);
+		 * leaking beats freeing what a store may still use. */
+		log_error("SCSI command 0x%02x (tag 0x%llx) released before "
+			  "it finished; leaking its buffer",
+			  cmd->cdb[0], (unsigned long long)cmd->tag);
+		return;
+	}
+	if (scsi_task_unlink(cmd))
+		scsi_task_set_kick(itl);
+	if (cmd->buf)
+		scsi_buf_put(cmd->buf, cmd->xfer_len);
+	cmd->buf = NULL;
+	if (itl) {
+		cmd->itl = NULL;
+		if (--itl->nr_cmds == 0 && itl->detached)
+			scsi_itl_free(itl);
+	}
+	cmd->lu = NULL;
+	cmd->flags = SCSI_CMD_IDLE;
+}
+
+/* ---- services to handlers ---- */
+
+void scsi_cmd_put_data(struct scsi_cmd *cmd, const void *data, size_t len)
+{
+	size_t n = len < cmd->xfer_len ? len : cmd->xfer_len;
+
+	if (n)
+		memcpy(cmd->buf, data, n);
+	cmd->data_len = (uint32_t)n;
+}
+
+int scsi_cmd_check_lba(struct scsi_cmd *cmd, uint64_t lba, uint64_t nr)
+{
+	uint64_t cap = scsi_lu_blocks(cmd->lu);
+
+	if (lba > cap || nr > cap - lba) {
+		scsi_cmd_set_sense(cmd, SCSI_SK_ILLEGAL_REQUEST,
+				   SCSI_ASC_LBA_OUT_OF_RANGE);
+		return -ERANGE;
+	}
+	return 0;
+}

@@ -1,0 +1,185 @@
+/*
+ * The device-type template (DESIGN.md §1 and §6). A device type (disk
+ * today; later CD/DVD, tape, changer) is one file that defines a
+ * struct scsi_device_type and registers it with
+ * SCSI_DEVICE_TYPE_REGISTER(); the core never knows which type it runs.
+ *
+ * Its opcode table is the one source of truth for dispatch, CDB length
+ * checks and REPORT SUPPORTED OPERATION CODES: each row names the opcode
+ * (and service action), the CDB length, the data direction, the CDB usage
+ * bitmap and two functions:
+ *   parse    runs in scsi_cmd_prepare(), before any Data-Out: checks the
+ *            CDB and fills cmd->cdb_xfer_len (and lba/nr_blocks). Returns
+ *            0, or a negative errno after setting the sense.
+ *   execute  runs the command. Returns 0 when it is finished (status and
+ *            data_len set), or -EINPROGRESS when it will call
+ *            scsi_cmd_complete() later on the nexus's reactor.
+ * Commands every type shares (SPC-5) are rows defined once in spc.c and
+ * referenced from each type's table.
+ */
+#ifndef LUNAR_SCSI_DEVICE_H
+#define LUNAR_SCSI_DEVICE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "scsi/scsi.h"
+#include "scsi/target.h"
+#include "util/list.h"
+
+/* Vendor identification of every LU (SPC-5 §6.7.2, 8 bytes, padded). */
+#define SCSI_VENDOR_ID "LUNAR"
+
+/* Peripheral device types (SPC-5 §6.7.2, table 148) */
+#define SCSI_PDT_DISK	 0x00
+#define SCSI_PDT_UNKNOWN 0x1f
+/* Peripheral qualifier 011b: no device can exist at this LUN. */
+#define SCSI_PQ_NOT_CAPABLE 0x60
+
+/* struct scsi_op.flags */
+#define SCSI_OP_UA_OK  (1u << 0) /* runs while a unit attention is pending */
+#define SCSI_OP_WRITES (1u << 1) /* changes the medium: refused when r/o */
+#define SCSI_OP_SA     (1u << 2) /* the row is one service action */
+#define SCSI_OP_BLOCKS (1u << 3) /* the data are whole logical blocks */
+
+struct scsi_op {
+	const char *name;
+	uint8_t opcode;
+	uint16_t service_action; /* with SCSI_OP_SA */
+	uint8_t cdb_len;
+	enum scsi_dir dir;
+	unsigned flags;
+	/* Most Data-In bytes the command produces whatever its allocation
+	 * length (0: as many as the CDB asks, e.g. logical blocks). Bounds
+	 * the buffer; the residual still follows from data_len. */
+	uint32_t max_data;
+	int (*parse)(struct scsi_cmd *cmd);
+	int (*execute)(struct scsi_cmd *cmd);
+	/* CDB USAGE DATA (SPC-5 §6.34.3): the bits the device server
+	 * examines, cdb_len bytes. */
+	uint8_t usage[SCSI_CDB_MAX];
+};
+
+/* Mode parameters (SPC-5 §7.5): the PC field of MODE SENSE. */
+enum scsi_mode_pc {
+	SCSI_MODE_PC_CURRENT = 0,
+	SCSI_MODE_PC_CHANGEABLE = 1,
+	SCSI_MODE_PC_DEFAULT = 2,
+	SCSI_MODE_PC_SAVED = 3,
+};
+
+struct scsi_mode_page {
+	uint8_t code;
+	uint8_t len; /* whole page, header included */
+	/* Fills a zeroed page of len bytes (header included). */
+	void (*build)(const struct scsi_lu *lu, enum scsi_mode_pc pc,
+		      uint8_t *out);
+};
+
+#define SCSI_VPD_MAX 1024 /* largest VPD page any builder writes */
+
+struct scsi_vpd_page {
+	uint8_t code;
+	/* Writes the page after its 4-byte header (at most
+	 * SCSI_VPD_MAX - 4 bytes); returns the page length. */
+	size_t (*build)(const struct scsi_cmd *cmd, uint8_t *out);
+};
+
+struct scsi_device_type {
+	const char *name;    /* "disk" */
+	uint8_t pdt;	     /* peripheral device type */
+	const char *product; /* INQUIRY PRODUCT IDENTIFICATION, <= 16 */
+	/* Version descriptors (SPC-5 §6.7.2) of the command set; 0 ends. */
+	uint16_t versions[4];
+	const struct scsi_op *const *ops;
+	unsigned nr_ops;
+	/* VPD pages beyond 00h, 80h and 83h, in ascending page order. */
+	const struct scsi_vpd_page *vpd_pages;
+	unsigned nr_vpd_pages;
+	/* Mode pages beyond control and informational exceptions. */
+	const struct scsi_mode_page *mode_pages;
+	unsigned nr_mode_pages;
+	/* DEVICE-SPECIFIC PARAMETER of the mode parameter header. */
+	uint8_t (*mode_device_param)(const struct scsi_lu *lu);
+	/* Writes the mode block descriptor (8 bytes, or 16 when long_lba)
+	 * and returns its length; NULL if the type has none. */
+	size_t (*mode_block_descriptor)(const struct scsi_lu *lu, bool long_lba,
+					uint8_t *out);
+	/* Sets up / tears down lu->dtype_priv. */
+	int (*lu_init)(struct scsi_lu *lu);
+	void (*lu_exit)(struct scsi_lu *lu);
+
+	/* Filled by registration. */
+	struct list_head link;
+	uint16_t index[256]; /* 1 + position of the opcode's row; 0: none */
+};
+
+/* Builds the opcode index; registers the type unless it has no name. */
+void scsi_device_type_register(struct scsi_device_type *dt);
+const struct scsi_device_type *scsi_device_type_find(const char *name);
+
+#define SCSI_DEVICE_TYPE_REGISTER(dt)                                          \
+	static void __attribute__((constructor))                               \
+	scsi_dtype_register_##dt(void)                                         \
+	{                                                                      \
+		scsi_device_type_register(&(dt));                              \
+	}
+
+/*
+ * The row for cdb in dt's table. NULL with *sa_unknown set when the
+ * opcode is known but not the service action.
+ */
+const struct scsi_op *scsi_op_lookup(const struct scsi_device_type *dt,
+				     const uint8_t *cdb, bool *sa_unknown);
+/* The service action of a CDB whose opcode has them. */
+uint16_t scsi_cdb_service_action(const uint8_t *cdb);
+
+/* SAM-5 §4.7: single level LUN, peripheral or flat space addressing. */
+bool scsi_lun_decode(const uint8_t raw[8], uint64_t *lun);
+void scsi_lun_encode(uint64_t lun, uint8_t raw[8]);
+
+/* ---- services of the core to handlers (core.c) ---- */
+
+/* Finishes a command whose execute returned -EINPROGRESS. */
+void scsi_cmd_complete(struct scsi_cmd *cmd);
+/* Copies up to xfer_len bytes of data into buf; sets data_len. */
+void scsi_cmd_put_data(struct scsi_cmd *cmd, const void *data, size_t len);
+/* Number of logical blocks of the LU. */
+static inline uint64_t scsi_lu_blocks(const struct scsi_lu *lu)
+{
+	return atomic_load_explicit(&lu->nr_blocks, memory_order_relaxed);
+}
+/* Read-only by configuration or because the store is. */
+static inline bool scsi_lu_readonly(const struct scsi_lu *lu)
+{
+	return lu->params.readonly || lu->bs->readonly;
+}
+/*
+ * LOGICAL BLOCK ADDRESS OUT OF RANGE unless [lba, lba + nr) lies on the
+ * medium. Returns 0 or -ERANGE (sense set).
+ */
+int scsi_cmd_check_lba(struct scsi_cmd *cmd, uint64_t lba, uint64_t nr);
+
+/* ---- inside the core ---- */
+
+/* The main thread's reactor given to scsi_core_init() (NULL before or
+ * after), and whether the caller runs on the main thread. */
+struct reactor *scsi_core_main_reactor(void);
+bool scsi_core_on_main_thread(void);
+
+/* ---- SPC-5 commands every device type shares (spc.c) ---- */
+
+extern const struct scsi_op spc_op_test_unit_ready;
+extern const struct scsi_op spc_op_request_sense;
+extern const struct scsi_op spc_op_inquiry;
+extern const struct scsi_op spc_op_mode_sense6;
+extern const struct scsi_op spc_op_mode_sense10;
+extern const struct scsi_op spc_op_report_luns;
+/* What a LUN without a logical unit answers (SPC-5 "incorrect logical
+ * unit selection"): INQUIRY, REPORT LUNS, REQUEST SENSE. */
+extern struct scsi_device_type spc_no_lu_type;
+/* D_SENSE of the LU's control mode page (fixed format for no LU). */
+bool spc_lu_d_sense(const struct scsi_lu *lu);
+
+#endif

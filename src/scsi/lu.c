@@ -1,0 +1,394 @@
+/*
+ * Logical units and LUN maps. A LU owns its backing store and its
+ * identity: the unit serial number (SPC-5 §7.7.18, VPD page 80h) and the
+ * NAA IEEE Registered Extended designator (SPC-5 §7.7.6.6.5) that VPD page
+ * 83h reports. Both derive deterministically from the target name and the
+ * LUN, or from the configured serial, so they survive restarts.
+ *
+ * A LUN map is immutable once published: creating or deleting a LU builds
+ * a new map, swaps it into the target under the config write lock and
+ * bumps target->lun_gen; nexuses pick the new map up on their next
+ * command (core.c). Maps and LUs are refcounted; the last put of a LU
+ * closes its store on the main thread, because closing may join threads.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "event/reactor.h"
+#include "scsi/device.h"
+#include "scsi/target.h"
+#include "util/log.h"
+
+/*
+ * IEEE company ID of the NAA designators. This value has the X
+ * (locally administered) bit set, as an assignment of our own; a
+ * distributor with a registered OUI or CID sets theirs at build time.
+ */
+#ifndef LUNAR_NAA_COMPANY_ID
+#define LUNAR_NAA_COMPANY_ID 0x0a4c55u
+#endif
+
+#define SCSI_LU_DEFAULT_BSTYPE "rdwr"
+#define SCSI_LU_DEFAULT_DTYPE  "disk"
+
+/* ---- identity ---- */
+
+static uint64_t scsi_fnv1a(uint64_t h, const void *data, size_t len)
+{
+	const uint8_t *p = data;
+
+	for (size_t i = 0; i < len; i++) {
+		h ^= p[i];
+		h *= 0x100000001b3ull;
+	}
+	return h;
+}
+
+/* Two independent 64-bit hashes of the LU's identity. */
+static void scsi_lu_identity_hash(const struct scsi_lu *lu, uint64_t h[2])
+{
+	uint64_t basis = 0xcbf29ce484222325ull;
+
+	if (lu->params.serial[0]) {
+		h[0] = scsi_fnv1a(basis, lu->params.serial,
+				  strlen(lu->params.serial));
+	} else {
+		uint8_t lun[8];
+
+		for (int i = 0; i < 8; i++)
+			lun[i] = (uint8_t)(lu->lun >> (56 - 8 * i));
+		h[0] = scsi_fnv1a(basis, lu->target->name,
+				  strlen(lu->target->name) + 1);
+		h[0] = scsi_fnv1a(h[0], lun, sizeof(lun));
+	}
+	/* A second round seeded by the first: independent low bits. */
+	h[1] = scsi_fnv1a(h[0] ^ 0x9e3779b97f4a7c15ull, &h[0], sizeof(h[0]));
+}
+
+static void scsi_lu_set_identity(struct scsi_lu *lu)
+{
+	uint32_t cid = LUNAR_NAA_COMPANY_ID;
+	uint64_t h[2];
+	uint64_t vsi;
+	uint8_t *n = lu->naa;
+
+	scsi_lu_identity_hash(lu, h);
+	if (lu->params.serial[0])
+		snprintf(lu->serial, sizeof(lu->serial), "%s",
+			 lu->params.serial);
+	else
+		snprintf(lu->serial, sizeof(lu->serial), "%016" PRIx64, h[0]);
+
+	/* NAA 6h: 4-bit NAA, 24-bit company ID, 36-bit vendor specific
+	 * identifier, 64-bit vendor specific identifier extension. */
+	vsi = h[0] & 0xfffffffffull;
+	n[0] = (uint8_t)(0x60 | ((cid >> 20) & 0x0f));
+	n[1] = (uint8_t)(cid >> 12);
+	n[2] = (uint8_t)(cid >> 4);
+	n[3] = (uint8_t)(((cid & 0x0f) << 4) | (vsi >> 32));
+	for (int i = 0; i < 4; i++)
+		n[4 + i] = (uint8_t)(vsi >> (24 - 8 * i));
+	for (int i = 0; i < 8; i++)
+		n[8 + i] = (uint8_t)(h[1] >> (56 - 8 * i));
+}
+
+/* ---- references ---- */
+
+void scsi_lu_get(struct scsi_lu *lu)
+{
+	atomic_fetch_add_explicit(&lu->refcnt, 1, memory_order_relaxed);
+}
+
+static void scsi_lu_free(struct scsi_lu *lu)
+{
+	if (lu->dtype && lu->dtype->lu_exit)
+		lu->dtype->lu_exit(lu);
+	if (lu->bs)
+		lu->bs->ops->close(lu->bs);
+	pthread_mutex_destroy(&lu->lock);
+	free(lu);
+}
+
+static void scsi_lu_free_on_main(void *arg)
+{
+	scsi_lu_free(arg);
+}
+
+void scsi_lu_put(struct scsi_lu *lu)
+{
+	struct reactor *main_reactor;
+
+	if (atomic_fetch_sub_explicit(&lu->refcnt, 1, memory_order_acq_rel) !=
+	    1)
+		return;
+	main_reactor = scsi_core_main_reactor();
+	if (main_reactor && !scsi_core_on_main_thread() &&
+	    reactor_post(main_reactor, scsi_lu_free_on_main, lu) == 0)
+		return;
+	scsi_lu_free(lu);
+}
+
+void scsi_lun_map_get(struct scsi_lun_map *m)
+{
+	atomic_fetch_add_explicit(&m->refcnt, 1, memory_order_relaxed);
+}
+
+void scsi_lun_map_put(struct scsi_lun_map *m)
+{
+	if (atomic_fetch_sub_explicit(&m->refcnt, 1, memory_order_acq_rel) != 1)
+		return;
+	for (unsigned i = 0; i < m->count; i++)
+		scsi_lu_put(m->ent[i].lu);
+	free(m);
+}
+
+struct scsi_lu *scsi_lun_map_find(const struct scsi_lun_map *m, uint64_t lun)
+{
+	unsigned lo = 0, hi;
+
+	if (!m)
+		return NULL;
+	hi = m->count;
+	while (lo < hi) {
+		unsigned mid = lo + (hi - lo) / 2;
+
+		if (m->ent[mid].lun == lun)
+			return m->ent[mid].lu;
+		if (m->ent[mid].lun < lun)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return NULL;
+}
+
+/*
+ * A copy of old with lu inserted (lu != NULL) or the entry of lun removed.
+ * The copy holds its own references.
+ */
+static struct scsi_lun_map *scsi_lun_map_edit(const struct scsi_lun_map *old,
+					      uint64_t lun, struct scsi_lu *lu)
+{
+	unsigned n_old = old ? old->count : 0;
+	unsigned n = lu ? n_old + 1 : n_old - 1;
+	struct scsi_lun_map *m;
+	bool inserted = false;
+	unsigned j = 0;
+
+	m = calloc(1, sizeof(*m) + (size_t)n * sizeof(m->ent[0]));
+	if (!m)
+		return NULL;
+	atomic_init(&m->refcnt, 1);
+	for (unsigned i = 0; i < n_old; i++) {
+		if (lu && !inserted && old->ent[i].lun > lun) {
+			m->ent[j].lun = lun;
+			m->ent[j++].lu = lu;
+			inserted = true;
+		}
+		if (!lu && old->ent[i].lun == lun)
+			continue;
+		m->ent[j] = old->ent[i];
+		scsi_lu_get(m->ent[j++].lu);
+	}
+	if (lu && !inserted) {
+		m->ent[j].lun = lun;
+		m->ent[j++].lu = lu;
+	}
+	m->count = j;
+	return m;
+}
+
+/* Publishes m as t's map (the config lock orders it against readers). */
+static void scsi_target_swap_map(struct scsi_target *t, struct scsi_lun_map *m)
+{
+	struct scsi_lun_map *old;
+
+	scsi_config_wrlock();
+	old = t->lun_map;
+	t->lun_map = m;
+	atomic_fetch_add_explicit(&t->lun_gen, 1, memory_order_release);
+	scsi_config_unlock();
+	if (old)
+		scsi_lun_map_put(old);
+}
+
+/* ---- create / delete ---- */
+
+static int scsi_lu_check_params(const struct scsi_target *t, uint64_t lun,
+				const struct scsi_lu_params *p, uint32_t bsize,
+				char *err, size_t errlen)
+{
+	if (lun > SCSI_MAX_LUN) {
+		snprintf(err, errlen,
+			 "LUN %" PRIu64 " is out of range; use 0..%d", lun,
+			 SCSI_MAX_LUN);
+		return -EINVAL;
+	}
+	if (bsize != 512 && bsize != 4096) {
+		snprintf(err, errlen,
+			 "block size %u is not supported; use 512 or 4096",
+			 bsize);
+		return -EINVAL;
+	}
+	if (p->size && p->size < bsize) {
+		snprintf(err, errlen,
+			 "size %" PRIu64 " is smaller than one %u-byte block; "
+			 "give at least %u bytes",
+			 p->size, bsize, bsize);
+		return -EINVAL;
+	}
+	if (p->size % bsize) {
+		snprintf(err, errlen,
+			 "size %" PRIu64 " is not a multiple of the %u-byte "
+			 "block size; use %" PRIu64 " or %" PRIu64,
+			 p->size, bsize, p->size - p->size % bsize,
+			 p->size - p->size % bsize + bsize);
+		return -EINVAL;
+	}
+	for (const char *s = p->serial; *s; s++) {
+		if (*s <= 0x20 || *s >= 0x7f) {
+			snprintf(err, errlen,
+				 "serial '%s' has a space, control or "
+				 "non-ASCII character; use printable ASCII",
+				 p->serial);
+			return -EINVAL;
+		}
+	}
+	if (scsi_lun_map_find(t->lun_map, lun)) {
+		snprintf(err, errlen,
+			 "target %s already has LUN %" PRIu64
+			 "; delete it first or pick another LUN",
+			 t->name, lun);
+		return -EEXIST;
+	}
+	return 0;
+}
+
+static int scsi_lu_open_store(struct scsi_lu *lu, const struct bs_ops *ops,
+			      char *err, size_t errlen)
+{
+	const struct scsi_lu_params *p = &lu->params;
+	struct bs_open_args args = {
+	    .readonly = p->readonly,
+	    .direct = p->direct,
+	    .create_size = p->size,
+	};
+	uint64_t size;
+	int rc;
+
+	rc = ops->open(p->backing, &args, &lu->bs, err, errlen);
+	if (rc < 0)
+		return rc;
+	/* A configured size smaller than the store exposes only that much;
+	 * a larger one was refused or reported by the store. */
+	size = p->size && p->size < lu->bs->size ? p->size : lu->bs->size;
+	if (size < lu->block_size) {
+		snprintf(err, errlen,
+			 "backing %s has %" PRIu64 " bytes, less than one "
+			 "%u-byte block; grow it or give a size",
+			 p->backing, size, lu->block_size);
+		return -EINVAL;
+	}
+	atomic_init(&lu->nr_blocks, size >> lu->block_shift);
+	return 0;
+}
+
+int scsi_lu_create(struct scsi_target *t, uint64_t lun,
+		   const struct scsi_lu_params *p, char *err, size_t errlen)
+{
+	uint32_t bsize = p->block_size ? p->block_size : 512;
+	const char *bstype = p->bstype[0] ? p->bstype : SCSI_LU_DEFAULT_BSTYPE;
+	const struct scsi_device_type *dtype;
+	const struct bs_ops *ops;
+	struct scsi_lun_map *m;
+	struct scsi_lu *lu;
+	int rc;
+
+	rc = scsi_lu_check_params(t, lun, p, bsize, err, errlen);
+	if (rc)
+		return rc;
+	ops = bs_find(bstype);
+	if (!ops) {
+		char names[256];
+
+		bs_names(names, sizeof(names));
+		snprintf(err, errlen, "bstype '%s' unknown; known: %s", bstype,
+			 names);
+		return -EINVAL;
+	}
+	dtype = scsi_device_type_find(SCSI_LU_DEFAULT_DTYPE);
+	if (!dtype) {
+		snprintf(err, errlen,
+			 "device type '%s' is not built in; rebuild lunar "
+			 "with it",
+			 SCSI_LU_DEFAULT_DTYPE);
+		return -ENOTSUP;
+	}
+
+	lu = calloc(1, sizeof(*lu));
+	if (!lu) {
+		snprintf(err, errlen,
+			 "out of memory creating LUN %" PRIu64 " of %s", lun,
+			 t->name);
+		return -ENOMEM;
+	}
+	atomic_init(&lu->refcnt, 1); /* the new map's reference */
+	lu->target = t;
+	lu->lun = lun;
+	lu->params = *p;
+	snprintf(lu->params.bstype, sizeof(lu->params.bstype), "%s", bstype);
+	lu->params.block_size = bsize;
+	lu->block_size = bsize;
+	lu->block_shift = bsize == 4096 ? 12 : 9;
+	pthread_mutex_init(&lu->lock, NULL);
+	list_init(&lu->itl_list);
+	scsi_lu_set_identity(lu);
+
+	rc = scsi_lu_open_store(lu, ops, err, errlen);
+	if (rc == 0 && dtype->lu_init) {
+		rc = dtype->lu_init(lu);
+		if (rc < 0)
+			snprintf(err, errlen,
+				 "cannot set up LUN %" PRIu64 " of %s: %s", lun,
+				 t->name, strerror(-rc));
+	}
+	if (rc == 0)
+		lu->dtype = dtype; /* from now on lu_exit runs at free */
+	if (rc < 0) {
+		scsi_lu_free(lu);
+		return rc;
+	}
+
+	m = scsi_lun_map_edit(t->lun_map, lun, lu);
+	if (!m) {
+		snprintf(err, errlen,
+			 "out of memory creating LUN %" PRIu64 " of %s", lun,
+			 t->name);
+		scsi_lu_free(lu);
+		return -ENOMEM;
+	}
+	scsi_target_swap_map(t, m);
+	log_info("target %s: LUN %" PRIu64 " created (%s %s, %" PRIu64
+		 " blocks of %u bytes%s)",
+		 t->name, lun, bstype, p->backing, scsi_lu_blocks(lu), bsize,
+		 scsi_lu_readonly(lu) ? ", read-only" : "");
+	return 0;
+}
+
+int scsi_lu_delete(struct scsi_target *t, uint64_t lun)
+{
+	struct scsi_lun_map *m;
+
+	if (!scsi_lun_map_find(t->lun_map, lun))
+		return -ENOENT;
+	m = scsi_lun_map_edit(t->lun_map, lun, NULL);
+	if (!m)
+		return -ENOMEM;
+	scsi_target_swap_map(t, m);
+	log_info("target %s: LUN %" PRIu64 " deleted", t->name, lun);
+	return 0;
+}

@@ -1,0 +1,89 @@
+/*
+ * Sense data (SPC-5 §4.4): the sense keys and additional sense codes the
+ * target core reports, the builder of fixed (70h) and descriptor (72h)
+ * format sense data, and the helpers that fail a command with CHECK
+ * CONDITION. Every SCSI failure goes through scsi_cmd_set_sense_full().
+ */
+#ifndef LUNAR_SCSI_SENSE_H
+#define LUNAR_SCSI_SENSE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct scsi_cmd;
+
+/* Sense keys (SPC-5 §4.4.8, table 49) */
+#define SCSI_SK_NO_SENSE	0x0
+#define SCSI_SK_NOT_READY	0x2
+#define SCSI_SK_MEDIUM_ERROR	0x3
+#define SCSI_SK_HARDWARE_ERROR	0x4
+#define SCSI_SK_ILLEGAL_REQUEST 0x5
+#define SCSI_SK_UNIT_ATTENTION	0x6
+#define SCSI_SK_DATA_PROTECT	0x7
+#define SCSI_SK_ABORTED_COMMAND 0xb
+#define SCSI_SK_MISCOMPARE	0xe
+
+/*
+ * Additional sense code / qualifier pairs (SPC-5 Annex F). Each macro
+ * expands to "ASC, ASCQ" so that it fills both arguments of
+ * scsi_cmd_set_sense() and scsi_ua_establish().
+ */
+#define SCSI_ASC_NO_ADDITIONAL_SENSE	   0x00, 0x00
+#define SCSI_ASC_WRITE_ERROR		   0x0c, 0x00
+#define SCSI_ASC_INVALID_FIELD_IN_IU	   0x0e, 0x03
+#define SCSI_ASC_UNRECOVERED_READ_ERROR	   0x11, 0x00
+#define SCSI_ASC_INVALID_OPCODE		   0x20, 0x00
+#define SCSI_ASC_LBA_OUT_OF_RANGE	   0x21, 0x00
+#define SCSI_ASC_INVALID_FIELD_IN_CDB	   0x24, 0x00
+#define SCSI_ASC_LU_NOT_SUPPORTED	   0x25, 0x00
+#define SCSI_ASC_WRITE_PROTECTED	   0x27, 0x00
+#define SCSI_ASC_SPACE_ALLOC_FAILED_WP	   0x27, 0x07
+#define SCSI_ASC_POWER_ON_RESET		   0x29, 0x00
+#define SCSI_ASC_BUS_DEVICE_RESET	   0x29, 0x03
+#define SCSI_ASC_SAVING_PARAMS_UNSUPPORTED 0x39, 0x00
+#define SCSI_ASC_REPORTED_LUNS_CHANGED	   0x3f, 0x0e
+#define SCSI_ASC_INTERNAL_TARGET_FAILURE   0x44, 0x00
+
+#define SCSI_SENSE_FIXED_LEN 18 /* fixed format with the SKS bytes */
+
+/* The contents of one sense data report, whatever its format. */
+struct scsi_sense_info {
+	uint8_t key;
+	uint8_t asc;
+	uint8_t ascq;
+	bool info_valid; /* INFORMATION field (e.g. an LBA or an offset) */
+	uint64_t info;
+	bool sks_valid; /* SENSE KEY SPECIFIC bytes (SKSV set in sks[0]) */
+	uint8_t sks[3];
+};
+
+static inline void scsi_sense_info_init(struct scsi_sense_info *si, uint8_t key,
+					uint8_t asc, uint8_t ascq)
+{
+	*si = (struct scsi_sense_info){.key = key, .asc = asc, .ascq = ascq};
+}
+
+/*
+ * Writes sense data in descriptor (72h) or fixed (70h) format into out,
+ * truncated to max bytes; returns the full length of the sense data.
+ */
+size_t scsi_sense_build(uint8_t *out, size_t max, bool descriptor,
+			const struct scsi_sense_info *si);
+
+/*
+ * SPC-5 §4.4.2.4.2 field pointer: byte (and bit, or -1 when the whole
+ * byte is meant) of the CDB (in_cdb) or of the parameter data.
+ */
+void scsi_sense_field_pointer(struct scsi_sense_info *si, bool in_cdb,
+			      uint16_t byte, int bit);
+
+/* CHECK CONDITION with the sense in the format the LU's D_SENSE asks. */
+void scsi_cmd_set_sense_full(struct scsi_cmd *cmd,
+			     const struct scsi_sense_info *si);
+/* ILLEGAL REQUEST / INVALID FIELD IN CDB pointing at byte/bit (-1: none). */
+void scsi_cmd_set_invalid_field(struct scsi_cmd *cmd, uint16_t byte, int bit);
+/* A status without sense data (BUSY, TASK SET FULL, ...). */
+void scsi_cmd_set_status(struct scsi_cmd *cmd, uint8_t status);
+
+#endif

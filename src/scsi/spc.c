@@ -1,0 +1,557 @@
+/*
+ * Commands every device type shares (SPC-5), as rows the device types'
+ * opcode tables reference:
+ *   §6.47 TEST UNIT READY, §6.39 REQUEST SENSE, §6.7 INQUIRY with the
+ *   standard data (§6.7.2) and VPD pages 00h (§7.7.17), 80h (§7.7.18)
+ *   and 83h (§7.7.6), §6.14/§6.15 MODE SENSE (6)/(10) with the mode
+ *   parameter header (§7.5.5), the device type's block descriptors and
+ *   pages, and the control (§7.5.8) and informational exceptions control
+ *   (§7.5.11) pages, §6.33 REPORT LUNS.
+ * Also what a LUN without a logical unit answers.
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "scsi/device.h"
+#include "scsi/sense.h"
+#include "scsi/ua.h"
+#include "util/bytes.h"
+#include "version.h"
+
+#define SPC_INQUIRY_STD_LEN 96
+#define SPC_MODE_MAX	    512 /* header, block descriptor and all pages */
+#define SPC_MODE_PAGES_MAX  16
+#define SPC_REPORT_LUNS_MIN 16 /* SPC-5 §6.33: smallest allocation length */
+
+/* Version descriptors (SPC-5 §6.7.2, table 152) of what every LU speaks. */
+#define SPC_VERSION_SAM5 0x00a0
+#define SPC_VERSION_SPC5 0x05c0
+#define SPC_VERSION_SPC4 0x0460
+
+/* Space-padded ASCII field (SPC-5 §4.3.1). */
+static void spc_put_ascii(uint8_t *out, const char *s, size_t width)
+{
+	size_t n = strlen(s);
+
+	memset(out, ' ', width);
+	memcpy(out, s, n < width ? n : width);
+}
+
+static const struct scsi_device_type *spc_dtype(const struct scsi_cmd *cmd)
+{
+	return cmd->lu ? cmd->lu->dtype : &spc_no_lu_type;
+}
+
+/* PERIPHERAL QUALIFIER and DEVICE TYPE of INQUIRY data. */
+static uint8_t spc_peripheral(const struct scsi_cmd *cmd)
+{
+	if (!cmd->lu)
+		return SCSI_PQ_NOT_CAPABLE | SCSI_PDT_UNKNOWN;
+	return cmd->lu->dtype->pdt;
+}
+
+/* ---- TEST UNIT READY ---- */
+
+static int spc_test_unit_ready(struct scsi_cmd *cmd)
+{
+	/* A LU exists only with its medium open: it is ready. */
+	return 0;
+}
+
+/* ---- REQUEST SENSE ---- */
+
+static int spc_request_sense_parse(struct scsi_cmd *cmd)
+{
+	cmd->cdb_xfer_len = cmd->cdb[4];
+	return 0;
+}
+
+static int spc_request_sense(struct scsi_cmd *cmd)
+{
+	struct scsi_sense_info si;
+	uint8_t sense[SCSI_SENSE_MAX];
+	uint8_t asc, ascq;
+	size_t len;
+
+	if (!cmd->lu)
+		scsi_sense_info_init(&si, SCSI_SK_ILLEGAL_REQUEST,
+				     SCSI_ASC_LU_NOT_SUPPORTED);
+	else if (scsi_ua_take(cmd->itl, &asc, &ascq))
+		scsi_sense_info_init(&si, SCSI_SK_UNIT_ATTENTION, asc, ascq);
+	else
+		scsi_sense_info_init(&si, SCSI_SK_NO_SENSE,
+				     SCSI_ASC_NO_ADDITIONAL_SENSE);
+	/* DESC asks for descriptor format; the sense travels as data. */
+	len = scsi_sense_build(sense, sizeof(sense), cmd->cdb[1] & 0x01, &si);
+	scsi_cmd_put_data(cmd, sense, len);
+	return 0;
+}
+
+/* ---- INQUIRY ---- */
+
+static size_t spc_inquiry_standard(const struct scsi_cmd *cmd, uint8_t *d)
+{
+	const struct scsi_device_type *dt = spc_dtype(cmd);
+	const uint16_t common[] = {SPC_VERSION_SAM5, SPC_VERSION_SPC5,
+				   SPC_VERSION_SPC4};
+	char rev[5] = "";
+	unsigned nv = 0;
+
+	d[0] = spc_peripheral(cmd);
+	/* VERSION 06h (SPC-4): initiators' conformance tools reject 07h;
+	 * the version descriptors below name SPC-5 as well. */
+	d[2] = 0x06;
+	d[3] = 0x10 | 0x02; /* HISUP, RESPONSE DATA FORMAT 2 */
+	d[4] = SPC_INQUIRY_STD_LEN - 5;
+	d[7] = 0x02; /* CMDQUE */
+	spc_put_ascii(d + 8, SCSI_VENDOR_ID, 8);
+	spc_put_ascii(d + 16, dt->product, 16);
+	/* "0.1.0" -> "0.1 ": four characters, no dangling separator. */
+	memcpy(rev, LUNAR_VERSION, strnlen(LUNAR_VERSION, 4));
+	if (strlen(rev) == 4 && rev[3] == '.')
+		rev[3] = '\0';
+	spc_put_ascii(d + 32, rev, 4);
+	if (cmd->lu) {
+		for (unsigned i = 0; i < sizeof(common) / sizeof(common[0]);
+		     i++)
+			put_be16(d + 58 + 2 * nv++, common[i]);
+		for (unsigned i = 0; i < 4 && dt->versions[i]; i++)
+			put_be16(d + 58 + 2 * nv++, dt->versions[i]);
+	}
+	return SPC_INQUIRY_STD_LEN;
+}
+
+/* 00h: the pages of this LU in ascending order. */
+static size_t spc_vpd_supported(const struct scsi_cmd *cmd, uint8_t *out)
+{
+	const struct scsi_device_type *dt = spc_dtype(cmd);
+	size_t n = 0;
+
+	out[n++] = 0x00;
+	if (!cmd->lu)
+		return n;
+	out[n++] = 0x80;
+	out[n++] = 0x83;
+	for (unsigned i = 0; i < dt->nr_vpd_pages; i++)
+		out[n++] = dt->vpd_pages[i].code;
+	return n;
+}
+
+/* 80h: UNIT SERIAL NUMBER. */
+static size_t spc_vpd_serial(const struct scsi_cmd *cmd, uint8_t *out)
+{
+	size_t n = strlen(cmd->lu->serial);
+
+	memcpy(out, cmd->lu->serial, n);
+	return n;
+}
+
+/* A designation descriptor header (SPC-5 §7.7.6.1). */
+static uint8_t *spc_designator(uint8_t *p, uint8_t code_set, uint8_t assoc_type,
+			       size_t len)
+{
+	p[0] = code_set;
+	p[1] = assoc_type;
+	p[3] = (uint8_t)len;
+	return p + 4;
+}
+
+/* SCSI name string designator (SPC-5 §7.7.6.11): NUL-terminated UTF-8
+ * padded to a multiple of four bytes, at most 252 (DESIGNATOR LENGTH is
+ * one byte). name is a string in an array of size bytes. */
+static size_t spc_name_designator(uint8_t *p, uint8_t assoc_type,
+				  const char *name, size_t size)
+{
+	size_t n = strnlen(name, size - 1 < 251 ? size - 1 : 251);
+	size_t len = (n + 1 + 3) & ~(size_t)3;
+
+	memcpy(spc_designator(p, 0x03, assoc_type, len), name, n);
+	return 4 + len;
+}
+
+/* 83h: DEVICE IDENTIFICATION. */
+static size_t spc_vpd_device_id(const struct scsi_cmd *cmd, uint8_t *out)
+{
+	const struct scsi_lu *lu = cmd->lu;
+	const struct scsi_nexus *n = cmd->nexus;
+	size_t slen = strlen(lu->serial);
+	uint8_t *p = out, *v;
+
+	/* The LU: NAA IEEE Registered Extended (binary, type 3). */
+	memcpy(spc_designator(p, 0x01, 0x03, sizeof(lu->naa)), lu->naa,
+	       sizeof(lu->naa));
+	p += 4 + sizeof(lu->naa);
+	/* The LU: T10 vendor ID based (ASCII, type 1). */
+	v = spc_designator(p, 0x02, 0x01, 8 + slen);
+	spc_put_ascii(v, SCSI_VENDOR_ID, 8);
+	memcpy(v + 8, lu->serial, slen);
+	p += 4 + 8 + slen;
+	/* The target port: relative target port (association 01b, type 4). */
+	v = spc_designator(p, 0x01, 0x14, 4);
+	put_be16(v + 2, n->rel_port_id);
+	p += 8;
+	/* The target port and the target device by name (type 8). */
+	p += spc_name_designator(p, 0x18, n->target_port,
+				 sizeof(n->target_port));
+	p += spc_name_designator(p, 0x28, n->target->name,
+				 sizeof(n->target->name));
+	return (size_t)(p - out);
+}
+
+typedef size_t (*spc_vpd_fn)(const struct scsi_cmd *cmd, uint8_t *out);
+
+static spc_vpd_fn spc_vpd_find(const struct scsi_cmd *cmd, uint8_t page)
+{
+	const struct scsi_device_type *dt = spc_dtype(cmd);
+
+	if (page == 0x00)
+		return spc_vpd_supported;
+	if (!cmd->lu)
+		return NULL;
+	if (page == 0x80)
+		return spc_vpd_serial;
+	if (page == 0x83)
+		return spc_vpd_device_id;
+	for (unsigned i = 0; i < dt->nr_vpd_pages; i++) {
+		if (dt->vpd_pages[i].code == page)
+			return dt->vpd_pages[i].build;
+	}
+	return NULL;
+}
+
+static int spc_inquiry_parse(struct scsi_cmd *cmd)
+{
+	const uint8_t *cdb = cmd->cdb;
+
+	if (cdb[1] & 0x02) { /* CMDDT: obsolete */
+		scsi_cmd_set_invalid_field(cmd, 1, 1);
+		return -EINVAL;
+	}
+	if (cdb[1] & 0x01) {
+		if (!spc_vpd_find(cmd, cdb[2])) {
+			scsi_cmd_set_invalid_field(cmd, 2, 7);
+			return -EINVAL;
+		}
+	} else if (cdb[2]) { /* a page code without EVPD */
+		scsi_cmd_set_invalid_field(cmd, 2, 7);
+		return -EINVAL;
+	}
+	cmd->cdb_xfer_len = get_be16(cdb + 3);
+	return 0;
+}
+
+static int spc_inquiry(struct scsi_cmd *cmd)
+{
+	uint8_t d[SCSI_VPD_MAX];
+	size_t len;
+
+	memset(d, 0, sizeof(d));
+	if (cmd->cdb[1] & 0x01) {
+		uint8_t page = cmd->cdb[2];
+
+		d[0] = spc_peripheral(cmd);
+		d[1] = page;
+		len = spc_vpd_find(cmd, page)(cmd, d + 4);
+		put_be16(d + 2, (uint16_t)len);
+		len += 4;
+	} else {
+		len = spc_inquiry_standard(cmd, d);
+	}
+	scsi_cmd_put_data(cmd, d, len);
+	return 0;
+}
+
+/* ---- mode pages all types share ---- */
+
+bool spc_lu_d_sense(const struct scsi_lu *lu)
+{
+	/* D_SENSE is 0 and not changeable (no MODE SELECT yet): fixed. */
+	return false;
+}
+
+/* Control (0Ah). */
+static void spc_mode_control(const struct scsi_lu *lu, enum scsi_mode_pc pc,
+			     uint8_t *p)
+{
+	p[0] = 0x0a;
+	p[1] = 0x0a;
+	if (pc == SCSI_MODE_PC_CHANGEABLE)
+		return;
+	/* TST 001b: a task set per I_T nexus (core.c); GLTSD: no log
+	 * parameters are saved. */
+	p[2] = 0x20 | 0x02 | (spc_lu_d_sense(lu) ? 0x04 : 0);
+	/* QUEUE ALGORITHM MODIFIER 1: SIMPLE tasks may be reordered; QERR
+	 * 00b: other tasks go on after a CHECK CONDITION. */
+	p[3] = 0x10;
+	/* TAS 0: aborted tasks end without status. */
+	put_be16(p + 8, 0xffff); /* BUSY TIMEOUT PERIOD: unlimited */
+}
+
+/* Informational exceptions control (1Ch): nothing to report, DEXCPT. */
+static void spc_mode_iec(const struct scsi_lu *lu, enum scsi_mode_pc pc,
+			 uint8_t *p)
+{
+	p[0] = 0x1c;
+	p[1] = 0x0a;
+	if (pc == SCSI_MODE_PC_CHANGEABLE)
+		return;
+	p[2] = 0x08; /* DEXCPT */
+}
+
+static const struct scsi_mode_page spc_mode_pages[] = {
+    {.code = 0x0a, .len = 12, .build = spc_mode_control},
+    {.code = 0x1c, .len = 12, .build = spc_mode_iec},
+};
+
+/* The LU's mode pages, ascending by page code. */
+static unsigned spc_mode_collect(const struct scsi_lu *lu,
+				 const struct scsi_mode_page **out)
+{
+	const struct scsi_device_type *dt = lu->dtype;
+	unsigned n = 0;
+
+	for (unsigned i = 0; i < dt->nr_mode_pages && n < SPC_MODE_PAGES_MAX;
+	     i++)
+		out[n++] = &dt->mode_pages[i];
+	for (unsigned i = 0;
+	     i < sizeof(spc_mode_pages) / sizeof(spc_mode_pages[0]) &&
+	     n < SPC_MODE_PAGES_MAX;
+	     i++)
+		out[n++] = &spc_mode_pages[i];
+	for (unsigned i = 1; i < n; i++) {
+		for (unsigned j = i; j > 0 && out[j - 1]->code > out[j]->code;
+		     j--) {
+			const struct scsi_mode_page *x = out[j];
+
+			out[j] = out[j - 1];
+			out[j - 1] = x;
+		}
+	}
+	return n;
+}
+
+/* ---- MODE SENSE (6) and (10) ---- */
+
+#define SPC_MODE_ALL_PAGES    0x3f
+#define SPC_MODE_ALL_SUBPAGES 0xff
+
+static bool spc_mode_is10(const struct scsi_cmd *cmd)
+{
+	return cmd->cdb[0] == 0x5a;
+}
+
+static int spc_mode_sense_parse(struct scsi_cmd *cmd)
+{
+	const struct scsi_mode_page *pages[SPC_MODE_PAGES_MAX];
+	uint8_t pc = cmd->cdb[2] >> 6, page = cmd->cdb[2] & 0x3f;
+	uint8_t subpage = cmd->cdb[3];
+	unsigned n;
+	bool found = page == SPC_MODE_ALL_PAGES;
+
+	if (pc == SCSI_MODE_PC_SAVED) {
+		struct scsi_sense_info si;
+
+		scsi_sense_info_init(&si, SCSI_SK_ILLEGAL_REQUEST,
+				     SCSI_ASC_SAVING_PARAMS_UNSUPPORTED);
+		scsi_sense_field_pointer(&si, true, 2, 7);
+		scsi_cmd_set_sense_full(cmd, &si);
+		return -EINVAL;
+	}
+	n = spc_mode_collect(cmd->lu, pages);
+	for (unsigned i = 0; i < n && !found; i++)
+		found = pages[i]->code == page;
+	if (!found) {
+		scsi_cmd_set_invalid_field(cmd, 2, 5);
+		return -EINVAL;
+	}
+	/* No page has subpages: only 00h and "all subpages" name one. */
+	if (subpage != 0 && subpage != SPC_MODE_ALL_SUBPAGES) {
+		scsi_cmd_set_invalid_field(cmd, 3, 7);
+		return -EINVAL;
+	}
+	cmd->cdb_xfer_len =
+	    spc_mode_is10(cmd) ? get_be16(cmd->cdb + 7) : cmd->cdb[4];
+	return 0;
+}
+
+static int spc_mode_sense(struct scsi_cmd *cmd)
+{
+	const struct scsi_mode_page *pages[SPC_MODE_PAGES_MAX];
+	const struct scsi_device_type *dt = cmd->lu->dtype;
+	bool ten = spc_mode_is10(cmd);
+	bool dbd = cmd->cdb[1] & 0x08;
+	bool llbaa = ten && (cmd->cdb[1] & 0x10);
+	enum scsi_mode_pc pc = cmd->cdb[2] >> 6;
+	uint8_t page = cmd->cdb[2] & 0x3f;
+	size_t hdr = ten ? 8 : 4, bdlen = 0, len;
+	uint8_t d[SPC_MODE_MAX];
+	unsigned n;
+
+	memset(d, 0, sizeof(d));
+	if (!dbd && dt->mode_block_descriptor)
+		bdlen = dt->mode_block_descriptor(cmd->lu, llbaa, d + hdr);
+	len = hdr + bdlen;
+	n = spc_mode_collect(cmd->lu, pages);
+	for (unsigned i = 0; i < n; i++) {
+		if (page != SPC_MODE_ALL_PAGES && pages[i]->code != page)
+			continue;
+		if (len + pages[i]->len > sizeof(d))
+			break; /* a type with more pages raises SPC_MODE_MAX */
+		pages[i]->build(cmd->lu, pc, d + len);
+		len += pages[i]->len;
+	}
+	if (ten) {
+		put_be16(d, (uint16_t)(len - 2));
+		d[3] =
+		    dt->mode_device_param ? dt->mode_device_param(cmd->lu) : 0;
+		if (bdlen == 16)
+			d[4] = 0x01; /* LONGLBA */
+		put_be16(d + 6, (uint16_t)bdlen);
+	} else {
+		d[0] = (uint8_t)(len - 1);
+		d[2] =
+		    dt->mode_device_param ? dt->mode_device_param(cmd->lu) : 0;
+		d[3] = (uint8_t)bdlen;
+	}
+	scsi_cmd_put_data(cmd, d, len);
+	return 0;
+}
+
+/* ---- REPORT LUNS ---- */
+
+static int spc_report_luns_parse(struct scsi_cmd *cmd)
+{
+	uint8_t select = cmd->cdb[2];
+	uint32_t alloc = get_be32(cmd->cdb + 6);
+
+	/* 00h all, 01h well known (none here), 02h both; 10h/11h the
+	 * administrative LUs (none). 12h is only for an administrative
+	 * LU, which this never is. */
+	if (select != 0x00 && select != 0x01 && select != 0x02 &&
+	    select != 0x10 && select != 0x11) {
+		scsi_cmd_set_invalid_field(cmd, 2, 7);
+		return -EINVAL;
+	}
+	if (alloc < SPC_REPORT_LUNS_MIN) {
+		scsi_cmd_set_invalid_field(cmd, 6, 7);
+		return -EINVAL;
+	}
+	cmd->cdb_xfer_len = alloc;
+	return 0;
+}
+
+static int spc_report_luns(struct scsi_cmd *cmd)
+{
+	const struct scsi_lun_map *m = cmd->nexus->lun_map;
+	uint8_t select = cmd->cdb[2];
+	unsigned count = 0;
+	uint8_t ent[8];
+	size_t off;
+
+	if ((select == 0x00 || select == 0x02) && m)
+		count = m->count;
+	memset(ent, 0, sizeof(ent));
+	put_be32(ent, count * 8u); /* LUN LIST LENGTH */
+	scsi_cmd_put_data(cmd, ent, sizeof(ent));
+	/* The list goes straight into buf, cut at the transfer length. */
+	off = cmd->data_len;
+	for (unsigned i = 0; i < count && off < cmd->xfer_len; i++) {
+		size_t n = cmd->xfer_len - off < 8 ? cmd->xfer_len - off : 8;
+
+		scsi_lun_encode(m->ent[i].lun, ent);
+		memcpy(cmd->buf + off, ent, n);
+		off += n;
+	}
+	cmd->data_len = (uint32_t)off;
+	/* The initiator now knows the inventory (SPC-5 §6.33). */
+	if (cmd->itl)
+		scsi_ua_clear(cmd->itl, SCSI_ASC_REPORTED_LUNS_CHANGED);
+	return 0;
+}
+
+/* ---- the rows ---- */
+
+const struct scsi_op spc_op_test_unit_ready = {
+    .name = "TEST UNIT READY",
+    .opcode = 0x00,
+    .cdb_len = 6,
+    .dir = SCSI_DIR_NONE,
+    .execute = spc_test_unit_ready,
+    .usage = {0x00, 0x00, 0x00, 0x00, 0x00, 0x05},
+};
+
+const struct scsi_op spc_op_request_sense = {
+    .name = "REQUEST SENSE",
+    .opcode = 0x03,
+    .cdb_len = 6,
+    .dir = SCSI_DIR_READ,
+    .max_data = SCSI_SENSE_MAX,
+    .flags = SCSI_OP_UA_OK,
+    .parse = spc_request_sense_parse,
+    .execute = spc_request_sense,
+    .usage = {0x03, 0x01, 0x00, 0x00, 0xff, 0x05},
+};
+
+const struct scsi_op spc_op_inquiry = {
+    .name = "INQUIRY",
+    .opcode = 0x12,
+    .cdb_len = 6,
+    .dir = SCSI_DIR_READ,
+    .max_data = SCSI_VPD_MAX,
+    .flags = SCSI_OP_UA_OK,
+    .parse = spc_inquiry_parse,
+    .execute = spc_inquiry,
+    .usage = {0x12, 0x03, 0xff, 0xff, 0xff, 0x05},
+};
+
+const struct scsi_op spc_op_mode_sense6 = {
+    .name = "MODE SENSE(6)",
+    .opcode = 0x1a,
+    .cdb_len = 6,
+    .dir = SCSI_DIR_READ,
+    .max_data = SPC_MODE_MAX,
+    .parse = spc_mode_sense_parse,
+    .execute = spc_mode_sense,
+    .usage = {0x1a, 0x08, 0xff, 0xff, 0xff, 0x05},
+};
+
+const struct scsi_op spc_op_mode_sense10 = {
+    .name = "MODE SENSE(10)",
+    .opcode = 0x5a,
+    .cdb_len = 10,
+    .dir = SCSI_DIR_READ,
+    .max_data = SPC_MODE_MAX,
+    .parse = spc_mode_sense_parse,
+    .execute = spc_mode_sense,
+    .usage = {0x5a, 0x18, 0xff, 0xff, 0x00, 0x00, 0x00, 0xff, 0xff, 0x05},
+};
+
+const struct scsi_op spc_op_report_luns = {
+    .name = "REPORT LUNS",
+    .opcode = 0xa0,
+    .cdb_len = 12,
+    .dir = SCSI_DIR_READ,
+    .max_data = 8 + 8 * (SCSI_MAX_LUN + 1),
+    .flags = SCSI_OP_UA_OK,
+    .parse = spc_report_luns_parse,
+    .execute = spc_report_luns,
+    .usage = {0xa0, 0x00, 0xff, 0x00, 0x00, 0x00, 0xff, 0xff, 0xff, 0xff, 0x00,
+	      0x05},
+};
+
+/* ---- a LUN without a logical unit ---- */
+
+static const struct scsi_op *const spc_no_lu_ops[] = {
+    &spc_op_request_sense,
+    &spc_op_inquiry,
+    &spc_op_report_luns,
+};
+
+struct scsi_device_type spc_no_lu_type = {
+    .pdt = SCSI_PDT_UNKNOWN,
+    .product = "NO LOGICAL UNIT",
+    .ops = spc_no_lu_ops,
+    .nr_ops = sizeof(spc_no_lu_ops) / sizeof(spc_no_lu_ops[0]),
+};
+
+SCSI_DEVICE_TYPE_REGISTER(spc_no_lu_type)
