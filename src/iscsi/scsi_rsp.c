@@ -1,0 +1,166 @@
+/*
+ * The answer to a SCSI command (RFC 7143 §11.4, §11.7): Data-In PDUs of at
+ * most the initiator's MaxRecvDataSegmentLength, sequences of at most
+ * MaxBurstLength (F bit at each end), DataSN and BufferOffset; status
+ * collapsed into the last Data-In (S bit) when it is GOOD without sense,
+ * otherwise a SCSI Response carrying the sense data behind its 2-byte
+ * SenseLength; residual overflow/underflow counts and bits (§11.4.5) and
+ * ExpDataSN. PDUs are generated one at a time from the task, pointing
+ * into the command's buffer: nothing is copied or allocated.
+ */
+#include <string.h>
+
+#include "iscsi/conn.h"
+
+void iscsi_task_leave_window(struct iscsi_task *t)
+{
+	if (t->in_window) {
+		t->in_window = false;
+		t->conn->nr_window--;
+	}
+}
+
+/* RFC 7143 §11.4.5 with the rule in scsi.h. */
+static void task_residual(const struct iscsi_task *t, uint8_t *flags,
+			  uint32_t *resid)
+{
+	const struct scsi_cmd *cmd = &t->cmd;
+	uint32_t e = cmd->edtl, c = cmd->cdb_xfer_len, d = 0;
+
+	if (!t->failed) {
+		if (cmd->dir == SCSI_DIR_READ)
+			d = t->in_len;
+		else if (cmd->dir == SCSI_DIR_WRITE && t->want_write)
+			d = cmd->xfer_len;
+	}
+	*flags = 0;
+	*resid = 0;
+	if (c > e) {
+		*flags = ISCSI_RESID_OVERFLOW;
+		*resid = c - e;
+	} else if (d < e) {
+		*flags = ISCSI_RESID_UNDERFLOW;
+		*resid = e - d;
+	}
+}
+
+static void task_pdu_done(struct iscsi_conn *c, struct iscsi_txpdu *p,
+			  bool sent);
+
+static void task_send_response(struct iscsi_task *t)
+{
+	struct iscsi_conn *c = t->conn;
+	struct scsi_cmd *cmd = &t->cmd;
+	struct iscsi_scsi_rsp_hdr h = {0};
+	uint32_t dlen = 0;
+
+	iscsi_task_leave_window(t);
+	if (cmd->sense_len) {
+		uint16_t n = cmd->sense_len > SCSI_SENSE_MAX ? SCSI_SENSE_MAX
+							     : cmd->sense_len;
+
+		put_be16(t->rsp_data, n);
+		memcpy(t->rsp_data + 2, cmd->sense, n);
+		dlen = 2u + n;
+	}
+	task_residual(t, &h.resid_flags, &h.resid);
+	h.response = 0; /* command completed at target */
+	h.status = cmd->status;
+	h.dlen = dlen;
+	h.itt = t->itt;
+	iscsi_conn_sn(c, &h.sn, true);
+	/* R2Ts sent for a write, Data-Ins for a read */
+	h.exp_datasn = t->r2tsn + t->datasn;
+	iscsi_scsi_rsp_encode(t->pdu.hdr, &h);
+	t->pdu.data = dlen ? t->rsp_data : NULL;
+	t->pdu.dlen = dlen;
+	t->pdu.done = task_pdu_done;
+	t->rsp_sent = true;
+	iscsi_txpdu_seal(c, &t->pdu);
+	t->pdu_queued = true;
+	iscsi_conn_queue(c, &t->pdu);
+}
+
+static void task_send_data_in(struct iscsi_task *t)
+{
+	struct iscsi_conn *c = t->conn;
+	struct iscsi_data_in_hdr h = {0};
+	uint32_t left = t->in_len - t->in_off;
+	uint32_t burst = c->params.max_burst_length;
+	uint32_t burst_left = burst ? burst - t->in_burst : left;
+	uint32_t len = left;
+	bool last;
+
+	if (len > c->max_xmit_dsl)
+		len = c->max_xmit_dsl;
+	if (len > burst_left)
+		len = burst_left;
+	last = len == left;
+	h.final = last || len == burst_left;
+	h.dlen = len;
+	h.itt = t->itt;
+	h.ttt = ISCSI_RSVD_TAG;
+	h.datasn = t->datasn++;
+	h.offset = t->in_off;
+	if (last && t->collapse) {
+		iscsi_task_leave_window(t);
+		h.has_status = true;
+		h.status = t->cmd.status;
+		task_residual(t, &h.resid_flags, &h.resid);
+		iscsi_conn_sn(c, &h.sn, true);
+		t->rsp_sent = true;
+	} else {
+		iscsi_conn_sn(c, &h.sn, false);
+	}
+	iscsi_data_in_encode(t->pdu.hdr, &h);
+	t->pdu.data = t->cmd.buf + t->in_off;
+	t->pdu.dlen = len;
+	t->pdu.done = task_pdu_done;
+	t->in_off += len;
+	t->in_burst = h.final ? 0 : t->in_burst + len;
+	iscsi_txpdu_seal(c, &t->pdu);
+	t->pdu_queued = true;
+	iscsi_conn_queue(c, &t->pdu);
+}
+
+static void task_pdu_done(struct iscsi_conn *c, struct iscsi_txpdu *p,
+			  bool sent)
+{
+	struct iscsi_task *t = container_of(p, struct iscsi_task, pdu);
+
+	t->pdu_queued = false;
+	if (!sent || t->aborted || t->rsp_sent ||
+	    (c->state != ISCSI_CONN_FFP && c->state != ISCSI_CONN_LOGOUT)) {
+		iscsi_task_free(t);
+		return;
+	}
+	if (t->in_off < t->in_len)
+		task_send_data_in(t);
+	else
+		task_send_response(t);
+}
+
+void iscsi_task_respond(struct iscsi_task *t)
+{
+	const struct scsi_cmd *cmd = &t->cmd;
+	uint32_t in = 0;
+
+	t->state = ISCSI_TASK_TX;
+	if (!t->failed && cmd->dir == SCSI_DIR_READ && t->want_read) {
+		in = cmd->data_len;
+		if (in > cmd->xfer_len)
+			in = cmd->xfer_len;
+		if (in > cmd->edtl)
+			in = cmd->edtl;
+		if (!cmd->buf)
+			in = 0;
+	}
+	t->in_len = in;
+	t->in_off = 0;
+	t->in_burst = 0;
+	t->collapse = cmd->status == SAM_STAT_GOOD && !cmd->sense_len;
+	if (in)
+		task_send_data_in(t);
+	else
+		task_send_response(t);
+}
