@@ -43,7 +43,7 @@ printf '%s\n' "$out"
 assert_contains "$out" "$sock1" "refusal message of the second lunard"
 # It did not take daemon 1's socket or serve on its own portal.
 daemon_use 1
-assert_ok "daemon 1 control socket after the refused start" ctl system show
+assert_ok "daemon 1 control socket after the refused start" "$LUNARCTL" --control "$SOCK" system show
 assert_ok "daemon 1 still serves" iscsi-inq "$(lun_url "$A" 1)"
 python3 -c 'import socket,sys
 s = socket.socket()
