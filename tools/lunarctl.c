@@ -2057,7 +2057,12 @@ int main(int argc, char **argv)
 			ctl_print_help(stdout);
 			return 0;
 		} else if (ctl_is_tgtadm_opt(a)) {
-			return ctl_tgtadm(&c, argc, argv);
+			int trc = ctl_tgtadm(&c, argc, argv);
+
+			if (c.fd >= 0)
+				close(c.fd);
+			free(c.buf);
+			return trc;
 		} else if (a[0] == '-') {
 			ctl_usage_error(NULL, "unknown option %s", a);
 		} else {
