@@ -14,7 +14,8 @@
  *    CDB asks), and none when the initiator's direction disagrees with
  *    the CDB's; what is not moved becomes a residual.
  *  - Dispatch reads the device type's opcode table (device.h, DESIGN.md
- *    §6), which also registers device types.
+ *    §6), which also registers device types and checks that each table
+ *    can serve as the source of REPORT SUPPORTED OPERATION CODES.
  *
  * The data path takes no lock: a nexus holds a reference on an immutable
  * LUN map and refreshes it under the config read lock only after the
@@ -79,11 +80,58 @@ bool scsi_core_on_main_thread(void)
 
 /* ---- device types and their opcode tables ---- */
 
+/* Where a row's usage data must hold its service action (SPC-5 §6.35.3). */
+static uint16_t scsi_op_usage_sa(const struct scsi_op *op)
+{
+	return scsi_cdb_service_action(op->usage);
+}
+
+/* Why the table cannot be the one source of truth, or NULL. */
+static const char *scsi_op_check(const struct scsi_device_type *dt, unsigned i)
+{
+	const struct scsi_op *op = dt->ops[i];
+
+	if (op->cdb_len < 6 || op->cdb_len > SCSI_CDB_MAX)
+		return "CDB length out of range";
+	if (op->usage[0] != op->opcode)
+		return "usage data does not start with the opcode";
+	if ((op->flags & SCSI_OP_SA) &&
+	    scsi_op_usage_sa(op) != op->service_action)
+		return "usage data does not carry the service action";
+	if (!(op->flags & SCSI_OP_SA) && op->service_action)
+		return "service action on an opcode without them";
+	for (unsigned j = 0; j < i; j++) {
+		const struct scsi_op *o = dt->ops[j];
+
+		if (o->opcode != op->opcode)
+			continue;
+		if ((o->flags ^ op->flags) & SCSI_OP_SA)
+			return "rows of one opcode disagree on service actions";
+		if (o->service_action == op->service_action)
+			return "two rows for one command";
+	}
+	return NULL;
+}
+
 void scsi_device_type_register(struct scsi_device_type *dt)
 {
+	if (dt->nr_ops > SCSI_OPS_MAX) {
+		log_error("device type %s: %u opcode rows, at most %u; raise "
+			  "SCSI_OPS_MAX",
+			  dt->name ? dt->name : "(none)", dt->nr_ops,
+			  SCSI_OPS_MAX);
+		abort();
+	}
 	for (unsigned i = 0; i < dt->nr_ops; i++) {
 		uint8_t opcode = dt->ops[i]->opcode;
+		const char *why = scsi_op_check(dt, i);
 
+		if (why) {
+			log_error("device type %s: opcode table row %s: %s",
+				  dt->name ? dt->name : "(none)",
+				  dt->ops[i]->name, why);
+			abort();
+		}
 		if (!dt->index[opcode])
 			dt->index[opcode] = (uint16_t)(i + 1);
 	}
@@ -110,26 +158,42 @@ uint16_t scsi_cdb_service_action(const uint8_t *cdb)
 	return cdb[1] & 0x1f;
 }
 
-const struct scsi_op *scsi_op_lookup(const struct scsi_device_type *dt,
-				     const uint8_t *cdb, bool *sa_unknown)
+const struct scsi_op *scsi_opcode_first(const struct scsi_device_type *dt,
+					uint8_t opcode)
 {
-	unsigned pos = dt->index[cdb[0]];
-	uint16_t sa;
+	unsigned pos = dt->index[opcode];
 
-	*sa_unknown = false;
-	if (!pos)
-		return NULL;
-	if (!(dt->ops[pos - 1]->flags & SCSI_OP_SA))
-		return dt->ops[pos - 1];
-	sa = scsi_cdb_service_action(cdb);
+	return pos ? dt->ops[pos - 1] : NULL;
+}
+
+const struct scsi_op *scsi_op_find(const struct scsi_device_type *dt,
+				   uint8_t opcode, uint16_t sa)
+{
+	unsigned pos = dt->index[opcode];
+
+	if (!pos || !(dt->ops[pos - 1]->flags & SCSI_OP_SA))
+		return pos ? dt->ops[pos - 1] : NULL;
 	for (unsigned i = pos - 1; i < dt->nr_ops; i++) {
 		const struct scsi_op *op = dt->ops[i];
 
-		if (op->opcode == cdb[0] && op->service_action == sa)
+		if (op->opcode == opcode && op->service_action == sa)
 			return op;
 	}
-	*sa_unknown = true;
 	return NULL;
+}
+
+const struct scsi_op *scsi_op_lookup(const struct scsi_device_type *dt,
+				     const uint8_t *cdb, bool *sa_unknown)
+{
+	const struct scsi_op *first = scsi_opcode_first(dt, cdb[0]);
+	const struct scsi_op *op;
+
+	*sa_unknown = false;
+	if (!first || !(first->flags & SCSI_OP_SA))
+		return first;
+	op = scsi_op_find(dt, cdb[0], scsi_cdb_service_action(cdb));
+	*sa_unknown = !op;
+	return op;
 }
 
 /* ---- LUNs (SAM-5 §4.7) ---- */
@@ -198,6 +262,7 @@ void scsi_nexus_init(struct scsi_nexus *n, struct scsi_target *t,
 	snprintf(n->target_port, sizeof(n->target_port), "%s,t,0x%04x", t->name,
 		 tpgt);
 	n->tpgt = tpgt;
+	n->tmfs = SCSI_TMF_CORE;
 	/* One target port per portal group: its tag names it (0 is not a
 	 * valid relative port identifier). */
 	n->rel_port_id = tpgt ? tpgt : 1;

@@ -5,9 +5,9 @@
  * SCSI_DEVICE_TYPE_REGISTER(); the core never knows which type it runs.
  *
  * Its opcode table is the one source of truth for dispatch, CDB length
- * checks and REPORT SUPPORTED OPERATION CODES: each row names the opcode
- * (and service action), the CDB length, the data direction, the CDB usage
- * bitmap and two functions:
+ * checks and REPORT SUPPORTED OPERATION CODES (spc.c): each row names the
+ * opcode (and service action), the CDB length, the data direction, the CDB
+ * usage bitmap, the command timeouts and two functions:
  *   parse    runs in scsi_cmd_prepare(), before any Data-Out: checks the
  *            CDB and fills cmd->cdb_xfer_len (and lba/nr_blocks). Returns
  *            0, or a negative errno after setting the sense.
@@ -15,7 +15,10 @@
  *            data_len set), or -EINPROGRESS when it will call
  *            scsi_cmd_complete() later on the nexus's reactor.
  * Commands every type shares (SPC-5) are rows defined once in spc.c and
- * referenced from each type's table.
+ * referenced from each type's table. Registration checks that the table
+ * is consistent (one row per opcode or opcode/service action, usage data
+ * that starts with the opcode and carries the service action) and stops
+ * the program otherwise: a wrong table is a programming error.
  */
 #ifndef LUNAR_SCSI_DEVICE_H
 #define LUNAR_SCSI_DEVICE_H
@@ -43,6 +46,29 @@
 #define SCSI_OP_SA     (1u << 2) /* the row is one service action */
 #define SCSI_OP_BLOCKS (1u << 3) /* the data are whole logical blocks */
 
+/* Most rows a device type's table may have: bounds the all_commands data
+ * of REPORT SUPPORTED OPERATION CODES (20 bytes a row with timeouts). */
+#define SCSI_OPS_MAX 128
+
+/*
+ * Command timeouts descriptor (SPC-5 §6.35.4), in seconds: how long the
+ * command nominally takes before an initiator should ask for progress,
+ * and how long it should wait before giving up (0: none indicated).
+ */
+struct scsi_op_timeouts {
+	uint32_t nominal;
+	uint32_t recommended;
+};
+
+/* clang-format off */
+/* Answered from memory on the reactor. */
+#define SCSI_TIMEOUTS_MEMORY {.nominal = 1, .recommended = 10}
+/* One backing store request of at most the Block Limits maximum. */
+#define SCSI_TIMEOUTS_IO     {.nominal = 1, .recommended = 30}
+/* A flush of whatever the store has cached. */
+#define SCSI_TIMEOUTS_FLUSH  {.nominal = 5, .recommended = 60}
+/* clang-format on */
+
 struct scsi_op {
 	const char *name;
 	uint8_t opcode;
@@ -56,9 +82,18 @@ struct scsi_op {
 	uint32_t max_data;
 	int (*parse)(struct scsi_cmd *cmd);
 	int (*execute)(struct scsi_cmd *cmd);
-	/* CDB USAGE DATA (SPC-5 §6.34.3): the bits the device server
-	 * examines, cdb_len bytes. */
+	/*
+	 * CDB USAGE DATA (SPC-5 §6.35.3), cdb_len bytes: the opcode, the
+	 * service action in the place of the SERVICE ACTION field, and
+	 * elsewhere a one for every bit the device server examines (it
+	 * rejects the values it does not support, or acts on them) and a
+	 * zero for the bits it ignores. Hints the device server always
+	 * satisfies, such as DPO (it keeps no cache of its own to prefer),
+	 * count as examined; the CONTROL byte is 05h, NACA and LINK, which
+	 * the core checks.
+	 */
 	uint8_t usage[SCSI_CDB_MAX];
+	struct scsi_op_timeouts timeouts;
 };
 
 /* Mode parameters (SPC-5 §7.5): the PC field of MODE SENSE. */
@@ -132,6 +167,14 @@ const struct scsi_device_type *scsi_device_type_find(const char *name);
  */
 const struct scsi_op *scsi_op_lookup(const struct scsi_device_type *dt,
 				     const uint8_t *cdb, bool *sa_unknown);
+/* The first row of opcode in dt's table, NULL if the type does not support
+ * it; its SCSI_OP_SA flag tells whether the opcode has service actions. */
+const struct scsi_op *scsi_opcode_first(const struct scsi_device_type *dt,
+					uint8_t opcode);
+/* The row of opcode and service action sa (sa is not looked at for an
+ * opcode without service actions); NULL if there is none. */
+const struct scsi_op *scsi_op_find(const struct scsi_device_type *dt,
+				   uint8_t opcode, uint16_t sa);
 /* The service action of a CDB whose opcode has them. */
 uint16_t scsi_cdb_service_action(const uint8_t *cdb);
 
@@ -176,6 +219,10 @@ extern const struct scsi_op spc_op_inquiry;
 extern const struct scsi_op spc_op_mode_sense6;
 extern const struct scsi_op spc_op_mode_sense10;
 extern const struct scsi_op spc_op_report_luns;
+/* MAINTENANCE IN: REPORT SUPPORTED OPERATION CODES, REPORT SUPPORTED TASK
+ * MANAGEMENT FUNCTIONS. */
+extern const struct scsi_op spc_op_report_opcodes;
+extern const struct scsi_op spc_op_report_tmfs;
 /* What a LUN without a logical unit answers (SPC-5 "incorrect logical
  * unit selection"): INQUIRY, REPORT LUNS, REQUEST SENSE. */
 extern struct scsi_device_type spc_no_lu_type;

@@ -10,7 +10,8 @@
  * mode pages 01h read-write error recovery (§6.5.10) and 08h caching
  * (§6.5.5), the WP/DPOFUA device-specific parameter (§6.5.1) and the
  * short and long LBA block descriptors (§6.5.2). INQUIRY, MODE SENSE,
- * REPORT LUNS, REQUEST SENSE and TEST UNIT READY are spc.c's rows.
+ * REPORT LUNS, REPORT SUPPORTED OPERATION CODES, REPORT SUPPORTED TASK
+ * MANAGEMENT FUNCTIONS, REQUEST SENSE and TEST UNIT READY are spc.c's rows.
  *
  * Writes honour the caching page: with WCE=0 every write is issued with
  * BS_F_FUA, so GOOD means stable.
@@ -497,7 +498,14 @@ static void sbc_lu_exit(struct scsi_lu *lu)
 
 /* ---- the opcode table ---- */
 
-#define SBC_OP(var, nm, opc, len, d, fl, prs, exe, ...)                        \
+/*
+ * A row (device.h): the last arguments are its CDB usage data. Byte 1 of
+ * READ/WRITE (10/12/16) is F8h: RDPROTECT/WRPROTECT (only 000b is
+ * accepted), DPO (a hint this device server always satisfies: it keeps no
+ * cache of its own) and FUA (honoured); RARC and the GROUP NUMBER are
+ * ignored. VERIFY uses VRPROTECT, DPO and BYTCHK.
+ */
+#define SBC_OP(var, nm, opc, len, d, fl, prs, exe, tmo, ...)                   \
 	static const struct scsi_op var = {                                    \
 	    .name = (nm),                                                      \
 	    .opcode = (opc),                                                   \
@@ -507,51 +515,55 @@ static void sbc_lu_exit(struct scsi_lu *lu)
 	    .parse = (prs),                                                    \
 	    .execute = (exe),                                                  \
 	    .usage = {__VA_ARGS__},                                            \
+	    .timeouts = tmo,                                                   \
 	}
 
 #define SBC_DATA_READ  SCSI_OP_BLOCKS
 #define SBC_DATA_WRITE (SCSI_OP_BLOCKS | SCSI_OP_WRITES)
+#define SBC_MEMORY     SCSI_TIMEOUTS_MEMORY
+#define SBC_IO	       SCSI_TIMEOUTS_IO
+#define SBC_FLUSH      SCSI_TIMEOUTS_FLUSH
 
 SBC_OP(sbc_op_read6, "READ(6)", 0x08, 6, SCSI_DIR_READ, SBC_DATA_READ,
-       sbc_rw6_parse, sbc_read, 0x08, 0x1f, 0xff, 0xff, 0xff, 0x05);
+       sbc_rw6_parse, sbc_read, SBC_IO, 0x08, 0x1f, 0xff, 0xff, 0xff, 0x05);
 SBC_OP(sbc_op_write6, "WRITE(6)", 0x0a, 6, SCSI_DIR_WRITE, SBC_DATA_WRITE,
-       sbc_rw6_parse, sbc_write, 0x0a, 0x1f, 0xff, 0xff, 0xff, 0x05);
+       sbc_rw6_parse, sbc_write, SBC_IO, 0x0a, 0x1f, 0xff, 0xff, 0xff, 0x05);
 SBC_OP(sbc_op_start_stop, "START STOP UNIT", 0x1b, 6, SCSI_DIR_NONE, 0,
-       sbc_start_stop_parse, sbc_start_stop, 0x1b, 0x01, 0x00, 0x0f, 0xf7,
-       0x05);
+       sbc_start_stop_parse, sbc_start_stop, SBC_MEMORY, 0x1b, 0x01, 0x00, 0x00,
+       0xf3, 0x05);
 SBC_OP(sbc_op_read10, "READ(10)", 0x28, 10, SCSI_DIR_READ, SBC_DATA_READ,
-       sbc_rw10_parse, sbc_read, 0x28, 0xf8, 0xff, 0xff, 0xff, 0xff, 0x00, 0xff,
-       0xff, 0x05);
-SBC_OP(sbc_op_write10, "WRITE(10)", 0x2a, 10, SCSI_DIR_WRITE, SBC_DATA_WRITE,
-       sbc_rw10_parse, sbc_write, 0x2a, 0xf8, 0xff, 0xff, 0xff, 0xff, 0x00,
-       0xff, 0xff, 0x05);
-SBC_OP(sbc_op_verify10, "VERIFY(10)", 0x2f, 10, SCSI_DIR_NONE, 0,
-       sbc_verify10_parse, sbc_verify, 0x2f, 0xf6, 0xff, 0xff, 0xff, 0xff, 0x00,
-       0xff, 0xff, 0x05);
-SBC_OP(sbc_op_sync10, "SYNCHRONIZE CACHE(10)", 0x35, 10, SCSI_DIR_NONE, 0,
-       sbc_sync10_parse, sbc_sync_cache, 0x35, 0x02, 0xff, 0xff, 0xff, 0xff,
+       sbc_rw10_parse, sbc_read, SBC_IO, 0x28, 0xf8, 0xff, 0xff, 0xff, 0xff,
        0x00, 0xff, 0xff, 0x05);
+SBC_OP(sbc_op_write10, "WRITE(10)", 0x2a, 10, SCSI_DIR_WRITE, SBC_DATA_WRITE,
+       sbc_rw10_parse, sbc_write, SBC_IO, 0x2a, 0xf8, 0xff, 0xff, 0xff, 0xff,
+       0x00, 0xff, 0xff, 0x05);
+SBC_OP(sbc_op_verify10, "VERIFY(10)", 0x2f, 10, SCSI_DIR_NONE, 0,
+       sbc_verify10_parse, sbc_verify, SBC_MEMORY, 0x2f, 0xf6, 0xff, 0xff, 0xff,
+       0xff, 0x00, 0xff, 0xff, 0x05);
+SBC_OP(sbc_op_sync10, "SYNCHRONIZE CACHE(10)", 0x35, 10, SCSI_DIR_NONE, 0,
+       sbc_sync10_parse, sbc_sync_cache, SBC_FLUSH, 0x35, 0x02, 0xff, 0xff,
+       0xff, 0xff, 0x00, 0xff, 0xff, 0x05);
 SBC_OP(sbc_op_read16, "READ(16)", 0x88, 16, SCSI_DIR_READ, SBC_DATA_READ,
-       sbc_rw16_parse, sbc_read, 0x88, 0xf8, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
-       0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x00, 0x05);
-SBC_OP(sbc_op_write16, "WRITE(16)", 0x8a, 16, SCSI_DIR_WRITE, SBC_DATA_WRITE,
-       sbc_rw16_parse, sbc_write, 0x8a, 0xf8, 0xff, 0xff, 0xff, 0xff, 0xff,
-       0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x00, 0x05);
-SBC_OP(sbc_op_verify16, "VERIFY(16)", 0x8f, 16, SCSI_DIR_NONE, 0,
-       sbc_verify16_parse, sbc_verify, 0x8f, 0xf6, 0xff, 0xff, 0xff, 0xff, 0xff,
-       0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x00, 0x05);
-SBC_OP(sbc_op_sync16, "SYNCHRONIZE CACHE(16)", 0x91, 16, SCSI_DIR_NONE, 0,
-       sbc_sync16_parse, sbc_sync_cache, 0x91, 0x02, 0xff, 0xff, 0xff, 0xff,
+       sbc_rw16_parse, sbc_read, SBC_IO, 0x88, 0xf8, 0xff, 0xff, 0xff, 0xff,
        0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x00, 0x05);
+SBC_OP(sbc_op_write16, "WRITE(16)", 0x8a, 16, SCSI_DIR_WRITE, SBC_DATA_WRITE,
+       sbc_rw16_parse, sbc_write, SBC_IO, 0x8a, 0xf8, 0xff, 0xff, 0xff, 0xff,
+       0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x00, 0x05);
+SBC_OP(sbc_op_verify16, "VERIFY(16)", 0x8f, 16, SCSI_DIR_NONE, 0,
+       sbc_verify16_parse, sbc_verify, SBC_MEMORY, 0x8f, 0xf6, 0xff, 0xff, 0xff,
+       0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x00, 0x05);
+SBC_OP(sbc_op_sync16, "SYNCHRONIZE CACHE(16)", 0x91, 16, SCSI_DIR_NONE, 0,
+       sbc_sync16_parse, sbc_sync_cache, SBC_FLUSH, 0x91, 0x02, 0xff, 0xff,
+       0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x00, 0x05);
 SBC_OP(sbc_op_read12, "READ(12)", 0xa8, 12, SCSI_DIR_READ, SBC_DATA_READ,
-       sbc_rw12_parse, sbc_read, 0xa8, 0xf8, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
-       0xff, 0xff, 0x00, 0x05);
+       sbc_rw12_parse, sbc_read, SBC_IO, 0xa8, 0xf8, 0xff, 0xff, 0xff, 0xff,
+       0xff, 0xff, 0xff, 0xff, 0x00, 0x05);
 SBC_OP(sbc_op_write12, "WRITE(12)", 0xaa, 12, SCSI_DIR_WRITE, SBC_DATA_WRITE,
-       sbc_rw12_parse, sbc_write, 0xaa, 0xf8, 0xff, 0xff, 0xff, 0xff, 0xff,
-       0xff, 0xff, 0xff, 0x00, 0x05);
+       sbc_rw12_parse, sbc_write, SBC_IO, 0xaa, 0xf8, 0xff, 0xff, 0xff, 0xff,
+       0xff, 0xff, 0xff, 0xff, 0x00, 0x05);
 SBC_OP(sbc_op_verify12, "VERIFY(12)", 0xaf, 12, SCSI_DIR_NONE, 0,
-       sbc_verify12_parse, sbc_verify, 0xaf, 0xf6, 0xff, 0xff, 0xff, 0xff, 0xff,
-       0xff, 0xff, 0xff, 0x00, 0x05);
+       sbc_verify12_parse, sbc_verify, SBC_MEMORY, 0xaf, 0xf6, 0xff, 0xff, 0xff,
+       0xff, 0xff, 0xff, 0xff, 0xff, 0x00, 0x05);
 
 static const struct scsi_op sbc_op_capacity10 = {
     .name = "READ CAPACITY(10)",
@@ -562,6 +574,7 @@ static const struct scsi_op sbc_op_capacity10 = {
     .parse = sbc_capacity10_parse,
     .execute = sbc_capacity10,
     .usage = {0x25, 0x00, 0xff, 0xff, 0xff, 0xff, 0x00, 0x00, 0x01, 0x05},
+    .timeouts = SCSI_TIMEOUTS_MEMORY,
 };
 
 /* SERVICE ACTION IN (16) / READ CAPACITY (16) */
@@ -575,8 +588,10 @@ static const struct scsi_op sbc_op_capacity16 = {
     .max_data = 32,
     .parse = sbc_capacity16_parse,
     .execute = sbc_capacity16,
-    .usage = {0x9e, 0x1f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+    /* Byte 1 holds the service action (SPC-5 §6.35.3). */
+    .usage = {0x9e, 0x10, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
 	      0xff, 0xff, 0xff, 0x01, 0x05},
+    .timeouts = SCSI_TIMEOUTS_MEMORY,
 };
 
 /* clang-format off */
@@ -600,6 +615,8 @@ static const struct scsi_op *const sbc_ops[] = {
 	&sbc_op_sync16,
 	&sbc_op_capacity16,
 	&spc_op_report_luns,
+	&spc_op_report_opcodes,
+	&spc_op_report_tmfs,
 	&sbc_op_read12,
 	&sbc_op_write12,
 	&sbc_op_verify12,
@@ -607,6 +624,9 @@ static const struct scsi_op *const sbc_ops[] = {
 /* clang-format on */
 
 #define SBC_COUNT(a) (sizeof(a) / sizeof((a)[0]))
+
+_Static_assert(SBC_COUNT(sbc_ops) <= SCSI_OPS_MAX,
+	       "the disk's opcode table outgrew SCSI_OPS_MAX");
 
 /* Not static: tests name it so that the linker keeps this object. */
 struct scsi_device_type sbc_disk_type = {

@@ -45,26 +45,45 @@ struct scsi_lun_map;
 struct scsi_op;
 struct scsi_itl;
 
-#define SCSI_CDB_MAX 32
-#define SCSI_SENSE_MAX 252
-#define SCSI_NAME_MAX 224 /* iSCSI names are at most 223 bytes + NUL */
+#define SCSI_CDB_MAX	   32
+#define SCSI_SENSE_MAX	   252
+#define SCSI_NAME_MAX	   224 /* iSCSI names are at most 223 bytes + NUL */
 #define SCSI_PORT_NAME_MAX 256
 
 /* SAM status codes */
-#define SAM_STAT_GOOD 0x00
-#define SAM_STAT_CHECK_CONDITION 0x02
-#define SAM_STAT_CONDITION_MET 0x04
-#define SAM_STAT_BUSY 0x08
+#define SAM_STAT_GOOD		      0x00
+#define SAM_STAT_CHECK_CONDITION      0x02
+#define SAM_STAT_CONDITION_MET	      0x04
+#define SAM_STAT_BUSY		      0x08
 #define SAM_STAT_RESERVATION_CONFLICT 0x18
-#define SAM_STAT_TASK_SET_FULL 0x28
-#define SAM_STAT_ACA_ACTIVE 0x30
-#define SAM_STAT_TASK_ABORTED 0x40
+#define SAM_STAT_TASK_SET_FULL	      0x28
+#define SAM_STAT_ACA_ACTIVE	      0x30
+#define SAM_STAT_TASK_ABORTED	      0x40
 
 enum scsi_dir {
 	SCSI_DIR_NONE = 0,
 	SCSI_DIR_READ = 1,  /* Data-In: target to initiator */
 	SCSI_DIR_WRITE = 2, /* Data-Out: initiator to target */
 };
+
+/*
+ * Task management functions (SAM-5 §7) as REPORT SUPPORTED TASK
+ * MANAGEMENT FUNCTIONS reports them (SPC-5 §6.36): bytes 0 and 1 of its
+ * parameter data, big-endian.
+ */
+#define SCSI_TMF_ABORT_TASK	   0x8000u /* ATS */
+#define SCSI_TMF_ABORT_TASK_SET	   0x4000u /* ATSS */
+#define SCSI_TMF_CLEAR_ACA	   0x2000u /* CACAS */
+#define SCSI_TMF_CLEAR_TASK_SET	   0x1000u /* CTSS */
+#define SCSI_TMF_LU_RESET	   0x0800u /* LURS */
+#define SCSI_TMF_QUERY_TASK	   0x0400u /* QTS */
+#define SCSI_TMF_QUERY_ASYNC_EVENT 0x0004u /* QAES */
+#define SCSI_TMF_QUERY_TASK_SET	   0x0002u /* QTSS */
+#define SCSI_TMF_IT_NEXUS_RESET	   0x0001u /* ITNRS */
+/* What the core gives a transport the means for: aborting each task
+ * (scsi_cmd_abort) and the unit attentions of a reset (scsi_lu_reset_by). */
+#define SCSI_TMF_CORE                                                          \
+	(SCSI_TMF_ABORT_TASK | SCSI_TMF_ABORT_TASK_SET | SCSI_TMF_LU_RESET)
 
 enum scsi_task_attr {
 	SCSI_TASK_SIMPLE = 0,
@@ -85,6 +104,9 @@ struct scsi_nexus {
 	char target_port[SCSI_PORT_NAME_MAX];
 	uint16_t rel_port_id; /* relative target port identifier */
 	uint16_t tpgt;
+	/* SCSI_TMF_* the transport carries on this nexus; scsi_nexus_init()
+	 * sets SCSI_TMF_CORE, a transport that lacks one clears it. */
+	uint16_t tmfs;
 	/* Core-private: the LUN map in force for this nexus and its
 	 * generation; refreshed lazily when the target's map changes. */
 	struct scsi_lun_map *lun_map;
@@ -99,9 +121,9 @@ struct scsi_cmd {
 	uint8_t cdb[SCSI_CDB_MAX];
 	uint8_t cdb_len;
 	uint8_t lun_raw[8]; /* SAM-5 LUN field as on the wire */
-	uint64_t tag;       /* transport task tag (iSCSI ITT) */
+	uint64_t tag;	    /* transport task tag (iSCSI ITT) */
 	enum scsi_task_attr attr;
-	uint32_t edtl;      /* expected data transfer length */
+	uint32_t edtl;	    /* expected data transfer length */
 	enum scsi_dir edir; /* direction the initiator declared */
 	void (*done)(struct scsi_cmd *cmd);
 	void *transport_priv;
@@ -110,7 +132,7 @@ struct scsi_cmd {
 	enum scsi_dir dir;     /* direction the CDB implies */
 	uint32_t cdb_xfer_len; /* bytes the CDB asks to move */
 	uint32_t xfer_len;     /* bytes to move on the wire: min(edtl, cdb) */
-	uint8_t *buf;          /* xfer_len bytes, owned by the core */
+	uint8_t *buf;	       /* xfer_len bytes, owned by the core */
 
 	/* out of execute */
 	uint8_t status;

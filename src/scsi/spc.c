@@ -6,7 +6,10 @@
  *   and 83h (§7.7.6), §6.14/§6.15 MODE SENSE (6)/(10) with the mode
  *   parameter header (§7.5.5), the device type's block descriptors and
  *   pages, and the control (§7.5.8) and informational exceptions control
- *   (§7.5.11) pages, §6.33 REPORT LUNS.
+ *   (§7.5.11) pages, §6.33 REPORT LUNS, §6.35 REPORT SUPPORTED OPERATION
+ *   CODES (generated from the device type's opcode table, the one source
+ *   of truth of device.h) and §6.36 REPORT SUPPORTED TASK MANAGEMENT
+ *   FUNCTIONS (what the nexus's transport carries).
  * Also what a LUN without a logical unit answers.
  */
 #include <errno.h>
@@ -22,6 +25,7 @@
 #define SPC_MODE_MAX	    512 /* header, block descriptor and all pages */
 #define SPC_MODE_PAGES_MAX  16
 #define SPC_REPORT_LUNS_MIN 16 /* SPC-5 §6.33: smallest allocation length */
+#define SPC_RSTMF_MIN	    4  /* SPC-5 §6.36: smallest allocation length */
 
 /* Version descriptors (SPC-5 §6.7.2, table 152) of what every LU speaks. */
 #define SPC_VERSION_SAM5 0x00a0
@@ -469,6 +473,210 @@ static int spc_report_luns(struct scsi_cmd *cmd)
 	return 0;
 }
 
+/* ---- REPORT SUPPORTED OPERATION CODES ---- */
+
+/* REPORTING OPTIONS (SPC-5 §6.35.1): all_commands format, or one
+ * command: an opcode without service actions, an opcode and service
+ * action, an opcode with its service action if it has them. */
+enum spc_rsoc_options {
+	SPC_RSOC_ALL = 0,
+	SPC_RSOC_OPCODE = 1,
+	SPC_RSOC_OPCODE_SA = 2,
+	SPC_RSOC_OPCODE_ANY = 3,
+};
+
+#define SPC_RSOC_RCTD	       0x80
+#define SPC_RSOC_DESC_LEN      8
+#define SPC_RSOC_TIMEOUTS_LEN  12
+#define SPC_RSOC_SUPPORTED     0x03 /* SUPPORT: conforming to a standard */
+#define SPC_RSOC_NOT_SUPPORTED 0x01
+#define SPC_RSOC_CTDP_ONE      0x80 /* CTDP of the one_command data */
+#define SPC_RSOC_CTDP_DESC     0x02 /* CTDP of a command descriptor */
+#define SPC_RSOC_SERVACTV      0x01
+
+static enum spc_rsoc_options spc_rsoc_options(const struct scsi_cmd *cmd)
+{
+	return cmd->cdb[2] & 0x07;
+}
+
+static bool spc_rsoc_rctd(const struct scsi_cmd *cmd)
+{
+	return cmd->cdb[2] & SPC_RSOC_RCTD;
+}
+
+/*
+ * The row a one-command request names, NULL for a command the type does
+ * not support. parse has refused the requests that name an opcode with
+ * service actions as one without, or the other way round.
+ */
+static const struct scsi_op *spc_rsoc_requested(const struct scsi_cmd *cmd)
+{
+	const struct scsi_device_type *dt = spc_dtype(cmd);
+	const struct scsi_op *first = scsi_opcode_first(dt, cmd->cdb[3]);
+	uint16_t sa = get_be16(cmd->cdb + 4);
+
+	if (!first)
+		return NULL;
+	if (first->flags & SCSI_OP_SA)
+		return scsi_op_find(dt, cmd->cdb[3], sa);
+	/* 001b ignores REQUESTED SERVICE ACTION; 011b asks for a command
+	 * with that service action, which a plain opcode has only as 0. */
+	if (spc_rsoc_options(cmd) == SPC_RSOC_OPCODE_ANY && sa)
+		return NULL;
+	return first;
+}
+
+static int spc_rsoc_parse(struct scsi_cmd *cmd)
+{
+	enum spc_rsoc_options opts = spc_rsoc_options(cmd);
+	const struct scsi_op *first;
+
+	if (opts > SPC_RSOC_OPCODE_ANY) {
+		scsi_cmd_set_invalid_field(cmd, 2, 2);
+		return -EINVAL;
+	}
+	first = scsi_opcode_first(spc_dtype(cmd), cmd->cdb[3]);
+	/* 001b for an opcode with service actions, 010b for one without:
+	 * the requested opcode does not fit the reporting option. An opcode
+	 * the type does not support is answered "not supported". */
+	if (first &&
+	    ((opts == SPC_RSOC_OPCODE && (first->flags & SCSI_OP_SA)) ||
+	     (opts == SPC_RSOC_OPCODE_SA && !(first->flags & SCSI_OP_SA)))) {
+		scsi_cmd_set_invalid_field(cmd, 3, 7);
+		return -EINVAL;
+	}
+	cmd->cdb_xfer_len = get_be32(cmd->cdb + 6);
+	return 0;
+}
+
+/* Command timeouts descriptor (SPC-5 §6.35.4). */
+static void spc_rsoc_timeouts(const struct scsi_op *op, uint8_t *d)
+{
+	put_be16(d, SPC_RSOC_TIMEOUTS_LEN - 2);
+	d[2] = 0;
+	d[3] = 0; /* COMMAND SPECIFIC: defined for none of these commands */
+	put_be32(d + 4, op->timeouts.nominal);
+	put_be32(d + 8, op->timeouts.recommended);
+}
+
+/* Appends to the Data-In buffer what fits; the rest only counts. */
+struct spc_data {
+	uint8_t *buf;
+	size_t cap;
+	size_t len;
+};
+
+static void spc_data_put(struct spc_data *o, const void *p, size_t n)
+{
+	if (o->len < o->cap) {
+		size_t room = o->cap - o->len;
+
+		memcpy(o->buf + o->len, p, n < room ? n : room);
+	}
+	o->len += n;
+}
+
+/* All_commands parameter data (SPC-5 §6.35.2): every row, in table order. */
+static void spc_rsoc_all(struct scsi_cmd *cmd)
+{
+	const struct scsi_device_type *dt = spc_dtype(cmd);
+	bool rctd = spc_rsoc_rctd(cmd);
+	size_t desc_len =
+	    SPC_RSOC_DESC_LEN + (rctd ? SPC_RSOC_TIMEOUTS_LEN : 0);
+	struct spc_data o = {.buf = cmd->buf, .cap = cmd->xfer_len};
+	uint8_t d[SPC_RSOC_DESC_LEN + SPC_RSOC_TIMEOUTS_LEN];
+
+	/* COMMAND DATA LENGTH: the whole list, whatever fits. */
+	put_be32(d, (uint32_t)(dt->nr_ops * desc_len));
+	spc_data_put(&o, d, 4);
+	for (unsigned i = 0; i < dt->nr_ops; i++) {
+		const struct scsi_op *op = dt->ops[i];
+
+		memset(d, 0, sizeof(d));
+		d[0] = op->opcode;
+		if (op->flags & SCSI_OP_SA) {
+			put_be16(d + 2, op->service_action);
+			d[5] |= SPC_RSOC_SERVACTV;
+		}
+		if (rctd) {
+			d[5] |= SPC_RSOC_CTDP_DESC;
+			spc_rsoc_timeouts(op, d + SPC_RSOC_DESC_LEN);
+		}
+		put_be16(d + 6, op->cdb_len);
+		spc_data_put(&o, d, desc_len);
+	}
+	cmd->data_len = (uint32_t)(o.len < o.cap ? o.len : o.cap);
+}
+
+/* One_command parameter data (SPC-5 §6.35.3). */
+static void spc_rsoc_one(struct scsi_cmd *cmd)
+{
+	const struct scsi_op *op = spc_rsoc_requested(cmd);
+	uint8_t d[4 + SCSI_CDB_MAX + SPC_RSOC_TIMEOUTS_LEN];
+	size_t len = 4;
+
+	memset(d, 0, sizeof(d));
+	if (!op) {
+		/* Everything after byte 1 is undefined: CDB SIZE 0. */
+		d[1] = SPC_RSOC_NOT_SUPPORTED;
+		scsi_cmd_put_data(cmd, d, len);
+		return;
+	}
+	d[1] = SPC_RSOC_SUPPORTED;
+	put_be16(d + 2, op->cdb_len);
+	memcpy(d + 4, op->usage, op->cdb_len);
+	len += op->cdb_len;
+	if (spc_rsoc_rctd(cmd)) {
+		d[1] |= SPC_RSOC_CTDP_ONE;
+		spc_rsoc_timeouts(op, d + len);
+		len += SPC_RSOC_TIMEOUTS_LEN;
+	}
+	scsi_cmd_put_data(cmd, d, len);
+}
+
+static int spc_rsoc(struct scsi_cmd *cmd)
+{
+	if (spc_rsoc_options(cmd) == SPC_RSOC_ALL)
+		spc_rsoc_all(cmd);
+	else
+		spc_rsoc_one(cmd);
+	return 0;
+}
+
+/* ---- REPORT SUPPORTED TASK MANAGEMENT FUNCTIONS ---- */
+
+#define SPC_RSTMF_REPD	    0x80
+#define SPC_RSTMF_BASIC_LEN 4
+#define SPC_RSTMF_EXT_LEN   16
+
+static int spc_rstmf_parse(struct scsi_cmd *cmd)
+{
+	uint32_t alloc = get_be32(cmd->cdb + 6);
+
+	if (alloc < SPC_RSTMF_MIN) {
+		scsi_cmd_set_invalid_field(cmd, 6, 7);
+		return -EINVAL;
+	}
+	cmd->cdb_xfer_len = alloc;
+	return 0;
+}
+
+static int spc_rstmf(struct scsi_cmd *cmd)
+{
+	uint8_t d[SPC_RSTMF_EXT_LEN];
+
+	memset(d, 0, sizeof(d));
+	put_be16(d, cmd->nexus->tmfs);
+	if (!(cmd->cdb[2] & SPC_RSTMF_REPD)) {
+		scsi_cmd_put_data(cmd, d, SPC_RSTMF_BASIC_LEN);
+		return 0;
+	}
+	/* Extended data: TMFTMOV 0, no timeouts recommended. */
+	d[3] = SPC_RSTMF_EXT_LEN - SPC_RSTMF_BASIC_LEN;
+	scsi_cmd_put_data(cmd, d, SPC_RSTMF_EXT_LEN);
+	return 0;
+}
+
 /* ---- the rows ---- */
 
 const struct scsi_op spc_op_test_unit_ready = {
@@ -478,6 +686,7 @@ const struct scsi_op spc_op_test_unit_ready = {
     .dir = SCSI_DIR_NONE,
     .execute = spc_test_unit_ready,
     .usage = {0x00, 0x00, 0x00, 0x00, 0x00, 0x05},
+    .timeouts = SCSI_TIMEOUTS_MEMORY,
 };
 
 const struct scsi_op spc_op_request_sense = {
@@ -490,6 +699,7 @@ const struct scsi_op spc_op_request_sense = {
     .parse = spc_request_sense_parse,
     .execute = spc_request_sense,
     .usage = {0x03, 0x01, 0x00, 0x00, 0xff, 0x05},
+    .timeouts = SCSI_TIMEOUTS_MEMORY,
 };
 
 const struct scsi_op spc_op_inquiry = {
@@ -502,6 +712,7 @@ const struct scsi_op spc_op_inquiry = {
     .parse = spc_inquiry_parse,
     .execute = spc_inquiry,
     .usage = {0x12, 0x03, 0xff, 0xff, 0xff, 0x05},
+    .timeouts = SCSI_TIMEOUTS_MEMORY,
 };
 
 const struct scsi_op spc_op_mode_sense6 = {
@@ -513,6 +724,7 @@ const struct scsi_op spc_op_mode_sense6 = {
     .parse = spc_mode_sense_parse,
     .execute = spc_mode_sense,
     .usage = {0x1a, 0x08, 0xff, 0xff, 0xff, 0x05},
+    .timeouts = SCSI_TIMEOUTS_MEMORY,
 };
 
 const struct scsi_op spc_op_mode_sense10 = {
@@ -524,6 +736,7 @@ const struct scsi_op spc_op_mode_sense10 = {
     .parse = spc_mode_sense_parse,
     .execute = spc_mode_sense,
     .usage = {0x5a, 0x18, 0xff, 0xff, 0x00, 0x00, 0x00, 0xff, 0xff, 0x05},
+    .timeouts = SCSI_TIMEOUTS_MEMORY,
 };
 
 const struct scsi_op spc_op_report_luns = {
@@ -537,6 +750,42 @@ const struct scsi_op spc_op_report_luns = {
     .execute = spc_report_luns,
     .usage = {0xa0, 0x00, 0xff, 0x00, 0x00, 0x00, 0xff, 0xff, 0xff, 0xff, 0x00,
 	      0x05},
+    .timeouts = SCSI_TIMEOUTS_MEMORY,
+};
+
+/* MAINTENANCE IN / REPORT SUPPORTED OPERATION CODES */
+const struct scsi_op spc_op_report_opcodes = {
+    .name = "REPORT SUPPORTED OPERATION CODES",
+    .opcode = 0xa3,
+    .service_action = 0x0c,
+    .cdb_len = 12,
+    .dir = SCSI_DIR_READ,
+    .flags = SCSI_OP_SA,
+    .max_data = 4 + SCSI_OPS_MAX * (SPC_RSOC_DESC_LEN + SPC_RSOC_TIMEOUTS_LEN),
+    .parse = spc_rsoc_parse,
+    .execute = spc_rsoc,
+    /* RCTD and REPORTING OPTIONS, REQUESTED OPERATION CODE, REQUESTED
+     * SERVICE ACTION, ALLOCATION LENGTH. */
+    .usage = {0xa3, 0x0c, 0x87, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x00,
+	      0x05},
+    .timeouts = SCSI_TIMEOUTS_MEMORY,
+};
+
+/* MAINTENANCE IN / REPORT SUPPORTED TASK MANAGEMENT FUNCTIONS */
+const struct scsi_op spc_op_report_tmfs = {
+    .name = "REPORT SUPPORTED TASK MANAGEMENT FUNCTIONS",
+    .opcode = 0xa3,
+    .service_action = 0x0d,
+    .cdb_len = 12,
+    .dir = SCSI_DIR_READ,
+    .flags = SCSI_OP_SA,
+    .max_data = SPC_RSTMF_EXT_LEN,
+    .parse = spc_rstmf_parse,
+    .execute = spc_rstmf,
+    /* REPD, ALLOCATION LENGTH. */
+    .usage = {0xa3, 0x0d, 0x80, 0x00, 0x00, 0x00, 0xff, 0xff, 0xff, 0xff, 0x00,
+	      0x05},
+    .timeouts = SCSI_TIMEOUTS_MEMORY,
 };
 
 /* ---- a LUN without a logical unit ---- */

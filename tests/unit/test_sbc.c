@@ -3,7 +3,8 @@
  * WRITE (6/10/12/16) with DPO/FUA and every CDB error, READ CAPACITY
  * (10)/(16), SYNCHRONIZE CACHE, VERIFY, START STOP UNIT, VPD pages B0h,
  * B1h, B2h, backing store errors, the iSCSI residual and direction cases
- * libiscsi's test tool checks, task attributes and aborts.
+ * libiscsi's test tool checks, task attributes and aborts, and the CDB
+ * usage data of the opcode table against what the parsers really ignore.
  */
 #include "scsi_harness.h"
 
@@ -807,6 +808,141 @@ static void test_nexus_release_with_command_in_flight(void **state)
 	ht_release(&hc);
 }
 
+/* ---- the opcode table's CDB usage data against the parsers ---- */
+
+/* A CDB each row of the disk's table runs with GOOD status. */
+static void base_cdb(const struct scsi_op *op, uint8_t *cdb)
+{
+	memset(cdb, 0, SCSI_CDB_MAX);
+	cdb[0] = op->opcode;
+	if (op->flags & SCSI_OP_SA)
+		cdb[1] = (uint8_t)op->service_action;
+	switch (op->opcode) {
+	case 0x00: /* TEST UNIT READY */
+	case 0x25: /* READ CAPACITY (10) */
+		break;
+	case 0x03: /* REQUEST SENSE */
+		cdb[4] = 18;
+		break;
+	case 0x08: /* READ (6), WRITE (6): block 1 */
+	case 0x0a:
+		cdb[3] = 1;
+		cdb[4] = 1;
+		break;
+	case 0x12: /* INQUIRY */
+		cdb[4] = 96;
+		break;
+	case 0x1a: /* MODE SENSE (6), all pages */
+		cdb[2] = 0x3f;
+		cdb[4] = 255;
+		break;
+	case 0x1b: /* START STOP UNIT: START */
+		cdb[4] = 0x01;
+		break;
+	case 0x28: /* READ, WRITE, VERIFY, SYNCHRONIZE CACHE (10) */
+	case 0x2a:
+	case 0x2f:
+	case 0x35:
+		cdb[5] = 1;
+		cdb[8] = 1;
+		break;
+	case 0x5a: /* MODE SENSE (10) */
+		cdb[2] = 0x3f;
+		put_be16(cdb + 7, 512);
+		break;
+	case 0x88: /* READ, WRITE, VERIFY, SYNCHRONIZE CACHE (16) */
+	case 0x8a:
+	case 0x8f:
+	case 0x91:
+		cdb[9] = 1;
+		cdb[13] = 1;
+		break;
+	case 0x9e: /* READ CAPACITY (16) */
+		cdb[13] = 32;
+		break;
+	case 0xa0: /* REPORT LUNS */
+	case 0xa3: /* REPORT SUPPORTED OPERATION CODES / TMFS */
+		put_be32(cdb + 6, 1024);
+		break;
+	case 0xa8: /* READ, WRITE, VERIFY (12) */
+	case 0xaa:
+	case 0xaf:
+		cdb[5] = 1;
+		cdb[9] = 1;
+		break;
+	default:
+		fail_msg("no base CDB for %s: add one to this test", op->name);
+	}
+}
+
+struct outcome {
+	uint8_t status;
+	uint8_t sense[SCSI_SENSE_MAX];
+	uint32_t data_len;
+	uint8_t data[1024];
+};
+
+static void run_row(const struct scsi_op *op, const uint8_t *cdb,
+		    struct outcome *o)
+{
+	static uint8_t out[BS];
+	uint32_t edtl = op->dir == SCSI_DIR_WRITE ? BS : sizeof(o->data);
+	struct ht_cmd hc;
+
+	memset(out, 0x3c, sizeof(out));
+	memset(o, 0, sizeof(*o));
+	ht_exec(&hc, &ht_nexus, 0, cdb, op->cdb_len, op->dir, edtl, out);
+	o->status = hc.c.status;
+	memcpy(o->sense, hc.c.sense, sizeof(o->sense));
+	o->data_len = hc.c.data_len;
+	if (hc.c.data_len)
+		memcpy(o->data, hc.c.buf, hc.c.data_len);
+	ht_release(&hc);
+}
+
+/*
+ * A zero in the usage data says the device server ignores that bit: the
+ * command must do the same with it set. Checked for every bit of every
+ * row but the opcode and the service action.
+ */
+static void test_usage_zero_bits_are_ignored(void **state)
+{
+	for (unsigned i = 0; i < sbc_disk_type.nr_ops; i++) {
+		const struct scsi_op *op = sbc_disk_type.ops[i];
+		struct outcome want, got;
+		uint8_t cdb[SCSI_CDB_MAX];
+
+		base_cdb(op, cdb);
+		run_row(op, cdb, &want);
+		if (want.status != SAM_STAT_GOOD)
+			fail_msg("%s: the base CDB fails (sense %02x/%02x)",
+				 op->name, want.sense[12], want.sense[13]);
+		for (unsigned byte = 1; byte < op->cdb_len; byte++) {
+			for (unsigned bit = 0; bit < 8; bit++) {
+				uint8_t mask = (uint8_t)(1u << bit);
+
+				if ((op->usage[byte] & mask) ||
+				    (byte == 1 && (op->flags & SCSI_OP_SA) &&
+				     (mask & 0x1f)))
+					continue;
+				base_cdb(op, cdb);
+				cdb[byte] |= mask;
+				run_row(op, cdb, &got);
+				if (got.status != want.status ||
+				    got.data_len != want.data_len ||
+				    memcmp(got.data, want.data, want.data_len))
+					fail_msg("%s: byte %u bit %u is 0 in "
+						 "the usage data but changes "
+						 "the outcome (status %02x, "
+						 "sense %02x/%02x)",
+						 op->name, byte, bit,
+						 got.status, got.sense[12],
+						 got.sense[13]);
+			}
+		}
+	}
+}
+
 static void test_buffers_reused(void **state)
 {
 	uint8_t *first = NULL;
@@ -857,6 +993,7 @@ int main(void)
 	    sbc_test(test_release_without_execute),
 	    sbc_test(test_nexus_release_with_command_in_flight),
 	    sbc_test(test_buffers_reused),
+	    sbc_test(test_usage_zero_bits_are_ignored),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -3,8 +3,15 @@
  * shares: dispatch and CDB checks, sense data, unit attentions (POWER ON
  * RESET, LU reset, LUN inventory changes), LUN addressing and the LUN
  * map, INQUIRY (standard data and VPD 00h/80h/83h), REPORT LUNS, REQUEST
- * SENSE, MODE SENSE (6)/(10), and the LU create/delete errors admins see.
+ * SENSE, MODE SENSE (6)/(10), REPORT SUPPORTED OPERATION CODES against the
+ * opcode table it is generated from, REPORT SUPPORTED TASK MANAGEMENT
+ * FUNCTIONS, the checks of opcode tables at registration, and the LU
+ * create/delete errors admins see.
  */
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include "scsi_harness.h"
 
 static const uint8_t cdb_tur[6] = {0x00};
@@ -821,6 +828,586 @@ static void test_mode_sense_write_protect(void **state)
 	ht_release(&hc);
 }
 
+/* ---- REPORT SUPPORTED OPERATION CODES ---- */
+
+#define RSOC_ALL	0
+#define RSOC_OPCODE	1
+#define RSOC_OPCODE_SA	2
+#define RSOC_OPCODE_ANY 3
+
+static void rsoc(struct ht_cmd *hc, uint8_t options, bool rctd, uint8_t opcode,
+		 uint16_t sa, uint32_t alloc)
+{
+	uint8_t cdb[12] = {0xa3, 0x0c, (uint8_t)(options | (rctd ? 0x80 : 0)),
+			   opcode};
+
+	put_be16(cdb + 4, sa);
+	put_be32(cdb + 6, alloc);
+	ht_exec(hc, &ht_nexus, 0, cdb, 12, SCSI_DIR_READ, alloc, NULL);
+}
+
+/* The disk's row for a command descriptor, or NULL. */
+static const struct scsi_op *disk_row(uint8_t opcode, uint16_t sa,
+				      bool servactv, unsigned *idx)
+{
+	const struct scsi_device_type *dt = &sbc_disk_type;
+
+	for (unsigned i = 0; i < dt->nr_ops; i++) {
+		const struct scsi_op *op = dt->ops[i];
+
+		if (op->opcode != opcode ||
+		    servactv != !!(op->flags & SCSI_OP_SA) ||
+		    (servactv && op->service_action != sa))
+			continue;
+		*idx = i;
+		return op;
+	}
+	return NULL;
+}
+
+/* The descriptor of opcode/sa in all_commands data of len bytes. */
+static const uint8_t *rsoc_find(const uint8_t *d, size_t len, size_t desc_len,
+				uint8_t opcode, int sa)
+{
+	for (size_t off = 4; off + desc_len <= len; off += desc_len) {
+		if (d[off] == opcode &&
+		    (sa < 0
+			 ? !(d[off + 5] & 0x01)
+			 : (d[off + 5] & 0x01) && get_be16(d + off + 2) == sa))
+			return d + off;
+	}
+	return NULL;
+}
+
+/* The same, for a command that must be listed. */
+static const uint8_t *rsoc_get(const uint8_t *d, size_t len, size_t desc_len,
+			       uint8_t opcode, int sa)
+{
+	const uint8_t *e = rsoc_find(d, len, desc_len, opcode, sa);
+
+	if (!e)
+		fail_msg("opcode %02x service action %d is not listed", opcode,
+			 sa);
+	return e;
+}
+
+static void test_rsoc_all_commands(void **state)
+{
+	const struct scsi_device_type *dt = &sbc_disk_type;
+	unsigned seen[SCSI_OPS_MAX] = {0};
+	const uint8_t *d;
+	struct ht_cmd hc;
+	uint32_t n;
+
+	ht_clear_power_on(&ht_nexus, 0);
+	rsoc(&hc, RSOC_ALL, false, 0x28, 0x1234, 65535); /* both ignored */
+	ht_assert_good(&hc);
+	d = hc.c.buf;
+	n = get_be32(d);
+	assert_int_equal(n, dt->nr_ops * 8);
+	assert_int_equal(hc.c.data_len, 4 + n);
+	for (uint32_t off = 4; off < 4 + n; off += 8) {
+		const uint8_t *e = d + off;
+		bool servactv = e[5] & 0x01;
+		const struct scsi_op *op;
+		unsigned i = 0;
+
+		assert_int_equal(e[1], 0);
+		assert_int_equal(e[4], 0);
+		assert_int_equal(e[5] & ~0x01, 0); /* CTDP 0 without RCTD */
+		if (!servactv)
+			assert_int_equal(get_be16(e + 2), 0);
+		op = disk_row(e[0], get_be16(e + 2), servactv, &i);
+		if (!op)
+			fail_msg("listed opcode %02x/%04x is not in the table",
+				 e[0], get_be16(e + 2));
+		assert_int_equal(get_be16(e + 6), op->cdb_len);
+		seen[i]++;
+	}
+	/* Every row exactly once. */
+	for (unsigned i = 0; i < dt->nr_ops; i++) {
+		if (seen[i] != 1)
+			fail_msg("%s listed %u times", dt->ops[i]->name,
+				 seen[i]);
+	}
+	/* What SBC-4 and SPC-5 say of some of them. */
+	assert_int_equal(get_be16(rsoc_get(d, 4 + n, 8, 0x28, -1) + 6), 10);
+	assert_int_equal(get_be16(rsoc_get(d, 4 + n, 8, 0x8a, -1) + 6), 16);
+	assert_int_equal(get_be16(rsoc_get(d, 4 + n, 8, 0x12, -1) + 6), 6);
+	assert_int_equal(get_be16(rsoc_get(d, 4 + n, 8, 0x9e, 0x10) + 6), 16);
+	assert_int_equal(get_be16(rsoc_get(d, 4 + n, 8, 0xa3, 0x0c) + 6), 12);
+	assert_int_equal(get_be16(rsoc_get(d, 4 + n, 8, 0xa3, 0x0d) + 6), 12);
+	assert_null(rsoc_find(d, 4 + n, 8, 0xa3, -1));
+	assert_null(rsoc_find(d, 4 + n, 8, 0x9e, -1));
+	ht_release(&hc);
+	/* Dispatch agrees: an opcode not listed is an invalid opcode, a
+	 * service action not listed an invalid field. */
+	for (unsigned opc = 0; opc < 256; opc++) {
+		uint8_t cdb[16] = {(uint8_t)opc};
+		unsigned i;
+
+		if (opc == 0x9e || opc == 0xa3) {
+			for (uint8_t sa = 0; sa < 32; sa++) {
+				cdb[1] = sa;
+				if (disk_row((uint8_t)opc, sa, true, &i))
+					continue;
+				ht_expect_invalid_field(&ht_nexus, 0, cdb, 16,
+							SCSI_DIR_NONE, 0, 1, 4);
+			}
+			continue;
+		}
+		if (disk_row((uint8_t)opc, 0, false, &i))
+			continue;
+		ht_expect_sense(&ht_nexus, 0, cdb, 16, SCSI_SK_ILLEGAL_REQUEST,
+				SCSI_ASC_INVALID_OPCODE);
+	}
+}
+
+static void test_rsoc_one_command_read10(void **state)
+{
+	/* SBC-4 READ (10): RDPROTECT, DPO, FUA; LBA; GROUP NUMBER
+	 * (ignored); TRANSFER LENGTH; NACA and LINK of CONTROL. */
+	const uint8_t want[10] = {0x28, 0xf8, 0xff, 0xff, 0xff,
+				  0xff, 0x00, 0xff, 0xff, 0x05};
+	const uint8_t rw[] = {0x28, 0x2a, 0xa8, 0xaa, 0x88, 0x8a};
+	struct ht_cmd hc;
+	uint8_t dpofua;
+
+	ht_clear_power_on(&ht_nexus, 0);
+	rsoc(&hc, RSOC_OPCODE, false, 0x28, 0xffff, 512); /* SA ignored */
+	ht_assert_good(&hc);
+	assert_int_equal(hc.c.data_len, 4 + 10);
+	assert_int_equal(hc.c.buf[0], 0);
+	assert_int_equal(hc.c.buf[1], 0x03); /* SUPPORT: conforming, CTDP 0 */
+	assert_int_equal(get_be16(hc.c.buf + 2), 10);
+	assert_memory_equal(hc.c.buf + 4, want, sizeof(want));
+	ht_release(&hc);
+	/* The DPO and FUA bits agree with DPOFUA of MODE SENSE, for every
+	 * READ and WRITE that has them. */
+	mode_sense6(&hc, 0x08, 0x3f, 0, 255);
+	ht_assert_good(&hc);
+	dpofua = hc.c.buf[2] & 0x10;
+	assert_int_equal(dpofua, 0x10);
+	ht_release(&hc);
+	for (unsigned i = 0; i < sizeof(rw); i++) {
+		rsoc(&hc, RSOC_OPCODE, false, rw[i], 0, 512);
+		ht_assert_good(&hc);
+		assert_int_equal(hc.c.buf[4], rw[i]);
+		assert_int_equal(hc.c.buf[5] & 0x18, 0x18);
+		ht_release(&hc);
+	}
+	/* Every row answers with its own CDB length and usage data. */
+	for (unsigned i = 0; i < sbc_disk_type.nr_ops; i++) {
+		const struct scsi_op *op = sbc_disk_type.ops[i];
+		bool sa = op->flags & SCSI_OP_SA;
+
+		rsoc(&hc, sa ? RSOC_OPCODE_SA : RSOC_OPCODE, false, op->opcode,
+		     op->service_action, 512);
+		ht_assert_good(&hc);
+		assert_int_equal(hc.c.buf[1], 0x03);
+		assert_int_equal(get_be16(hc.c.buf + 2), op->cdb_len);
+		assert_int_equal(hc.c.data_len, 4 + op->cdb_len);
+		assert_int_equal(hc.c.buf[4], op->opcode);
+		assert_memory_equal(hc.c.buf + 4, op->usage, op->cdb_len);
+		ht_release(&hc);
+	}
+}
+
+static void test_rsoc_service_actions(void **state)
+{
+	const uint8_t rsoc_usage[12] = {0xa3, 0x0c, 0x87, 0xff, 0xff, 0xff,
+					0xff, 0xff, 0xff, 0xff, 0x00, 0x05};
+	struct ht_cmd hc;
+
+	ht_clear_power_on(&ht_nexus, 0);
+	/* 010b: READ CAPACITY (16), its service action in byte 1. */
+	rsoc(&hc, RSOC_OPCODE_SA, false, 0x9e, 0x10, 512);
+	ht_assert_good(&hc);
+	assert_int_equal(hc.c.buf[1], 0x03);
+	assert_int_equal(get_be16(hc.c.buf + 2), 16);
+	assert_int_equal(hc.c.buf[4], 0x9e);
+	assert_int_equal(hc.c.buf[5], 0x10);
+	ht_release(&hc);
+	/* 010b: REPORT SUPPORTED OPERATION CODES itself (SPC-5's example,
+	 * with the CONTROL bits the core checks). */
+	rsoc(&hc, RSOC_OPCODE_SA, false, 0xa3, 0x0c, 512);
+	ht_assert_good(&hc);
+	assert_int_equal(get_be16(hc.c.buf + 2), 12);
+	assert_memory_equal(hc.c.buf + 4, rsoc_usage, 12);
+	ht_release(&hc);
+	/* 010b with a service action the opcode does not have: not
+	 * supported, nothing after byte 1. */
+	rsoc(&hc, RSOC_OPCODE_SA, false, 0x9e, 0x11, 512);
+	ht_assert_good(&hc);
+	assert_int_equal(hc.c.buf[1], 0x01);
+	assert_int_equal(hc.c.data_len, 4);
+	ht_release(&hc);
+	/* 001b for an opcode with service actions, 010b for one without:
+	 * INVALID FIELD IN CDB at REQUESTED OPERATION CODE. */
+	rsoc(&hc, RSOC_OPCODE, false, 0x9e, 0x10, 512);
+	ht_assert_invalid_field(&hc, 3, 7);
+	ht_release(&hc);
+	rsoc(&hc, RSOC_OPCODE, false, 0xa3, 0, 512);
+	ht_assert_invalid_field(&hc, 3, 7);
+	ht_release(&hc);
+	rsoc(&hc, RSOC_OPCODE_SA, false, 0x28, 0, 512);
+	ht_assert_invalid_field(&hc, 3, 7);
+	ht_release(&hc);
+	/* An opcode the disk does not have, in every one-command form:
+	 * not supported. */
+	for (uint8_t o = RSOC_OPCODE; o <= RSOC_OPCODE_ANY; o++) {
+		rsoc(&hc, o, false, 0xc7, 0, 512);
+		ht_assert_good(&hc);
+		assert_int_equal(hc.c.data_len, 4);
+		assert_int_equal(hc.c.buf[1], 0x01);
+		ht_release(&hc);
+	}
+	/* 011b: the service action when the opcode has them, else 0. */
+	rsoc(&hc, RSOC_OPCODE_ANY, false, 0x9e, 0x10, 512);
+	ht_assert_good(&hc);
+	assert_int_equal(hc.c.buf[1], 0x03);
+	assert_int_equal(hc.c.buf[5], 0x10);
+	ht_release(&hc);
+	rsoc(&hc, RSOC_OPCODE_ANY, false, 0xa3, 0x0d, 512);
+	ht_assert_good(&hc);
+	assert_int_equal(hc.c.buf[1], 0x03);
+	assert_int_equal(hc.c.buf[5], 0x0d);
+	ht_release(&hc);
+	rsoc(&hc, RSOC_OPCODE_ANY, false, 0x9e, 0x11, 512);
+	ht_assert_good(&hc);
+	assert_int_equal(hc.c.buf[1], 0x01);
+	ht_release(&hc);
+	rsoc(&hc, RSOC_OPCODE_ANY, false, 0x28, 0, 512);
+	ht_assert_good(&hc);
+	assert_int_equal(hc.c.buf[1], 0x03);
+	assert_int_equal(get_be16(hc.c.buf + 2), 10);
+	ht_release(&hc);
+	rsoc(&hc, RSOC_OPCODE_ANY, false, 0x28, 0x0001, 512);
+	ht_assert_good(&hc);
+	assert_int_equal(hc.c.buf[1], 0x01);
+	ht_release(&hc);
+}
+
+static void test_rsoc_errors(void **state)
+{
+	const uint8_t cdb_rsoc[12] = {0xa3, 0x0c, 0, 0, 0, 0, 0, 0, 1, 0};
+	uint8_t naca[12] = {0xa3, 0x0c, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0x04};
+	uint8_t rtpg[12] = {0xa3, 0x0a, 0, 0, 0, 0, 0, 0, 1, 0};
+	struct ht_cmd hc;
+
+	ht_clear_power_on(&ht_nexus, 0);
+	/* Reserved reporting options. */
+	for (uint8_t o = 4; o < 8; o++) {
+		rsoc(&hc, o, false, 0x28, 0, 512);
+		ht_assert_invalid_field(&hc, 2, 2);
+		ht_release(&hc);
+		rsoc(&hc, o, true, 0x28, 0, 512);
+		ht_assert_invalid_field(&hc, 2, 2);
+		ht_release(&hc);
+	}
+	/* Another MAINTENANCE IN service action (REPORT TARGET PORT
+	 * GROUPS) is not implemented; NACA is refused as for any command. */
+	ht_expect_invalid_field(&ht_nexus, 0, rtpg, 12, SCSI_DIR_READ, 256, 1,
+				4);
+	ht_expect_invalid_field(&ht_nexus, 0, naca, 12, SCSI_DIR_READ, 256, 11,
+				2);
+	/* A LUN without a LU has no opcode table to report. */
+	ht_exec(&hc, &ht_nexus, 7, cdb_rsoc, 12, SCSI_DIR_READ, 256, NULL);
+	ht_assert_sense(&hc, SCSI_SK_ILLEGAL_REQUEST,
+			SCSI_ASC_LU_NOT_SUPPORTED);
+	ht_release(&hc);
+	/* Not one of the commands a unit attention lets through. */
+	assert_int_equal(ht_lu_add(1, HT_LU_SIZE, 512, false), 0);
+	ht_exec(&hc, &ht_nexus, 0, cdb_rsoc, 12, SCSI_DIR_READ, 256, NULL);
+	ht_assert_sense(&hc, SCSI_SK_UNIT_ATTENTION,
+			SCSI_ASC_REPORTED_LUNS_CHANGED);
+	ht_release(&hc);
+	ht_exec(&hc, &ht_nexus, 0, cdb_rsoc, 12, SCSI_DIR_READ, 256, NULL);
+	ht_assert_good(&hc);
+	ht_release(&hc);
+}
+
+static void test_rsoc_alloc_length(void **state)
+{
+	uint8_t full[4 + SCSI_OPS_MAX * 20];
+	uint32_t len;
+	struct ht_cmd hc;
+
+	ht_clear_power_on(&ht_nexus, 0);
+	rsoc(&hc, RSOC_ALL, true, 0, 0, 65535);
+	ht_assert_good(&hc);
+	len = hc.c.data_len;
+	assert_int_equal(len, 4 + get_be32(hc.c.buf));
+	memcpy(full, hc.c.buf, len);
+	ht_release(&hc);
+	/* Cut at every length: the prefix, the length field unchanged. */
+	for (uint32_t alloc = 0; alloc <= len + 8; alloc++) {
+		rsoc(&hc, RSOC_ALL, true, 0, 0, alloc);
+		ht_assert_good(&hc);
+		assert_int_equal(hc.c.cdb_xfer_len, alloc);
+		assert_int_equal(hc.c.data_len, alloc < len ? alloc : len);
+		if (hc.c.data_len)
+			assert_memory_equal(hc.c.buf, full, hc.c.data_len);
+		ht_release(&hc);
+	}
+	/* EDTL below the allocation length cuts the data too. */
+	ht_exec(
+	    &hc, &ht_nexus, 0,
+	    (const uint8_t[12]){0xa3, 0x0c, 0x80, 0, 0, 0, 0, 0, 0xff, 0xff},
+	    12, SCSI_DIR_READ, 10, NULL);
+	ht_assert_good(&hc);
+	assert_int_equal(hc.c.data_len, 10);
+	assert_memory_equal(hc.c.buf, full, 10);
+	ht_release(&hc);
+	/* A 4 GiB allocation length does not buy a 4 GiB buffer. */
+	rsoc(&hc, RSOC_ALL, true, 0, 0, 0xffffffffu);
+	ht_assert_good(&hc);
+	assert_in_range(hc.c.xfer_len, len, sizeof(full));
+	assert_int_equal(hc.c.data_len, len);
+	ht_release(&hc);
+	/* One command, cut in its usage data. */
+	rsoc(&hc, RSOC_OPCODE, false, 0x28, 0, 6);
+	ht_assert_good(&hc);
+	assert_int_equal(hc.c.data_len, 6);
+	assert_int_equal(get_be16(hc.c.buf + 2), 10);
+	assert_int_equal(hc.c.buf[4], 0x28);
+	ht_release(&hc);
+}
+
+/* A command timeouts descriptor: length 0Ah and the row's timeouts. */
+static void check_timeouts(const uint8_t *t, const struct scsi_op *op)
+{
+	assert_int_equal(get_be16(t), 0x0a);
+	assert_int_equal(t[2], 0);
+	assert_int_equal(t[3], 0);
+	assert_int_equal(get_be32(t + 4), op->timeouts.nominal);
+	assert_int_equal(get_be32(t + 8), op->timeouts.recommended);
+	assert_int_not_equal(op->timeouts.nominal, 0);
+	assert_true(op->timeouts.recommended >= op->timeouts.nominal);
+}
+
+static void test_rsoc_timeouts(void **state)
+{
+	const struct scsi_device_type *dt = &sbc_disk_type;
+	unsigned seen[SCSI_OPS_MAX] = {0};
+	const uint8_t *d, *e;
+	struct ht_cmd hc;
+	uint32_t n;
+
+	ht_clear_power_on(&ht_nexus, 0);
+	rsoc(&hc, RSOC_ALL, true, 0, 0, 65535);
+	ht_assert_good(&hc);
+	d = hc.c.buf;
+	n = get_be32(d);
+	assert_int_equal(n, dt->nr_ops * 20);
+	assert_int_equal(hc.c.data_len, 4 + n);
+	for (uint32_t off = 4; off < 4 + n; off += 20) {
+		const struct scsi_op *op;
+		unsigned i = 0;
+
+		e = d + off;
+		assert_int_equal(e[5] & 0x02, 0x02); /* CTDP */
+		op = disk_row(e[0], get_be16(e + 2), e[5] & 0x01, &i);
+		assert_non_null(op);
+		assert_int_equal(get_be16(e + 6), op->cdb_len);
+		check_timeouts(e + 8, op);
+		seen[i]++;
+	}
+	for (unsigned i = 0; i < dt->nr_ops; i++)
+		assert_int_equal(seen[i], 1);
+	/* An I/O waits longer than an answer from memory, a flush longer
+	 * than an I/O. */
+	e = rsoc_get(d, 4 + n, 20, 0x28, -1);
+	assert_int_equal(get_be32(e + 16), 30);
+	assert_true(get_be32(rsoc_get(d, 4 + n, 20, 0x35, -1) + 16) >
+		    get_be32(e + 16));
+	assert_true(get_be32(rsoc_get(d, 4 + n, 20, 0x12, -1) + 16) <
+		    get_be32(e + 16));
+	ht_release(&hc);
+	/* One command with RCTD: CTDP and the descriptor after the usage
+	 * data, for each of the one-command forms. */
+	for (unsigned i = 0; i < dt->nr_ops; i++) {
+		const struct scsi_op *op = dt->ops[i];
+		bool sa = op->flags & SCSI_OP_SA;
+
+		rsoc(&hc, sa ? RSOC_OPCODE_SA : RSOC_OPCODE_ANY, true,
+		     op->opcode, op->service_action, 512);
+		ht_assert_good(&hc);
+		assert_int_equal(hc.c.buf[1], 0x80 | 0x03);
+		assert_int_equal(hc.c.data_len, 4 + op->cdb_len + 12);
+		check_timeouts(hc.c.buf + 4 + op->cdb_len, op);
+		ht_release(&hc);
+	}
+	/* Not supported: no descriptor even with RCTD. */
+	rsoc(&hc, RSOC_OPCODE, true, 0xc7, 0, 512);
+	ht_assert_good(&hc);
+	assert_int_equal(hc.c.buf[1], 0x01);
+	assert_int_equal(hc.c.data_len, 4);
+	ht_release(&hc);
+}
+
+/* ---- REPORT SUPPORTED TASK MANAGEMENT FUNCTIONS ---- */
+
+static void rstmf(struct ht_cmd *hc, bool repd, uint32_t alloc)
+{
+	uint8_t cdb[12] = {0xa3, 0x0d, repd ? 0x80 : 0};
+
+	put_be32(cdb + 6, alloc);
+	ht_exec(hc, &ht_nexus, 0, cdb, 12, SCSI_DIR_READ, alloc, NULL);
+}
+
+static void test_report_tmfs(void **state)
+{
+	struct ht_cmd hc;
+
+	ht_clear_power_on(&ht_nexus, 0);
+	/* ABORT TASK, ABORT TASK SET, LOGICAL UNIT RESET. */
+	rstmf(&hc, false, 256);
+	ht_assert_good(&hc);
+	assert_int_equal(hc.c.data_len, 4);
+	assert_int_equal(hc.c.buf[0], 0x80 | 0x40 | 0x08);
+	assert_int_equal(hc.c.buf[1], 0);
+	assert_int_equal(hc.c.buf[3], 0); /* ADDITIONAL DATA LENGTH */
+	ht_release(&hc);
+	/* REPD: the extended format, no timeouts (TMFTMOV 0). */
+	rstmf(&hc, true, 256);
+	ht_assert_good(&hc);
+	assert_int_equal(hc.c.data_len, 16);
+	assert_int_equal(hc.c.buf[0], 0xc8);
+	assert_int_equal(hc.c.buf[3], 0x0c);
+	assert_int_equal(hc.c.buf[4] & 0x01, 0);
+	ht_release(&hc);
+	/* Cut by the allocation length, the length field whole. */
+	rstmf(&hc, true, 6);
+	ht_assert_good(&hc);
+	assert_int_equal(hc.c.data_len, 6);
+	assert_int_equal(hc.c.buf[3], 0x0c);
+	ht_release(&hc);
+	/* At least four bytes must be allowed. */
+	for (uint32_t alloc = 0; alloc < 4; alloc++) {
+		rstmf(&hc, false, alloc);
+		ht_assert_invalid_field(&hc, 6, 7);
+		ht_release(&hc);
+	}
+	/* A transport that carries fewer functions says so. */
+	ht_nexus.tmfs = SCSI_TMF_ABORT_TASK | SCSI_TMF_QUERY_TASK_SET;
+	rstmf(&hc, false, 4);
+	ht_assert_good(&hc);
+	assert_int_equal(hc.c.buf[0], 0x80);
+	assert_int_equal(hc.c.buf[1], 0x02);
+	ht_release(&hc);
+}
+
+/* ---- opcode tables are checked when registered ---- */
+
+static int dummy_execute(struct scsi_cmd *cmd)
+{
+	return 0;
+}
+
+static const struct scsi_op row_tur = {
+    .name = "TEST UNIT READY",
+    .opcode = 0x00,
+    .cdb_len = 6,
+    .execute = dummy_execute,
+    .usage = {0x00, 0, 0, 0, 0, 0x05},
+};
+static const struct scsi_op row_sa1 = {
+    .name = "SA 1",
+    .opcode = 0x9e,
+    .service_action = 0x01,
+    .cdb_len = 16,
+    .flags = SCSI_OP_SA,
+    .execute = dummy_execute,
+    .usage = {0x9e, 0x01},
+};
+static const struct scsi_op row_sa2 = {
+    .name = "SA 2",
+    .opcode = 0x9e,
+    .service_action = 0x02,
+    .cdb_len = 16,
+    .flags = SCSI_OP_SA,
+    .execute = dummy_execute,
+    .usage = {0x9e, 0x02},
+};
+static const struct scsi_op row_bad_opcode = {
+    .name = "usage of another opcode",
+    .opcode = 0x01,
+    .cdb_len = 6,
+    .execute = dummy_execute,
+    .usage = {0x02},
+};
+static const struct scsi_op row_bad_sa = {
+    .name = "usage without its service action",
+    .opcode = 0x9e,
+    .service_action = 0x03,
+    .cdb_len = 16,
+    .flags = SCSI_OP_SA,
+    .execute = dummy_execute,
+    .usage = {0x9e, 0x1f},
+};
+static const struct scsi_op row_plain_9e = {
+    .name = "9Eh without service action",
+    .opcode = 0x9e,
+    .cdb_len = 16,
+    .execute = dummy_execute,
+    .usage = {0x9e},
+};
+
+/* Whether registering a table of these rows stops the program. */
+static bool registration_aborts(const struct scsi_op *const *ops, unsigned n)
+{
+	int status;
+	pid_t pid = fork();
+
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct scsi_device_type dt = {.ops = ops, .nr_ops = n};
+
+		/* The reason it logs is for developers, not for this log. */
+		if (!freopen("/dev/null", "w", stderr))
+			_exit(2);
+		scsi_device_type_register(&dt);
+		_exit(0);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+		return false;
+	assert_true(WIFSIGNALED(status));
+	assert_int_equal(WTERMSIG(status), SIGABRT);
+	return true;
+}
+
+static void test_opcode_table_checks(void **state)
+{
+	static const struct scsi_op *const good[] = {&row_tur, &row_sa1,
+						     &row_sa2};
+	static const struct scsi_op *const dup[] = {&row_tur, &row_sa1,
+						    &row_sa1};
+	static const struct scsi_op *const bad_opcode[] = {&row_bad_opcode};
+	static const struct scsi_op *const bad_sa[] = {&row_bad_sa};
+	static const struct scsi_op *const mixed[] = {&row_sa1, &row_plain_9e};
+	static const struct scsi_op *const dup_tur[] = {&row_tur, &row_tur};
+	struct scsi_device_type dt = {.ops = good, .nr_ops = 3};
+
+	assert_false(registration_aborts(good, 3));
+	assert_true(registration_aborts(dup, 3));
+	assert_true(registration_aborts(bad_opcode, 1));
+	assert_true(registration_aborts(bad_sa, 1));
+	assert_true(registration_aborts(mixed, 2));
+	assert_true(registration_aborts(dup_tur, 2));
+	/* A good table without a name is indexed, not listed. */
+	scsi_device_type_register(&dt);
+	assert_ptr_equal(scsi_opcode_first(&dt, 0x00), &row_tur);
+	assert_ptr_equal(scsi_opcode_first(&dt, 0x9e), &row_sa1);
+	assert_null(scsi_opcode_first(&dt, 0x28));
+	assert_ptr_equal(scsi_op_find(&dt, 0x9e, 0x02), &row_sa2);
+	assert_null(scsi_op_find(&dt, 0x9e, 0x03));
+	assert_ptr_equal(scsi_op_find(&dt, 0x00, 0x1234), &row_tur);
+	/* The disk's own table passed the same checks at start-up. */
+	assert_ptr_equal(scsi_device_type_find("disk"), &sbc_disk_type);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -851,6 +1438,14 @@ int main(void)
 	    ht_test(test_mode_sense6_pages_and_errors),
 	    ht_test(test_mode_sense10),
 	    ht_test(test_mode_sense_write_protect),
+	    ht_test(test_rsoc_all_commands),
+	    ht_test(test_rsoc_one_command_read10),
+	    ht_test(test_rsoc_service_actions),
+	    ht_test(test_rsoc_errors),
+	    ht_test(test_rsoc_alloc_length),
+	    ht_test(test_rsoc_timeouts),
+	    ht_test(test_report_tmfs),
+	    cmocka_unit_test(test_opcode_table_checks),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
