@@ -13,6 +13,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
 BUILD=${BUILD:-build}
+CU_AWK=tests/cu_verdicts.awk
 SUITE_TIMEOUT=${SUITE_TIMEOUT:-180}
 ONLY=${ONLY:-}
 work=$(mktemp -d /tmp/lunar-cu-all.XXXXXX)
@@ -60,15 +61,7 @@ fi
 
 # cu_counts FILE: "passed skipped failed" from CUnit's verdicts.
 cu_counts() {
-	awk '
-		/^  Test: / { intest = 1; skipped = 0 }
-		intest && /\[SKIPPED\]/ { skipped = 1 }
-		intest && /(^|\.\.\.)passed$/ {
-			if (skipped) k++; else p++
-			intest = 0; next
-		}
-		intest && /(^|\.\.\.)FAILED$/ { f++; intest = 0; next }
-		END { print p + 0, k + 0, f + 0 }' "$1"
+	awk -f "$CU_AWK" "$1"
 }
 
 suites=$(iscsi-test-cu -l | sed -n 's/^ALL\.\([A-Za-z0-9]*\)$/\1/p')

@@ -19,15 +19,7 @@ for suite in Read10 Write10; do
 	[ $rc != 124 ] && [ $rc != 137 ] || fail "ALL.$suite timed out"
 	# CUnit's verdict per test: "passed" or "FAILED", on the "Test:" line
 	# or at the start of a later one (after "[SKIPPED] ..." messages).
-	read -r passed skipped failed < <(awk '
-		/^  Test: / { intest = 1; skipped = 0 }
-		intest && /\[SKIPPED\]/ { skipped = 1 }
-		intest && /(^|\.\.\.)passed$/ {
-			if (skipped) k++; else p++
-			intest = 0; next
-		}
-		intest && /(^|\.\.\.)FAILED$/ { f++; intest = 0; next }
-		END { print p + 0, k + 0, f + 0 }' "$T/$suite.out")
+	read -r passed skipped failed < <(awk -f "$CU_AWK" "$T/$suite.out")
 	ran=$((passed + skipped + failed))
 	log "ALL.$suite: $ran tests, $passed passed, $skipped skipped, $failed FAILED (exit $rc)"
 	[ "$ran" -gt 0 ] || fail "ALL.$suite ran no tests"

@@ -27,6 +27,8 @@ esac
 LUNARD=$BUILD/lunard
 LUNARCTL=$BUILD/lunarctl
 TESTBIN=$BUILD/tests
+# Parser of iscsi-test-cu -v output, shared with tests/iscsi-test-cu-all.sh.
+CU_AWK=$LUNAR_ROOT/tests/cu_verdicts.awk
 TEST_NAME=$(basename "$0" .sh)
 LOG_DIR=${LUNAR_TEST_LOG_DIR:-$BUILD/test-logs}
 mkdir -p "$LOG_DIR"
