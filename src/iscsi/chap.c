@@ -21,6 +21,7 @@
 #include <nettle/sha3.h>
 
 #include "iscsi/chap.h"
+#include "util/bytes.h"
 
 /* Initiator challenges remembered for replay detection. */
 #define CHAP_REPLAY_SLOTS 256
@@ -58,17 +59,6 @@ static bool chap_equal_ct(const uint8_t *a, const uint8_t *b, size_t len)
 	return diff == 0;
 }
 
-static int chap_hex_digit(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /*
  * A small numerical-value (RFC 7143 §6.1): decimal-constant without
  * leading zeros, or hex-constant. -EINVAL when ill-formed or above max.
@@ -88,7 +78,7 @@ static int chap_parse_small(const char *s, size_t len, unsigned max,
 	}
 	for (; i < len; i++) {
 		int d = base == 16
-			    ? chap_hex_digit(s[i])
+			    ? hex_digit_value(s[i])
 			    : (s[i] >= '0' && s[i] <= '9' ? s[i] - '0' : -1);
 
 		if (d < 0)
@@ -210,15 +200,15 @@ static int chap_decode_hex(const char *s, size_t n, uint8_t *out, size_t cap,
 	if (n == 0)
 		return -EINVAL;
 	for (size_t k = 0; k < n; k++)
-		if (chap_hex_digit(s[k]) < 0)
+		if (hex_digit_value(s[k]) < 0)
 			return -EINVAL;
 	if (bytes > cap)
 		return -ENOSPC;
 	if (n % 2)
-		out[o++] = (uint8_t)chap_hex_digit(s[i++]);
+		out[o++] = (uint8_t)hex_digit_value(s[i++]);
 	for (; i < n; i += 2)
-		out[o++] = (uint8_t)(chap_hex_digit(s[i]) << 4 |
-				     chap_hex_digit(s[i + 1]));
+		out[o++] = (uint8_t)(hex_digit_value(s[i]) << 4 |
+				     hex_digit_value(s[i + 1]));
 	*outlen = o;
 	return 0;
 }

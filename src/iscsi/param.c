@@ -19,6 +19,7 @@
 #include <strings.h>
 
 #include "iscsi/param.h"
+#include "util/bytes.h"
 
 #define ISCSI_KEY_NAME_MAX   63	  /* RFC 7143 §6.1 */
 #define ISCSI_VALUE_MAX	     8192 /* RFC 7143 §6.1: longest value */
@@ -480,17 +481,6 @@ static bool iscsi_key_name_valid(const char *k, size_t len)
 	return true;
 }
 
-static int iscsi_hex_digit(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* numerical-value: decimal-constant or hex-constant below 2^64. */
 static int iscsi_parse_number(const char *v, size_t len, uint64_t *out)
 {
@@ -498,7 +488,7 @@ static int iscsi_parse_number(const char *v, size_t len, uint64_t *out)
 
 	if (len > 2 && v[0] == '0' && (v[1] == 'x' || v[1] == 'X')) {
 		for (size_t i = 2; i < len; i++) {
-			int d = iscsi_hex_digit(v[i]);
+			int d = hex_digit_value(v[i]);
 
 			if (d < 0 || x > (UINT64_MAX >> 4))
 				return -EINVAL;

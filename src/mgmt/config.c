@@ -45,7 +45,7 @@ cfg_fail(struct cfg_ctx *c, const char *path, const char *fmt, ...)
 	return -EINVAL;
 }
 
-static const char *cfg_type_name(const json_t *v)
+const char *mgmt_json_type_name(const json_t *v)
 {
 	switch (json_typeof(v)) {
 	case JSON_OBJECT:
@@ -141,7 +141,7 @@ static int cfg_get(struct cfg_ctx *c, json_t *obj, const char *path,
 		    [JSON_NULL] = "null",
 		};
 		return cfg_fail(c, p, "expected %s, got %s", names[want],
-				cfg_type_name(v));
+				mgmt_json_type_name(v));
 	}
 	*out = v;
 	return 0;
@@ -229,7 +229,7 @@ static int cfg_get_str_array(struct cfg_ctx *c, json_t *obj, const char *path,
 			 key, i);
 		if (!json_is_string(v)) {
 			rc = cfg_fail(c, p, "expected a string, got %s",
-				      cfg_type_name(v));
+				      mgmt_json_type_name(v));
 			goto fail;
 		}
 		if (json_string_length(v) >= width) {
@@ -404,7 +404,7 @@ static int cfg_target_from_json(struct cfg_ctx *c, json_t *o, const char *path,
 		snprintf(p, sizeof(p), "%s.luns[%zu]", path, i);
 		if (!json_is_object(v))
 			return cfg_fail(c, p, "expected an object, got %s",
-					cfg_type_name(v));
+					mgmt_json_type_name(v));
 		t->nr_luns = i + 1;
 		rc = cfg_lun_from_json(c, v, p, &t->luns[i]);
 		if (rc)
@@ -458,7 +458,7 @@ int mgmt_config_from_json(json_t *root, const char *src,
 				"the top level must be an object like "
 				"{\"version\": 1, \"accounts\": [], "
 				"\"targets\": []}, not %s",
-				cfg_type_name(root));
+				mgmt_json_type_name(root));
 	cfg = calloc(1, sizeof(*cfg));
 	if (!cfg)
 		return -ENOMEM;
@@ -490,7 +490,7 @@ int mgmt_config_from_json(json_t *root, const char *src,
 			if (!json_is_object(v)) {
 				rc = cfg_fail(&c, p,
 					      "expected an object, got %s",
-					      cfg_type_name(v));
+					      mgmt_json_type_name(v));
 				goto fail;
 			}
 			cfg->nr_accounts = i + 1;
@@ -526,7 +526,7 @@ int mgmt_config_from_json(json_t *root, const char *src,
 			if (!json_is_object(v)) {
 				rc = cfg_fail(&c, p,
 					      "expected an object, got %s",
-					      cfg_type_name(v));
+					      mgmt_json_type_name(v));
 				goto fail;
 			}
 			cfg->nr_targets = i + 1;

@@ -1036,28 +1036,6 @@ static const char *const mgmt_type_names[] = {
     [MGMT_ARG_ID] = "an integer or a string of digits",
 };
 
-static const char *mgmt_json_type(const json_t *v)
-{
-	switch (json_typeof(v)) {
-	case JSON_OBJECT:
-		return "an object";
-	case JSON_ARRAY:
-		return "an array";
-	case JSON_STRING:
-		return "a string";
-	case JSON_INTEGER:
-		return "an integer";
-	case JSON_REAL:
-		return "a real number";
-	case JSON_TRUE:
-	case JSON_FALSE:
-		return "a boolean";
-	case JSON_NULL:
-		return "null";
-	}
-	return "something else";
-}
-
 static bool mgmt_arg_ok(enum mgmt_arg_type type, const json_t *v)
 {
 	switch (type) {
@@ -1119,7 +1097,7 @@ static int mgmt_check_args(const struct mgmt_cmd *cmd, json_t *req, char *err,
 			return mgmt_fail(
 			    -EINVAL, err, errlen,
 			    "%s: argument '%s' must be %s, not %s", cmd->name,
-			    key, mgmt_type_names[a->type], mgmt_json_type(v));
+			    key, mgmt_type_names[a->type], mgmt_json_type_name(v));
 	}
 	for (const struct mgmt_arg *a = cmd->args; a->name; a++) {
 		if (a->required && !json_object_get(req, a->name))
@@ -1139,7 +1117,7 @@ static int mgmt_dispatch(json_t *req, json_t **res, char *err, size_t errlen)
 		return mgmt_fail(-EINVAL, err, errlen,
 				 "a request must be a JSON object like "
 				 "{\"cmd\": \"target.list\"}, not %s",
-				 mgmt_json_type(req));
+				 mgmt_json_type_name(req));
 	cmd = json_object_get(req, "cmd");
 	if (!json_is_string(cmd))
 		return mgmt_fail(-EINVAL, err, errlen,

@@ -102,4 +102,7 @@ const struct mgmt_options *mgmt_get_options(void);
  * STATE_DIR/lunar.json. */
 void mgmt_default_config_path(char *out, size_t outlen);
 
+/* "an object", "a string", ...: for messages about a JSON value. */
+const char *mgmt_json_type_name(const json_t *v);
+
 #endif

@@ -73,4 +73,16 @@ static inline int sna32_le(uint32_t a, uint32_t b)
 	return a == b || (int32_t)(a - b) < 0;
 }
 
+/* Value of one hexadecimal digit, or -1. */
+static inline int hex_digit_value(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
 #endif
