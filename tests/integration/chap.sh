@@ -52,4 +52,28 @@ ctl_ok account unbind "$IQN" "$USER_NAME" >/dev/null
 assert_ok "login after unbind" iscsi-inq "$(lun_url "$IQN" 1)"
 ctl_ok account delete "$USER_NAME" >/dev/null
 
+# Mutual CHAP: the target proves itself with its outgoing account.
+# (libiscsi takes the target's expected credentials as URL arguments.)
+MUSER=mutual-in
+MSECRET=MutualInSecret1
+TUSER=mutual-target
+TSECRET=TargetSideSecret2
+ctl_ok account create "$MUSER" --password "$MSECRET" >/dev/null
+ctl_ok account create "$TUSER" --password "$TSECRET" >/dev/null
+ctl_ok account bind "$IQN" "$MUSER" >/dev/null
+ctl_ok account bind "$IQN" "$TUSER" --outgoing >/dev/null
+murl() { # TARGET_SECRET_THE_INITIATOR_EXPECTS
+	echo "$(lun_url "$IQN" 1 "$MUSER" "$MSECRET")?target_user=$TUSER&target_password=$1"
+}
+assert_ok "mutual CHAP with both secrets right" iscsi-inq "$(murl "$TSECRET")"
+assert_contains "$OUT" "DIRECT_ACCESS" "mutual CHAP login"
+# The initiator must refuse a target that does not know the secret it expects.
+assert_fails "mutual CHAP, target answers with another secret" \
+	iscsi-inq "$(murl WrongTargetSecret3)"
+assert_contains "$OUT" "Invalid CHAP_R response from the target" "mutual CHAP, wrong target secret"
+# With an outgoing account bound, one-way CHAP is not enough.
+assert_fails "one-way CHAP where mutual is required" \
+	iscsi-inq "$(lun_url "$IQN" 1 "$MUSER" "$MSECRET")"
+assert_contains "$OUT" "Authentication failure" "one-way CHAP where mutual is required"
+
 lunard_stop
