@@ -77,6 +77,24 @@ static int mkdir_p(const char *path, mode_t mode)
 	return 0;
 }
 
+/* Paths are used after daemonize() moved to "/": make them absolute. */
+static const char *absolute_path(const char *path)
+{
+	static char bufs[3][PATH_MAX];
+	static unsigned next;
+	char cwd[PATH_MAX];
+	char *buf;
+
+	if (!path || path[0] == '/')
+		return path;
+	if (!getcwd(cwd, sizeof(cwd)) || next == 3)
+		return path;
+	buf = bufs[next++];
+	if (snprintf(buf, PATH_MAX, "%s/%s", cwd, path) >= PATH_MAX)
+		return path;
+	return buf;
+}
+
 static int parse_options(int argc, char **argv, struct lunard_options *o)
 {
 	enum { OPT_PORTAL = 256, OPT_CONTROL, OPT_CONFIG, OPT_STATE, OPT_THREADS,
@@ -168,6 +186,9 @@ static int parse_options(int argc, char **argv, struct lunard_options *o)
 		usage(stderr);
 		return -1;
 	}
+	o->control_path = absolute_path(o->control_path);
+	o->config_path = absolute_path(o->config_path);
+	o->state_dir = absolute_path(o->state_dir);
 	if (o->nr_portals == 0)
 		o->portals[o->nr_portals++] = "0.0.0.0:3260";
 	o->portals[o->nr_portals] = NULL;
