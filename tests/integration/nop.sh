@@ -1,0 +1,49 @@
+#!/bin/bash
+# NOP-Out/NOP-In (RFC 7143 §11.18-11.19) and dead-peer detection: the nop
+# program (a hand-made initiator) gets its 100-byte ping echoed, then
+# stays silent: lunard pings it (NOP-In, ITT 0xffffffff, valid TTT) within
+# ~12 s, keeps the connection while the pings are answered, and closes it
+# within 35 s of a ping left unanswered; the session then leaves
+# `session list`. About 45 s.
+. "$(dirname "$0")/lib.sh"
+
+IQN=iqn.2026-11.org.lunar:it-nop
+INIT=iqn.2026-11.org.lunar:nop
+[ -x "$TESTBIN/nop" ] || fail "$TESTBIN/nop is missing: run make check"
+
+lunard_start
+make_target "$IQN"
+add_file_lun "$IQN" 1 "$T/disk.img" $((16 * 1024 * 1024))
+
+timeout -k 5 100 "$TESTBIN/nop" "127.0.0.1:$PORT" "$IQN" >"$T/nop.out" 2>&1 &
+nop_pid=$!
+EXTRA_PIDS+=("$nop_pid")
+
+# While the pings are answered the session is listed.
+for _ in $(seq 300); do
+	grep -q 'answered ping 1' "$T/nop.out" && break
+	kill -0 "$nop_pid" 2>/dev/null || break
+	sleep 0.1
+done
+grep -q 'answered ping 1' "$T/nop.out" ||
+	fail "the nop client did not answer a first ping within 30 s: $(cat "$T/nop.out")"
+sessions=$(ctl_ok session list "$IQN")
+assert_contains "$sessions" "$INIT" "session list while the pings are answered"
+
+rc=0
+wait "$nop_pid" || rc=$?
+cat "$T/nop.out"
+[ $rc = 0 ] || fail "nop client failed (status $rc)"
+grep -q 'no answer to a NOP-In ping' "$LUNARD_LOG" ||
+	fail "lunard did not log why it dropped the connection"
+
+# The dropped session is gone from the list.
+for _ in $(seq 50); do
+	case $(ctl_ok session list "$IQN") in
+	*"$INIT"*) sleep 0.1 ;;
+	*) break ;;
+	esac
+done
+assert_not_contains "$(ctl_ok session list "$IQN")" "$INIT" \
+	"session list after the unanswered ping"
+lunard_stop
