@@ -20,6 +20,7 @@
 #include "event/reactor.h"
 #include "iscsi/iscsi.h"
 #include "mgmt/mgmt.h"
+#include "scsi/mode.h"
 #include "scsi/scsi.h"
 #include "util/log.h"
 #include "version.h"
@@ -34,6 +35,8 @@ struct lunard_options {
 	const char *state_dir;
 	unsigned threads;
 	bool foreground;
+	int nop_interval; /* seconds; -1: default */
+	int nop_timeout;
 };
 
 static struct reactor *main_reactor;
@@ -52,6 +55,10 @@ static void usage(FILE *f)
 		"                       the default target of 'config save'\n"
 		"  --state-dir DIR      persistent state (default %s)\n"
 		"  --threads N          I/O reactor threads (default: online CPUs)\n"
+		"  --nop-interval SECS  ping an idle connection with a NOP-In after\n"
+		"                       SECS of silence; 0 never pings (default 10)\n"
+		"  --nop-timeout SECS   drop a connection that does not answer a\n"
+		"                       ping within SECS (default 60)\n"
 		"  --foreground         stay in the foreground, log to stderr\n"
 		"  --log-level LEVEL    error, warn, info (default) or debug\n"
 		"  --version, --help\n",
@@ -98,13 +105,16 @@ static const char *absolute_path(const char *path)
 static int parse_options(int argc, char **argv, struct lunard_options *o)
 {
 	enum { OPT_PORTAL = 256, OPT_CONTROL, OPT_CONFIG, OPT_STATE, OPT_THREADS,
-	       OPT_FG, OPT_LOG, OPT_VERSION, OPT_HELP };
+	       OPT_FG, OPT_LOG, OPT_VERSION, OPT_HELP, OPT_NOP_INTERVAL,
+	       OPT_NOP_TIMEOUT };
 	static const struct option longopts[] = {
 		{"portal", required_argument, NULL, OPT_PORTAL},
 		{"control", required_argument, NULL, OPT_CONTROL},
 		{"config", required_argument, NULL, OPT_CONFIG},
 		{"state-dir", required_argument, NULL, OPT_STATE},
 		{"threads", required_argument, NULL, OPT_THREADS},
+		{"nop-interval", required_argument, NULL, OPT_NOP_INTERVAL},
+		{"nop-timeout", required_argument, NULL, OPT_NOP_TIMEOUT},
 		{"foreground", no_argument, NULL, OPT_FG},
 		{"log-level", required_argument, NULL, OPT_LOG},
 		{"version", no_argument, NULL, OPT_VERSION},
@@ -117,6 +127,8 @@ static int parse_options(int argc, char **argv, struct lunard_options *o)
 	o->control_path = LUNAR_DEFAULT_CONTROL;
 	o->state_dir = LUNAR_DEFAULT_STATE_DIR;
 	o->threads = nproc > 0 ? (unsigned)nproc : 1;
+	o->nop_interval = -1;
+	o->nop_timeout = -1;
 	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
 		switch (c) {
 		case OPT_PORTAL:
@@ -151,6 +163,29 @@ static int parse_options(int argc, char **argv, struct lunard_options *o)
 				return -1;
 			}
 			o->threads = (unsigned)n;
+			break;
+		}
+		case OPT_NOP_INTERVAL:
+		case OPT_NOP_TIMEOUT: {
+			const char *name = c == OPT_NOP_INTERVAL ? "--nop-interval"
+								 : "--nop-timeout";
+			char *end;
+			unsigned long n;
+
+			errno = 0;
+			n = strtoul(optarg, &end, 10);
+			if (errno || *end || end == optarg || n > 3600 ||
+			    (c == OPT_NOP_TIMEOUT && n == 0)) {
+				fprintf(stderr,
+					"lunard: %s '%s': give seconds from %d "
+					"to 3600\n",
+					name, optarg, c == OPT_NOP_TIMEOUT);
+				return -1;
+			}
+			if (c == OPT_NOP_INTERVAL)
+				o->nop_interval = (int)n;
+			else
+				o->nop_timeout = (int)n;
 			break;
 		}
 		case OPT_FG:
@@ -312,6 +347,12 @@ int main(int argc, char **argv)
 		log_error("cannot start the SCSI core: %s", strerror(-rc));
 		goto out_mgmt;
 	}
+	/* Saved mode pages (MODE SELECT with SP=1) live in the state dir. */
+	rc = scsi_mode_set_state_dir(o.state_dir);
+	if (rc < 0) {
+		log_error("cannot start the SCSI core: %s", strerror(-rc));
+		goto out_core;
+	}
 	rc = reactor_pool_start(o.threads);
 	if (rc < 0) {
 		log_error("cannot start %u reactor threads: %s", o.threads,
@@ -319,6 +360,10 @@ int main(int argc, char **argv)
 		goto out_core;
 	}
 	iscsi_limits_default(&lim);
+	if (o.nop_interval >= 0)
+		lim.nop_interval_ms = (uint32_t)o.nop_interval * 1000;
+	if (o.nop_timeout >= 0)
+		lim.nop_timeout_ms = (uint32_t)o.nop_timeout * 1000;
 	rc = iscsi_init(main_reactor, &lim);
 	if (rc < 0) {
 		log_error("cannot start the iSCSI transport: %s",

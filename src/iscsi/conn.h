@@ -37,9 +37,6 @@
 /* Largest login/text key=value text collected over C-bit continuations. */
 #define ISCSI_TEXT_REQ_MAX 65536
 #define ISCSI_TEXT_RSP_MAX (1u << 20)
-/* Liveness: NOP-In ping after this much silence, drop if unanswered. */
-#define ISCSI_NOP_IDLE_MS    10000
-#define ISCSI_NOP_TIMEOUT_MS 20000
 /* A connection told to close after its last PDU waits this long for it. */
 #define ISCSI_CLOSE_LINGER_MS 5000
 /* Re-check period while a reinstated session is still going away. */

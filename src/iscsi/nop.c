@@ -2,8 +2,9 @@
  * NOP-Out/NOP-In (RFC 7143 §11.18-11.19): a NOP-Out with an ITT is
  * answered by a NOP-In echoing its data; a NOP-Out with ITT 0xffffffff
  * answers our ping. The target pings a connection that has been silent for
- * ISCSI_NOP_IDLE_MS and drops it when nothing arrives within
- * ISCSI_NOP_TIMEOUT_MS of the ping (both in conn.h).
+ * iscsi_lim.nop_interval_ms and drops it when nothing arrives within
+ * iscsi_lim.nop_timeout_ms of the ping (lunard --nop-interval and
+ * --nop-timeout).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -85,37 +86,39 @@ static void nop_tick(void *arg)
 	if (c->nop_outstanding && c->last_rx_ms > c->nop_sent_ms)
 		c->nop_outstanding = false; /* it is alive and talking */
 	if (c->nop_outstanding) {
-		if (now - c->nop_sent_ms >= ISCSI_NOP_TIMEOUT_MS) {
+		if (now - c->nop_sent_ms >= iscsi_lim.nop_timeout_ms) {
 			log_warn("iscsi: %s: no answer to a NOP-In ping in "
 				 "%u s; dropping the connection",
-				 c->peer, ISCSI_NOP_TIMEOUT_MS / 1000);
+				 c->peer, iscsi_lim.nop_timeout_ms / 1000);
 			iscsi_conn_close(c);
 			return;
 		}
 		reactor_timer_arm(c->reactor, &c->nop_timer,
-				  ISCSI_NOP_TIMEOUT_MS - (now - c->nop_sent_ms),
+				  iscsi_lim.nop_timeout_ms - (now - c->nop_sent_ms),
 				  nop_tick, c);
 		return;
 	}
 	idle = now - c->last_rx_ms;
-	if (idle < ISCSI_NOP_IDLE_MS) {
+	if (idle < iscsi_lim.nop_interval_ms) {
 		reactor_timer_arm(c->reactor, &c->nop_timer,
-				  ISCSI_NOP_IDLE_MS - idle, nop_tick, c);
+				  iscsi_lim.nop_interval_ms - idle, nop_tick, c);
 		return;
 	}
 	nop_ping(c, now);
 	if (c->state != ISCSI_CONN_FFP && c->state != ISCSI_CONN_LOGOUT)
 		return; /* sending it failed and closed the connection */
 	reactor_timer_arm(c->reactor, &c->nop_timer,
-			  c->nop_outstanding ? ISCSI_NOP_TIMEOUT_MS
-					     : ISCSI_NOP_IDLE_MS,
+			  c->nop_outstanding ? iscsi_lim.nop_timeout_ms
+					     : iscsi_lim.nop_interval_ms,
 			  nop_tick, c);
 }
 
 void iscsi_nop_start(struct iscsi_conn *c)
 {
 	c->nop_outstanding = false;
-	reactor_timer_arm(c->reactor, &c->nop_timer, ISCSI_NOP_IDLE_MS,
+	if (iscsi_lim.nop_interval_ms == 0)
+		return;
+	reactor_timer_arm(c->reactor, &c->nop_timer, iscsi_lim.nop_interval_ms,
 			  nop_tick, c);
 }
 

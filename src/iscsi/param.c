@@ -148,6 +148,11 @@ static const struct iscsi_limits iscsi_limits_builtin = {
     .data_sequence_in_order = true,
     .allow_header_digest = true,
     .allow_data_digest = true,
+    /* 60 s to answer: some initiators stop servicing their connection for
+     * long stretches (libiscsi's Sanitize tests sleep 60 s between
+     * commands); tgt and LIO are no stricter. */
+    .nop_interval_ms = 10000,
+    .nop_timeout_ms = 60000,
 };
 
 void iscsi_limits_default(struct iscsi_limits *lim)

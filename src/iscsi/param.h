@@ -70,6 +70,11 @@ struct iscsi_limits {
 	bool data_sequence_in_order;
 	bool allow_header_digest;
 	bool allow_data_digest;
+	/* Liveness (not negotiated): a NOP-In ping after nop_interval_ms of
+	 * silence (0: never ping), the connection dropped when nothing
+	 * arrives within nop_timeout_ms of a ping. */
+	uint32_t nop_interval_ms;
+	uint32_t nop_timeout_ms;
 };
 
 void iscsi_limits_default(struct iscsi_limits *lim);

@@ -7,19 +7,20 @@
  *     data is answered by a NOP-In with the same ITT, TTT 0xffffffff and
  *     the same 100 bytes, carrying the next StatSN.
  *  2. After silence the target pings: a NOP-In with ITT 0xffffffff, a TTT
- *     other than 0xffffffff and StatSN not advanced arrives between
- *     MIN_PING_S and MAX_PING_S after our last PDU (lunard pings after 10 s
- *     of silence, conn.h ISCSI_NOP_IDLE_MS). We answer it with a NOP-Out
+ *     other than 0xffffffff and StatSN not advanced arrives INTERVAL_S
+ *     after our last PDU, within a tolerance (lunard --nop-interval). We
+ *     answer it with a NOP-Out
  *     echoing its TTT and LUN, ITT 0xffffffff, I bit set.
  *  3. The answered connection stays up: the next ping arrives the same
  *     way. We do not answer that one.
- *  4. The target closes the connection between MIN_DROP_S and MAX_DROP_S
- *     after the unanswered ping (lunard: 20 s, ISCSI_NOP_TIMEOUT_MS).
+ *  4. The target closes the connection TIMEOUT_S after the unanswered
+ *     ping, within a tolerance (lunard --nop-timeout).
  * Prints "answered ping 1" once the first ping is answered (the session
  * is then logged in for sure), and "closed" at the end.
  *
- * usage: nop ADDR:PORT IQN
- * Exit 0 when every check held, 1 otherwise. Takes about 45 s.
+ * usage: nop ADDR:PORT IQN INTERVAL_S TIMEOUT_S (lunard's --nop-interval
+ * and --nop-timeout). Exit 0 when every check held, 1 otherwise. Takes
+ * about 2 * INTERVAL_S + TIMEOUT_S.
  */
 #include <signal.h>
 
@@ -27,17 +28,16 @@
 
 #define INITIATOR  "iqn.2026-11.org.lunar:nop"
 #define PING_ITT   0x4e4f5001u
-#define MIN_PING_S 8
-#define MAX_PING_S 13
-#define MIN_DROP_S 15
-#define MAX_DROP_S 35
+/* Windows around the configured times, in ms: timers fire on time, but
+ * the machine may be busy running other tests. */
+static int min_ping_ms, max_ping_ms, min_drop_ms, max_drop_ms;
 
 static struct raw_pdu pdu;
 
 /* Waits for the target's ping; any other PDU, or a close, is an error. */
 static uint64_t wait_ping(struct raw_conn *c, uint64_t since, const char *what)
 {
-	uint64_t deadline = since + MAX_PING_S * 1000, now = raw_now_ms(), at;
+	uint64_t deadline = since + (uint64_t)max_ping_ms, now = raw_now_ms(), at;
 	int r =
 	    now < deadline ? raw_recv_pdu(c, &pdu, (int)(deadline - now)) : -1;
 
@@ -47,17 +47,17 @@ static uint64_t wait_ping(struct raw_conn *c, uint64_t since, const char *what)
 			"without pinging it first",
 			(double)(at - since) / 1000, what);
 	if (r < 0)
-		raw_die("no NOP-In ping within %d s of %s", MAX_PING_S, what);
+		raw_die("no NOP-In ping within %.1f s of %s", max_ping_ms / 1000.0, what);
 	if (!raw_is_ping(&pdu))
 		raw_die("%s (opcode 0x%02x, ITT 0x%08x) on an idle connection; "
 			"expected only a NOP-In ping",
 			raw_opname(raw_opcode(pdu.bhs)), raw_opcode(pdu.bhs),
 			raw_get32(pdu.bhs + 16));
 	raw_check_ping(c, &pdu);
-	if (at - since < MIN_PING_S * 1000)
+	if (at - since < (uint64_t)min_ping_ms)
 		raw_die("NOP-In ping %.1f s after %s: the connection was idle "
-			"for less than %d s",
-			(double)(at - since) / 1000, what, MIN_PING_S);
+			"for less than %.1f s",
+			(double)(at - since) / 1000, what, min_ping_ms / 1000.0);
 	return at;
 }
 
@@ -79,11 +79,16 @@ int main(int argc, char **argv)
 	raw_prog = "nop";
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	signal(SIGPIPE, SIG_IGN);
-	if (argc != 3) {
-		fprintf(stderr, "usage: nop ADDR:PORT IQN\n");
+	if (argc != 5 || atoi(argv[3]) < 1 || atoi(argv[4]) < 1) {
+		fprintf(stderr,
+			"usage: nop ADDR:PORT IQN INTERVAL_S TIMEOUT_S\n");
 		return 2;
 	}
-	alarm(3 * MAX_PING_S + MAX_DROP_S + 20);
+	min_ping_ms = atoi(argv[3]) * 1000 - 500;
+	max_ping_ms = atoi(argv[3]) * 1000 + 3000;
+	min_drop_ms = atoi(argv[4]) * 1000 - 500;
+	max_drop_ms = atoi(argv[4]) * 1000 + 5000;
+	alarm((unsigned)((3 * max_ping_ms + max_drop_ms) / 1000 + 20));
 	raw_connect(&c, argv[1], "nop");
 	raw_login(&c, INITIATOR, argv[2], 0x4e4f, keys);
 	raw_log("logged in to %s, TSIH %u", argv[2], c.tsih);
@@ -143,12 +148,12 @@ int main(int argc, char **argv)
 	/* 4. unanswered: dropped */
 	for (;;) {
 		uint64_t now = raw_now_ms(),
-			 deadline = ping2 + MAX_DROP_S * 1000;
+			 deadline = ping2 + (uint64_t)max_drop_ms;
 
 		if (now >= deadline)
-			raw_die("the connection is still open %d s after an "
+			raw_die("the connection is still open %.1f s after an "
 				"unanswered NOP-In ping",
-				MAX_DROP_S);
+				max_drop_ms / 1000.0);
 		r = raw_recv_pdu(&c, &pdu, (int)(deadline - now));
 		if (r == 0)
 			break;
@@ -164,10 +169,10 @@ int main(int argc, char **argv)
 	}
 	closed = raw_now_ms();
 	raw_close(&c);
-	if (closed - ping2 < MIN_DROP_S * 1000)
+	if (closed - ping2 < (uint64_t)min_drop_ms)
 		raw_die("the target closed the connection %.1f s after its "
-			"unanswered ping; expected it to wait at least %d s",
-			(double)(closed - ping2) / 1000, MIN_DROP_S);
+			"unanswered ping; expected it to wait at least %.1f s",
+			(double)(closed - ping2) / 1000, min_drop_ms / 1000.0);
 	raw_log("closed: the target dropped the connection %.1f s after the "
 		"unanswered ping",
 		(double)(closed - ping2) / 1000);

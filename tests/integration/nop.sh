@@ -1,21 +1,21 @@
 #!/bin/bash
 # NOP-Out/NOP-In (RFC 7143 §11.18-11.19) and dead-peer detection: the nop
 # program (a hand-made initiator) gets its 100-byte ping echoed, then
-# stays silent: lunard pings it (NOP-In, ITT 0xffffffff, valid TTT) within
-# ~12 s, keeps the connection while the pings are answered, and closes it
-# within 35 s of a ping left unanswered; the session then leaves
-# `session list`. About 45 s.
+# stays silent: lunard (--nop-interval 3 --nop-timeout 6) pings it (NOP-In,
+# ITT 0xffffffff, valid TTT) after 3 s of silence, keeps the connection
+# while the pings are answered, and closes it 6 s after a ping left
+# unanswered; the session then leaves `session list`. About 15 s.
 . "$(dirname "$0")/lib.sh"
 
 IQN=iqn.2026-11.org.lunar:it-nop
 INIT=iqn.2026-11.org.lunar:nop
 [ -x "$TESTBIN/nop" ] || fail "$TESTBIN/nop is missing: run make check"
 
-lunard_start
+lunard_start --nop-interval 3 --nop-timeout 6
 make_target "$IQN"
 add_file_lun "$IQN" 1 "$T/disk.img" $((16 * 1024 * 1024))
 
-timeout -k 5 100 "$TESTBIN/nop" "127.0.0.1:$PORT" "$IQN" >"$T/nop.out" 2>&1 &
+timeout -k 5 100 "$TESTBIN/nop" "127.0.0.1:$PORT" "$IQN" 3 6 >"$T/nop.out" 2>&1 &
 nop_pid=$!
 EXTRA_PIDS+=("$nop_pid")
 
