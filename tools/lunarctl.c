@@ -554,11 +554,19 @@ static void ctl_lun_line(json_t *l, char *out, size_t outlen)
 	char size[32];
 
 	ctl_human_size((uint64_t)jint(l, "size"), size, sizeof(size));
-	snprintf(out, outlen, "%s (%s, %s, %lld-byte blocks, serial %s%s%s)",
+	char pbs[48] = "";
+
+	if (jint(l, "physical_block_size"))
+		snprintf(pbs, sizeof(pbs), ", %lld-byte physical blocks",
+			 jint(l, "physical_block_size"));
+	snprintf(out, outlen,
+		 "%s (%s, %s, %lld-byte blocks%s, serial %s%s%s%s%s)",
 		 jstr(l, "backing"), jstr(l, "bstype"), size,
-		 jint(l, "block_size"), jstr(l, "serial"),
+		 jint(l, "block_size"), pbs, jstr(l, "serial"),
 		 jbool(l, "readonly") ? ", read-only" : "",
-		 jbool(l, "direct") ? ", O_DIRECT" : "");
+		 jbool(l, "direct") ? ", O_DIRECT" : "",
+		 jbool(l, "thin") ? ", thin" : "",
+		 jbool(l, "removable") ? ", removable" : "");
 }
 
 static void ctl_session_line(json_t *s, const char *indent)
@@ -632,15 +640,22 @@ static int ctl_lun_create(struct ctl *c, const struct ctl_cmd *cmd, int argc,
 			  char **argv)
 {
 	const char *pos[2], *backing = NULL, *bstype = NULL, *size = NULL,
-			    *bsz = NULL, *serial = NULL;
-	bool ro = false, direct = false;
+			    *bsz = NULL, *serial = NULL, *pbsz = NULL;
+	bool ro = false, direct = false, thin = false, removable = false;
 	struct ctl_opt opts[] = {
-	    {"backing", true, &backing, NULL}, {"bstype", true, &bstype, NULL},
-	    {"size", true, &size, NULL},       {"block-size", true, &bsz, NULL},
-	    {"serial", true, &serial, NULL},   {"readonly", false, NULL, &ro},
-	    {"direct", false, NULL, &direct},  {0},
+	    {"backing", true, &backing, NULL},
+	    {"bstype", true, &bstype, NULL},
+	    {"size", true, &size, NULL},
+	    {"block-size", true, &bsz, NULL},
+	    {"serial", true, &serial, NULL},
+	    {"readonly", false, NULL, &ro},
+	    {"direct", false, NULL, &direct},
+	    {"thin", false, NULL, &thin},
+	    {"physical-block-size", true, &pbsz, NULL},
+	    {"removable", false, NULL, &removable},
+	    {0},
 	};
-	uint64_t lun, bytes = 0, block = 512;
+	uint64_t lun, bytes = 0, block = 512, pblock = 0;
 	json_t *req, *res;
 	char *path;
 
@@ -662,6 +677,14 @@ static int ctl_lun_create(struct ctl *c, const struct ctl_cmd *cmd, int argc,
 	    (ctl_parse_u64(bsz, &block) || (block != 512 && block != 4096)))
 		ctl_usage_error(cmd, "bad block size '%s': use 512 or 4096",
 				bsz);
+	/* lunard checks that it is a power-of-two multiple of the block
+	 * size and names the fix. */
+	if (pbsz && (ctl_parse_u64(pbsz, &pblock) || pblock > UINT32_MAX))
+		ctl_usage_error(cmd,
+				"bad physical block size '%s': use a "
+				"power-of-two multiple of the block size, e.g. "
+				"4096",
+				pbsz);
 	/* The null store has no file; anything else is a path. */
 	path = bstype && strcmp(bstype, "null") == 0 ? strdup(backing)
 						     : ctl_abs_path(backing);
@@ -676,6 +699,13 @@ static int ctl_lun_create(struct ctl *c, const struct ctl_cmd *cmd, int argc,
 				    json_integer((json_int_t)bytes));
 	if (serial)
 		json_object_set_new(req, "serial", json_string(serial));
+	if (thin)
+		json_object_set_new(req, "thin", json_true());
+	if (pbsz)
+		json_object_set_new(req, "physical_block_size",
+				    json_integer((json_int_t)pblock));
+	if (removable)
+		json_object_set_new(req, "removable", json_true());
 	res = ctl_call(c, req);
 	char human[32];
 	ctl_human_size((uint64_t)jint(res, "size"), human, sizeof(human));
@@ -1094,9 +1124,11 @@ static const struct ctl_cmd ctl_cmds[] = {
      ctl_target_show},
     {"lun", "create",
      "IQN LUN --backing PATH [--bstype rdwr|null] [--size SIZE] "
-     "[--block-size 512|4096] [--readonly] [--direct] [--serial S]",
+     "[--block-size 512|4096] [--physical-block-size N] [--readonly] "
+     "[--direct] [--thin] [--removable] [--serial S]",
      "add a LUN; --size (bytes or K/M/G/T, e.g. 1G) creates a sparse file "
-     "when PATH does not exist",
+     "when PATH does not exist; --thin deallocates unmapped blocks, "
+     "--removable lets initiators eject and load the medium",
      ctl_lun_create},
     {"lun", "delete", "IQN LUN", "remove a LUN", ctl_lun_delete},
     {"acl", "add", "IQN INITIATOR|ALL", "let an initiator (or all) log in",
@@ -1418,9 +1450,12 @@ static void tgt_print_target(json_t *t)
 		printf("            Size: %" PRIu64 " MB, Block size: %lld\n",
 		       (size + 500000) / 1000000, jint(v, "block_size"));
 		printf("            Online: Yes\n");
-		printf("            Removable media: No\n");
+		printf("            Removable media: %s\n",
+		       jbool(v, "removable") ? "Yes" : "No");
 		printf("            Readonly: %s\n",
 		       jbool(v, "readonly") ? "Yes" : "No");
+		printf("            Thin-provisioning: %s\n",
+		       jbool(v, "thin") ? "Yes" : "No");
 		printf("            Backing store type: %s\n",
 		       jstr(v, "bstype"));
 		printf("            Backing store path: %s\n",

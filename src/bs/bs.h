@@ -69,6 +69,15 @@ struct bs_ops {
 	void (*submit)(struct bs_dev *dev, struct bs_req *req);
 	/* Optional: re-reads the size after the medium grew. */
 	int (*refresh_size)(struct bs_dev *dev);
+	/*
+	 * Optional: the allocation status of the bytes at offset (len > 0):
+	 * sets *mapped for the run that starts there and *run_len to its
+	 * length (at most len). Deallocated bytes read as zeros (DISCARD).
+	 * Synchronous and cheap (file metadata, no data I/O); a store that
+	 * cannot tell reports everything mapped. Returns 0 or -errno.
+	 */
+	int (*lba_status)(struct bs_dev *dev, uint64_t offset, uint64_t len,
+			  bool *mapped, uint64_t *run_len);
 	struct list_head link;
 };
 

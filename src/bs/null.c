@@ -59,11 +59,21 @@ static void bs_null_submit(struct bs_dev *dev, struct bs_req *req)
 	bs_complete(req, rc);
 }
 
+/* Nothing is ever stored: every block is deallocated and reads zeros. */
+static int bs_null_lba_status(struct bs_dev *dev, uint64_t offset,
+			      uint64_t len, bool *mapped, uint64_t *run_len)
+{
+	*mapped = false;
+	*run_len = len;
+	return 0;
+}
+
 static struct bs_ops bs_null_ops = {
     .name = "null",
     .open = bs_null_open,
     .close = bs_null_close,
     .submit = bs_null_submit,
+    .lba_status = bs_null_lba_status,
 };
 
 BS_REGISTER(bs_null_ops)

@@ -8,7 +8,8 @@
  * FUA writes use pwritev2(RWF_DSYNC) (pwrite + fdatasync where the kernel
  * lacks it), FLUSH is fdatasync, DISCARD punches a hole (reads return
  * zeros afterwards, as bs.h promises), WRITE_ZEROES uses
- * fallocate(ZERO_RANGE) and falls back to writing zeros.
+ * fallocate(ZERO_RANGE) and falls back to writing zeros. The holes of a
+ * file are reported through SEEK_DATA/SEEK_HOLE (thin provisioning).
  */
 #include "bs/bs.h"
 
@@ -620,12 +621,50 @@ static void bs_rdwr_close(struct bs_dev *dev)
 	bs_rdwr_free(rd);
 }
 
+/*
+ * Holes of a regular file through SEEK_DATA/SEEK_HOLE (at the file
+ * system's block granularity). A block device, or a file system without
+ * them, reports everything mapped: "mapped or unknown" (SBC-4 §5.8).
+ */
+static int bs_rdwr_lba_status(struct bs_dev *dev, uint64_t offset,
+			      uint64_t len, bool *mapped, uint64_t *run_len)
+{
+	struct bs_rdwr *rd = bs_rdwr_of(dev);
+	off_t data, hole;
+
+	*mapped = true;
+	*run_len = len;
+	if (rd->is_blk || len == 0)
+		return 0;
+	data = lseek(rd->fd, (off_t)offset, SEEK_DATA);
+	if (data < 0) {
+		if (errno == ENXIO) { /* only a hole up to the end */
+			*mapped = false;
+			return 0;
+		}
+		return errno == EINVAL || errno == EOPNOTSUPP ? 0 : -errno;
+	}
+	if ((uint64_t)data > offset) {
+		*mapped = false;
+		if ((uint64_t)data - offset < len)
+			*run_len = (uint64_t)data - offset;
+		return 0;
+	}
+	hole = lseek(rd->fd, (off_t)offset, SEEK_HOLE);
+	if (hole < 0)
+		return errno == ENXIO ? 0 : -errno;
+	if ((uint64_t)hole > offset && (uint64_t)hole - offset < len)
+		*run_len = (uint64_t)hole - offset;
+	return 0;
+}
+
 static struct bs_ops bs_rdwr_ops = {
     .name = "rdwr",
     .open = bs_rdwr_open,
     .close = bs_rdwr_close,
     .submit = bs_rdwr_submit,
     .refresh_size = bs_rdwr_refresh_size,
+    .lba_status = bs_rdwr_lba_status,
 };
 
 BS_REGISTER(bs_rdwr_ops)

@@ -2,7 +2,10 @@
  * Task management (RFC 7143 §11.5-11.6, SAM-5 §7): ABORT TASK (with the
  * RefCmdSN rule of §11.5.1 for a task never seen), ABORT TASK SET and
  * LOGICAL UNIT RESET on this session's tasks (the reset also reaches the
- * core for the other nexuses' unit attentions). TASK REASSIGN needs
+ * core for the other nexuses' unit attentions). TARGET WARM RESET resets
+ * every LU of the target the same way; TARGET COLD RESET then closes every
+ * session of the target once the response is queued (§11.5.1). TASK
+ * REASSIGN needs
  * ErrorRecoveryLevel 2; every other function is answered "not
  * supported". Aborted tasks get no response; their memory waits for the
  * core's done.
@@ -10,6 +13,7 @@
 #include <string.h>
 
 #include "iscsi/conn.h"
+#include "iscsi/iscsi.h"
 #include "util/log.h"
 
 static uint8_t tmf_abort_task(struct iscsi_conn *c,
@@ -66,6 +70,12 @@ void iscsi_tmf_rx(struct iscsi_conn *c, const uint8_t *bhs)
 	case ISCSI_TMF_LUN_RESET:
 		response = tmf_abort_lun(c, &h, true);
 		break;
+	case ISCSI_TMF_TARGET_WARM_RESET:
+	case ISCSI_TMF_TARGET_COLD_RESET:
+		iscsi_task_abort_all(c);
+		scsi_target_reset_by(&c->sess->nexus);
+		response = ISCSI_TMF_RSP_COMPLETE;
+		break;
 	case ISCSI_TMF_TASK_REASSIGN:
 		response = ISCSI_TMF_RSP_NO_REASSIGN;
 		break;
@@ -86,4 +96,6 @@ void iscsi_tmf_rx(struct iscsi_conn *c, const uint8_t *bhs)
 	iscsi_conn_sn(c, &r.sn, true);
 	iscsi_tmf_rsp_encode(p->tx.hdr, &r);
 	iscsi_ctl_send(c, p, NULL, 0, NULL);
+	if (h.function == ISCSI_TMF_TARGET_COLD_RESET)
+		iscsi_session_close_target(c->sess->target_name);
 }

@@ -305,9 +305,10 @@ static int cfg_lun_from_json(struct cfg_ctx *c, json_t *o, const char *path,
 {
 	static const char *const keys[] = {
 	    "lun",	"backing", "bstype", "size", "block_size",
-	    "readonly", "direct",  "serial", NULL,
+	    "readonly", "direct",  "serial", "thin", "physical_block_size",
+	    "removable", NULL,
 	};
-	uint64_t bsz = 512;
+	uint64_t bsz = 512, pbsz = 0;
 	char p[512];
 	int rc;
 
@@ -325,7 +326,11 @@ static int cfg_lun_from_json(struct cfg_ctx *c, json_t *o, const char *path,
 	    (rc = cfg_get_bool(c, o, path, "readonly", &l->p.readonly)) ||
 	    (rc = cfg_get_bool(c, o, path, "direct", &l->p.direct)) ||
 	    (rc = cfg_get_str(c, o, path, "serial", false, l->p.serial,
-			      sizeof(l->p.serial))))
+			      sizeof(l->p.serial))) ||
+	    (rc = cfg_get_bool(c, o, path, "thin", &l->p.thin)) ||
+	    (rc = cfg_get_u64(c, o, path, "physical_block_size", false,
+			      UINT32_MAX, &pbsz)) ||
+	    (rc = cfg_get_bool(c, o, path, "removable", &l->p.removable)))
 		return rc;
 	if (l->p.backing[0] == '\0') {
 		cfg_path(p, sizeof(p), path, "backing");
@@ -339,6 +344,20 @@ static int cfg_lun_from_json(struct cfg_ctx *c, json_t *o, const char *path,
 				(unsigned long long)bsz);
 	}
 	l->p.block_size = (uint32_t)bsz;
+	/* 0: one logical block per physical block; else a power-of-two
+	 * multiple of the block size, at most 2^15 of them (LBPPBE). */
+	if (pbsz && (pbsz < bsz || (pbsz & (pbsz - 1)) ||
+		     pbsz / bsz > (1u << 15))) {
+		cfg_path(p, sizeof(p), path, "physical_block_size");
+		return cfg_fail(c, p,
+				"%llu is not a power-of-two multiple of the "
+				"%llu-byte block size (at most %u blocks); use "
+				"for example %llu, or 0 for none",
+				(unsigned long long)pbsz,
+				(unsigned long long)bsz, 1u << 15,
+				(unsigned long long)(bsz < 4096 ? 4096 : bsz));
+	}
+	l->p.physical_block_size = (uint32_t)pbsz;
 	if (!cfg_graphic(l->p.serial)) {
 		cfg_path(p, sizeof(p), path, "serial");
 		return cfg_fail(c, p,
@@ -633,11 +652,13 @@ json_t *mgmt_cfg_lun_to_json(const struct mgmt_cfg_lun *l, unsigned flags)
 	bool live = flags & MGMT_CFG_LIVE;
 
 	return json_pack(
-	    "{s:I, s:s, s:s, s:I, s:i, s:b, s:b, s:s}", "lun",
+	    "{s:I, s:s, s:s, s:I, s:i, s:b, s:b, s:s, s:b, s:I, s:b}", "lun",
 	    (json_int_t)l->lun, "backing", l->p.backing, "bstype", l->p.bstype,
 	    "size", (json_int_t)(live ? l->cur_size : l->p.size), "block_size",
 	    (int)l->p.block_size, "readonly", l->p.readonly, "direct",
-	    l->p.direct, "serial", live ? l->cur_serial : l->p.serial);
+	    l->p.direct, "serial", live ? l->cur_serial : l->p.serial, "thin",
+	    l->p.thin, "physical_block_size",
+	    (json_int_t)l->p.physical_block_size, "removable", l->p.removable);
 }
 
 json_t *mgmt_cfg_target_to_json(const struct mgmt_cfg_target *t, unsigned flags)

@@ -40,7 +40,7 @@ typedef int (*mgmt_handler_fn)(json_t *req, json_t **result, char *err,
 struct mgmt_cmd {
 	const char *name;
 	mgmt_handler_fn fn;
-	struct mgmt_arg args[10];
+	struct mgmt_arg args[16];
 };
 
 __attribute__((format(printf, 4, 5))) static int
@@ -459,6 +459,15 @@ static int mgmt_lun_create(json_t *req, json_t **res, char *err, size_t errlen)
 				 "block size %lld is not supported; use 512 or "
 				 "4096",
 				 (long long)bsz);
+	json_int_t pbsz = 0;
+	if ((v = json_object_get(req, "physical_block_size")))
+		pbsz = json_integer_value(v);
+	if (pbsz < 0 || pbsz > UINT32_MAX)
+		return mgmt_fail(-EINVAL, err, errlen,
+				 "physical block size %lld is out of range; "
+				 "use a power-of-two multiple of the block "
+				 "size, for example 4096",
+				 (long long)pbsz);
 	if (strlen(serial) >= sizeof(p->serial))
 		return mgmt_fail(-EINVAL, err, errlen,
 				 "serial '%s' is longer than %zu characters",
@@ -498,6 +507,9 @@ static int mgmt_lun_create(json_t *req, json_t **res, char *err, size_t errlen)
 	p->block_size = (uint32_t)bsz;
 	p->readonly = mgmt_bool(req, "readonly");
 	p->direct = mgmt_bool(req, "direct");
+	p->thin = mgmt_bool(req, "thin");
+	p->physical_block_size = (uint32_t)pbsz;
+	p->removable = mgmt_bool(req, "removable");
 	err[0] = '\0';
 	rc = scsi_lu_create(t, lun, p, err, errlen);
 	free(p);
@@ -1003,7 +1015,8 @@ static const struct mgmt_cmd mgmt_cmds[] = {
     {"lun.create",
      mgmt_lun_create,
      {STR("target"), INT("lun"), STR("backing"), STR_O("bstype"), INT_O("size"),
-      INT_O("block_size"), BOOL("readonly"), BOOL("direct"), STR_O("serial")}},
+      INT_O("block_size"), BOOL("readonly"), BOOL("direct"), STR_O("serial"),
+      BOOL("thin"), INT_O("physical_block_size"), BOOL("removable")}},
     {"lun.delete", mgmt_lun_delete, {STR("target"), INT("lun")}},
     {"acl.add", mgmt_acl_add, {STR("target"), STR("initiator")}},
     {"acl.delete", mgmt_acl_delete, {STR("target"), STR("initiator")}},

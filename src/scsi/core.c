@@ -32,6 +32,7 @@
 #include "event/reactor.h"
 #include "scsi/buf.h"
 #include "scsi/device.h"
+#include "scsi/mode.h"
 #include "scsi/sense.h"
 #include "scsi/ua.h"
 #include "util/bytes.h"
@@ -393,6 +394,20 @@ void scsi_lu_reset_by(struct scsi_nexus *n, const uint8_t lun_raw[8])
 	 * asked included (libiscsi's MultipathIO.Reset checks both paths). */
 	scsi_ua_establish_others(n->lun_map->ent[idx].lu, NULL,
 				 SCSI_ASC_BUS_DEVICE_RESET);
+	scsi_lu_clear_prevent(n->lun_map->ent[idx].lu);
+}
+
+void scsi_target_reset_by(struct scsi_nexus *n)
+{
+	uint8_t raw[8] = {0};
+
+	/* Picks up the current map first. */
+	scsi_nexus_lookup(n, raw);
+	for (unsigned i = 0; n->lun_map && i < n->lun_map->count; i++) {
+		scsi_ua_establish_others(n->lun_map->ent[i].lu, NULL,
+					 SCSI_ASC_BUS_DEVICE_RESET);
+		scsi_lu_clear_prevent(n->lun_map->ent[i].lu);
+	}
 }
 
 /* ---- the task set of an I_T_L nexus (SAM-5 §8) ---- */
@@ -495,6 +510,7 @@ static void scsi_cmd_reset(struct scsi_cmd *cmd)
 	cmd->aborted = false;
 	list_init(&cmd->lu_link);
 	list_init(&cmd->bs.link);
+	scsi_range_req_init(&cmd->range);
 }
 
 /* Finds the LU and ITL the command addresses (none is not an error). */
@@ -550,6 +566,41 @@ static int scsi_cmd_check_cdb(struct scsi_cmd *cmd)
 	if (cmd->cdb[ctl] & 0x01) {
 		scsi_cmd_set_invalid_field(cmd, (uint16_t)ctl, 0);
 		return -EINVAL;
+	}
+	return 0;
+}
+
+/*
+ * Whether the LU can run the command now: a command that needs the medium
+ * waits for it (SBC-4 §4.15: NOT READY while it is out or being
+ * sanitized); then a row this LU does not support is as absent as an
+ * unknown opcode. The medium comes first: which provisioning commands
+ * apply is a property of the medium loaded.
+ */
+static int scsi_cmd_check_ready(struct scsi_cmd *cmd)
+{
+	const struct scsi_op *op = cmd->op;
+	const struct scsi_device_type *dt = cmd->lu ? cmd->lu->dtype : NULL;
+	struct scsi_sense_info si;
+
+	if (!dt)
+		return 0;
+	if ((op->flags & SCSI_OP_MEDIUM) && dt->lu_ready &&
+	    !dt->lu_ready(cmd->lu, &si)) {
+		scsi_cmd_set_sense_full(cmd, &si);
+		return -EAGAIN;
+	}
+	/* A write-protected medium refuses every write, even one this LU
+	 * could not do (DATA PROTECT after parse). */
+	if (op->supported && !op->supported(cmd->lu) &&
+	    !((op->flags & SCSI_OP_WRITES) &&
+	      (scsi_lu_readonly(cmd->lu) || scsi_mode_swp(cmd->lu)))) {
+		if (op->flags & SCSI_OP_SA)
+			scsi_cmd_set_invalid_field(cmd, 1, 4);
+		else
+			scsi_cmd_set_sense(cmd, SCSI_SK_ILLEGAL_REQUEST,
+					   SCSI_ASC_INVALID_OPCODE);
+		return -EOPNOTSUPP;
 	}
 	return 0;
 }
@@ -610,6 +661,9 @@ static int scsi_cmd_prepare_op(struct scsi_cmd *cmd)
 	rc = scsi_cmd_check_cdb(cmd);
 	if (rc)
 		return rc;
+	rc = scsi_cmd_check_ready(cmd);
+	if (rc)
+		return rc;
 	if (cmd->op->parse) {
 		rc = cmd->op->parse(cmd);
 		if (rc)
@@ -618,6 +672,13 @@ static int scsi_cmd_prepare_op(struct scsi_cmd *cmd)
 	if ((cmd->op->flags & SCSI_OP_WRITES) && scsi_lu_readonly(cmd->lu)) {
 		scsi_cmd_set_sense(cmd, SCSI_SK_DATA_PROTECT,
 				   SCSI_ASC_WRITE_PROTECTED);
+		return -EROFS;
+	}
+	/* SWP of the control mode page (SPC-5 §7.5.8): the LU is software
+	 * write protected. */
+	if ((cmd->op->flags & SCSI_OP_WRITES) && scsi_mode_swp(cmd->lu)) {
+		scsi_cmd_set_sense(cmd, SCSI_SK_DATA_PROTECT,
+				   SCSI_ASC_SOFTWARE_WRITE_PROTECTED);
 		return -EROFS;
 	}
 	return scsi_cmd_size_transfer(cmd);

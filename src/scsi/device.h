@@ -31,6 +31,8 @@
 #include "scsi/target.h"
 #include "util/list.h"
 
+struct scsi_sense_info;
+
 /* Vendor identification of every LU (SPC-5 §6.7.2, 8 bytes, padded). */
 #define SCSI_VENDOR_ID "LUNAR"
 
@@ -45,6 +47,9 @@
 #define SCSI_OP_WRITES (1u << 1) /* changes the medium: refused when r/o */
 #define SCSI_OP_SA     (1u << 2) /* the row is one service action */
 #define SCSI_OP_BLOCKS (1u << 3) /* the data are whole logical blocks */
+/* Needs the medium: refused with the type's lu_ready sense (NOT READY,
+ * MEDIUM NOT PRESENT or SANITIZE IN PROGRESS) while the LU is not ready. */
+#define SCSI_OP_MEDIUM (1u << 4)
 
 /* Most rows a device type's table may have: bounds the all_commands data
  * of REPORT SUPPORTED OPERATION CODES (20 bytes a row with timeouts). */
@@ -83,6 +88,14 @@ struct scsi_op {
 	int (*parse)(struct scsi_cmd *cmd);
 	int (*execute)(struct scsi_cmd *cmd);
 	/*
+	 * NULL: every LU of the type supports the command. Otherwise whether
+	 * this LU does (UNMAP only on a thin LU): for a LU that does not, the
+	 * row is absent, in dispatch (INVALID COMMAND OPERATION CODE, or
+	 * INVALID FIELD IN CDB for its service action) and in REPORT
+	 * SUPPORTED OPERATION CODES alike.
+	 */
+	bool (*supported)(const struct scsi_lu *lu);
+	/*
 	 * CDB USAGE DATA (SPC-5 §6.35.3), cdb_len bytes: the opcode, the
 	 * service action in the place of the SERVICE ACTION field, and
 	 * elsewhere a one for every bit the device server examines (it
@@ -107,7 +120,9 @@ enum scsi_mode_pc {
 struct scsi_mode_page {
 	uint8_t code;
 	uint8_t len; /* whole page, header included */
-	/* Fills a zeroed page of len bytes (header included). */
+	/* Fills a zeroed page of len bytes (header included) with the
+	 * default values (PC_DEFAULT) or the changeable mask (PC_CHANGEABLE);
+	 * the mode page model (mode.c) keeps current and saved values. */
 	void (*build)(const struct scsi_lu *lu, enum scsi_mode_pc pc,
 		      uint8_t *out);
 };
@@ -144,6 +159,11 @@ struct scsi_device_type {
 	/* Sets up / tears down lu->dtype_priv. */
 	int (*lu_init)(struct scsi_lu *lu);
 	void (*lu_exit)(struct scsi_lu *lu);
+	/* Whether commands that need the medium (SCSI_OP_MEDIUM) may run
+	 * now; if not, fills si with why (NOT READY, with a progress
+	 * indication where there is one). REQUEST SENSE reports it too.
+	 * NULL: always ready. */
+	bool (*lu_ready)(const struct scsi_lu *lu, struct scsi_sense_info *si);
 
 	/* Filled by registration. */
 	struct list_head link;
@@ -218,6 +238,10 @@ extern const struct scsi_op spc_op_request_sense;
 extern const struct scsi_op spc_op_inquiry;
 extern const struct scsi_op spc_op_mode_sense6;
 extern const struct scsi_op spc_op_mode_sense10;
+/* MODE SELECT (6)/(10) (mode.c), REPORT TARGET PORT GROUPS (tpg.c). */
+extern const struct scsi_op spc_op_mode_select6;
+extern const struct scsi_op spc_op_mode_select10;
+extern const struct scsi_op spc_op_report_tpgs;
 extern const struct scsi_op spc_op_report_luns;
 /* MAINTENANCE IN: REPORT SUPPORTED OPERATION CODES, REPORT SUPPORTED TASK
  * MANAGEMENT FUNCTIONS. */
@@ -226,7 +250,8 @@ extern const struct scsi_op spc_op_report_tmfs;
 /* What a LUN without a logical unit answers (SPC-5 "incorrect logical
  * unit selection"): INQUIRY, REPORT LUNS, REQUEST SENSE. */
 extern struct scsi_device_type spc_no_lu_type;
-/* D_SENSE of the LU's control mode page (fixed format for no LU). */
+/* D_SENSE of the LU's control mode page (fixed format for no LU;
+ * mode.c). */
 bool spc_lu_d_sense(const struct scsi_lu *lu);
 
 #endif

@@ -20,6 +20,7 @@
 
 #include "event/reactor.h"
 #include "scsi/device.h"
+#include "scsi/mode.h"
 #include "scsi/target.h"
 #include "util/log.h"
 
@@ -107,6 +108,7 @@ static void scsi_lu_free(struct scsi_lu *lu)
 {
 	if (lu->dtype && lu->dtype->lu_exit)
 		lu->dtype->lu_exit(lu);
+	scsi_mode_lu_exit(lu);
 	if (lu->bs)
 		lu->bs->ops->close(lu->bs);
 	pthread_mutex_destroy(&lu->lock);
@@ -249,6 +251,19 @@ static int scsi_lu_check_params(const struct scsi_target *t, uint64_t lun,
 			 p->size - p->size % bsize + bsize);
 		return -EINVAL;
 	}
+	/* LOGICAL BLOCKS PER PHYSICAL BLOCK EXPONENT: 4 bits (SBC-4 §5.16). */
+	if (p->physical_block_size &&
+	    (p->physical_block_size < bsize ||
+	     (p->physical_block_size & (p->physical_block_size - 1)) ||
+	     p->physical_block_size / bsize > (1u << 15))) {
+		snprintf(err, errlen,
+			 "physical block size %u is not a power-of-two "
+			 "multiple of the %u-byte block size (at most %u "
+			 "blocks); use for example %u",
+			 p->physical_block_size, bsize, 1u << 15,
+			 bsize < 4096 ? 4096 : bsize);
+		return -EINVAL;
+	}
 	for (const char *s = p->serial; *s; s++) {
 		if (*s <= 0x20 || *s >= 0x7f) {
 			snprintf(err, errlen,
@@ -320,6 +335,14 @@ int scsi_lu_create(struct scsi_target *t, uint64_t lun,
 			 names);
 		return -EINVAL;
 	}
+	if (p->thin && !ops->lba_status) {
+		snprintf(err, errlen,
+			 "bstype '%s' cannot report which blocks are "
+			 "allocated, which thin provisioning needs; drop the "
+			 "thin option or use rdwr",
+			 bstype);
+		return -EINVAL;
+	}
 	dtype = scsi_device_type_find(SCSI_LU_DEFAULT_DTYPE);
 	if (!dtype) {
 		snprintf(err, errlen,
@@ -358,6 +381,8 @@ int scsi_lu_create(struct scsi_target *t, uint64_t lun,
 	}
 	if (rc == 0)
 		lu->dtype = dtype; /* from now on lu_exit runs at free */
+	if (rc == 0)
+		rc = scsi_mode_lu_init(lu, err, errlen);
 	if (rc < 0) {
 		scsi_lu_free(lu);
 		return rc;
@@ -373,21 +398,24 @@ int scsi_lu_create(struct scsi_target *t, uint64_t lun,
 	}
 	scsi_target_swap_map(t, m);
 	log_info("target %s: LUN %" PRIu64 " created (%s %s, %" PRIu64
-		 " blocks of %u bytes%s)",
+		 " blocks of %u bytes%s%s%s)",
 		 t->name, lun, bstype, p->backing, scsi_lu_blocks(lu), bsize,
-		 scsi_lu_readonly(lu) ? ", read-only" : "");
+		 scsi_lu_readonly(lu) ? ", read-only" : "",
+		 p->thin ? ", thin" : "", p->removable ? ", removable" : "");
 	return 0;
 }
 
 int scsi_lu_delete(struct scsi_target *t, uint64_t lun)
 {
+	struct scsi_lu *lu = scsi_lun_map_find(t->lun_map, lun);
 	struct scsi_lun_map *m;
 
-	if (!scsi_lun_map_find(t->lun_map, lun))
+	if (!lu)
 		return -ENOENT;
 	m = scsi_lun_map_edit(t->lun_map, lun, NULL);
 	if (!m)
 		return -ENOMEM;
+	scsi_mode_lu_forget(lu); /* the old map still holds lu */
 	scsi_target_swap_map(t, m);
 	log_info("target %s: LUN %" PRIu64 " deleted", t->name, lun);
 	return 0;

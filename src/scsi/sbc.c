@@ -3,15 +3,18 @@
  * and the commands it implements:
  *   §5.15/§5.16 READ CAPACITY (10)/(16), §5.8-§5.11 READ (6/10/12/16)
  *   and §5.36-§5.39 WRITE (6/10/12/16) with DPO/FUA, §5.28/§5.29
- *   SYNCHRONIZE CACHE (10)/(16), §5.30-§5.32 VERIFY (10/12/16) with
- *   BYTCHK=0, §5.27 START STOP UNIT;
+ *   SYNCHRONIZE CACHE (10)/(16) (VERIFY and the other compare and atomic
+ *   commands are sbc_compare.c's rows; UNMAP, WRITE SAME and GET LBA
+ *   STATUS sbc_provision.c's; START STOP UNIT and PREVENT ALLOW MEDIUM
+ *   REMOVAL sbc_media.c's; SANITIZE sbc_sanitize.c's);
  * its VPD pages B0h Block Limits (§6.6.4), B1h Block Device
  * Characteristics (§6.6.2), B2h Logical Block Provisioning (§6.6.7); its
  * mode pages 01h read-write error recovery (§6.5.10) and 08h caching
  * (§6.5.5), the WP/DPOFUA device-specific parameter (§6.5.1) and the
- * short and long LBA block descriptors (§6.5.2). INQUIRY, MODE SENSE,
- * REPORT LUNS, REPORT SUPPORTED OPERATION CODES, REPORT SUPPORTED TASK
- * MANAGEMENT FUNCTIONS, REQUEST SENSE and TEST UNIT READY are spc.c's rows.
+ * short and long LBA block descriptors (§6.5.2). INQUIRY, REPORT LUNS,
+ * REPORT SUPPORTED OPERATION CODES, REPORT SUPPORTED TASK MANAGEMENT
+ * FUNCTIONS, REQUEST SENSE and TEST UNIT READY are spc.c's rows; MODE
+ * SENSE and MODE SELECT mode.c's, REPORT TARGET PORT GROUPS tpg.c's.
  *
  * Writes honour the caching page: with WCE=0 every write is issued with
  * BS_F_FUA, so GOOD means stable.
@@ -22,7 +25,10 @@
 
 #include "scsi/buf.h"
 #include "scsi/device.h"
+#include "scsi/mode.h"
+#include "scsi/sbc.h"
 #include "scsi/sense.h"
+#include "scsi/xcopy.h"
 #include "util/bytes.h"
 #include "util/log.h"
 
@@ -36,24 +42,30 @@
 
 /* Per LU state of the disk (lu->dtype_priv). */
 struct sbc_lu {
-	atomic_bool wce; /* caching mode page: write cache enabled */
+	struct scsi_range_lock range; /* writes vs atomic commands */
 };
 
-static bool sbc_wce(const struct scsi_lu *lu)
+bool sbc_wce(const struct scsi_lu *lu)
 {
-	const struct sbc_lu *s = lu->dtype_priv;
-
-	return atomic_load_explicit(&s->wce, memory_order_relaxed);
+	/* WCE of the caching page's current values (mode.c). */
+	return scsi_mode_wce(lu);
 }
 
-static uint32_t sbc_max_xfer_blocks(const struct scsi_lu *lu)
+uint32_t sbc_max_xfer_blocks(const struct scsi_lu *lu)
 {
 	return SBC_MAX_XFER_BYTES >> lu->block_shift;
 }
 
+struct scsi_range_lock *sbc_range_lock(const struct scsi_lu *lu)
+{
+	struct sbc_lu *s = lu->dtype_priv;
+
+	return &s->range;
+}
+
 /* ---- I/O through the backing store ---- */
 
-static void sbc_set_io_error(struct scsi_cmd *cmd, const struct bs_req *req)
+void sbc_set_io_error(struct scsi_cmd *cmd, const struct bs_req *req)
 {
 	struct scsi_sense_info si;
 
@@ -74,6 +86,8 @@ static void sbc_set_io_error(struct scsi_cmd *cmd, const struct bs_req *req)
 	case -ENOMEM:
 	case -EAGAIN:
 		scsi_cmd_set_status(cmd, SAM_STAT_BUSY);
+		return;
+	case -ECANCELED: /* aborted before it reached the store */
 		return;
 	default:
 		if (req->op == BS_OP_READ)
@@ -102,6 +116,7 @@ static void sbc_io_done(struct bs_req *req)
 {
 	struct scsi_cmd *cmd = req->issuer;
 
+	sbc_write_range_end(cmd);
 	if (req->result < 0)
 		sbc_set_io_error(cmd, req);
 	else if (req->op == BS_OP_READ)
@@ -124,6 +139,9 @@ static int sbc_submit(struct scsi_cmd *cmd, enum bs_op op, unsigned flags,
 	req->complete = sbc_io_done;
 	req->issuer = cmd;
 	list_init(&req->link);
+	/* A write waits while an atomic command holds its blocks. */
+	if (sbc_write_range_begin(cmd))
+		return -EINPROGRESS;
 	cmd->lu->bs->ops->submit(cmd->lu->bs, req);
 	return -EINPROGRESS;
 }
@@ -131,8 +149,8 @@ static int sbc_submit(struct scsi_cmd *cmd, enum bs_op op, unsigned flags,
 /* ---- CDB fields of block commands ---- */
 
 /* The LBA range of a command and, for transfers, its byte count. */
-static int sbc_set_range(struct scsi_cmd *cmd, uint64_t lba, uint32_t nr,
-			 uint16_t len_byte, bool transfers)
+int sbc_set_range(struct scsi_cmd *cmd, uint64_t lba, uint32_t nr,
+		  uint16_t len_byte, bool transfers)
 {
 	if (transfers && nr > sbc_max_xfer_blocks(cmd->lu)) {
 		scsi_cmd_set_invalid_field(cmd, len_byte, 7);
@@ -148,7 +166,7 @@ static int sbc_set_range(struct scsi_cmd *cmd, uint64_t lba, uint32_t nr,
 }
 
 /* RDPROTECT/WRPROTECT/VRPROTECT: no protection information here. */
-static int sbc_check_protect(struct scsi_cmd *cmd)
+int sbc_check_protect(struct scsi_cmd *cmd)
 {
 	if (cmd->cdb[1] & 0xe0) {
 		scsi_cmd_set_invalid_field(cmd, 1, 7);
@@ -253,61 +271,7 @@ static int sbc_sync_cache(struct scsi_cmd *cmd)
 	return sbc_submit(cmd, BS_OP_FLUSH, 0, nr << cmd->lu->block_shift);
 }
 
-/* ---- VERIFY ---- */
-
-/*
- * VRPROTECT, then the range (an LBA past the end is wrong whatever else
- * the CDB says), then BYTCHK: 10b is reserved; 01b and 11b ask to compare
- * Data-Out with the medium, which this device server does not do yet.
- * Verifying no blocks compares nothing and is never an error.
- */
-static int sbc_verify_parse(struct scsi_cmd *cmd, uint64_t lba, uint32_t nr,
-			    uint16_t len_byte)
-{
-	uint8_t bytchk = (cmd->cdb[1] >> 1) & 0x03;
-	int rc;
-
-	if (sbc_check_protect(cmd))
-		return -EINVAL;
-	if (bytchk == 0x02) {
-		scsi_cmd_set_invalid_field(cmd, 1, 2);
-		return -EINVAL;
-	}
-	rc = sbc_set_range(cmd, lba, nr, len_byte, false);
-	if (rc)
-		return rc;
-	if (bytchk && nr) {
-		scsi_cmd_set_invalid_field(cmd, 1, 2);
-		return -EOPNOTSUPP;
-	}
-	return 0;
-}
-
-static int sbc_verify10_parse(struct scsi_cmd *cmd)
-{
-	return sbc_verify_parse(cmd, get_be32(cmd->cdb + 2),
-				get_be16(cmd->cdb + 7), 7);
-}
-
-static int sbc_verify12_parse(struct scsi_cmd *cmd)
-{
-	return sbc_verify_parse(cmd, get_be32(cmd->cdb + 2),
-				get_be32(cmd->cdb + 6), 6);
-}
-
-static int sbc_verify16_parse(struct scsi_cmd *cmd)
-{
-	return sbc_verify_parse(cmd, get_be64(cmd->cdb + 2),
-				get_be32(cmd->cdb + 10), 10);
-}
-
-static int sbc_verify(struct scsi_cmd *cmd)
-{
-	/* BYTCHK=0: a medium verification. A file or block device keeps no
-	 * error-correction data of ours to check; the blocks exist, which
-	 * parse established. */
-	return 0;
-}
+/* VERIFY, WRITE AND VERIFY and the other compare commands: sbc_compare.c. */
 
 /* ---- READ CAPACITY ---- */
 
@@ -357,38 +321,14 @@ static int sbc_capacity16(struct scsi_cmd *cmd)
 	memset(d, 0, sizeof(d));
 	put_be64(d, scsi_lu_blocks(cmd->lu) - 1);
 	put_be32(d + 8, cmd->lu->block_size);
-	/* No protection information, one logical block per physical
-	 * block reported, LBPME=0: fully provisioned (VPD B2h agrees). */
+	/* No protection information; LBPPBE, LBPME and LBPRZ as the LU's
+	 * options say (sbc_provision.c; VPD B2h agrees). */
+	sbc_provision_capacity16(cmd->lu, d);
 	scsi_cmd_put_data(cmd, d, sizeof(d));
 	return 0;
 }
 
-/* ---- START STOP UNIT ---- */
-
-static int sbc_start_stop_parse(struct scsi_cmd *cmd)
-{
-	uint8_t pc = cmd->cdb[4] >> 4;
-
-	/* POWER CONDITION: START_VALID, ACTIVE, IDLE, STANDBY,
-	 * LU_CONTROL, FORCE_IDLE_0, FORCE_STANDBY_0 (SBC-4 table 98). */
-	if (pc > 3 && pc != 0x7 && pc != 0xa && pc != 0xb) {
-		scsi_cmd_set_invalid_field(cmd, 4, 7);
-		return -EINVAL;
-	}
-	/* LOEJ: there is no medium to load or eject on this disk. */
-	if (pc == 0 && (cmd->cdb[4] & 0x02)) {
-		scsi_cmd_set_invalid_field(cmd, 4, 1);
-		return -EINVAL;
-	}
-	return 0;
-}
-
-static int sbc_start_stop(struct scsi_cmd *cmd)
-{
-	/* The medium of a virtual disk neither spins nor needs to: every
-	 * power condition is reached at once. */
-	return 0;
-}
+/* START STOP UNIT and PREVENT ALLOW MEDIUM REMOVAL: sbc_media.c. */
 
 /* ---- VPD pages ---- */
 
@@ -401,7 +341,8 @@ static size_t sbc_vpd_block_limits(const struct scsi_cmd *cmd, uint8_t *p)
 	put_be16(p + 2, (uint16_t)(gran ? gran : 1));
 	put_be32(p + 4, sbc_max_xfer_blocks(lu));
 	put_be32(p + 8, SBC_OPT_XFER_BYTES >> lu->block_shift);
-	/* No UNMAP, WRITE SAME or atomic writes: those limits stay 0. */
+	sbc_cmp_block_limits(lu, p); /* compare and atomic write limits */
+	sbc_provision_block_limits(lu, p); /* UNMAP and WRITE SAME limits */
 	return 0x3c;
 }
 
@@ -409,17 +350,19 @@ static size_t sbc_vpd_block_limits(const struct scsi_cmd *cmd, uint8_t *p)
 static size_t sbc_vpd_characteristics(const struct scsi_cmd *cmd, uint8_t *p)
 {
 	put_be16(p, 0x0001); /* MEDIUM ROTATION RATE: non-rotating */
+	p[3] = sbc_sanitize_vpd_b1(cmd->lu); /* WABEREQ, WACEREQ */
 	return 0x3c;
 }
 
-/* B2h Logical Block Provisioning: full provisioning, as READ
- * CAPACITY (16) says with LBPME=0. */
+/* B2h Logical Block Provisioning: sbc_provision.c, as READ CAPACITY (16)
+ * says. */
 static size_t sbc_vpd_provisioning(const struct scsi_cmd *cmd, uint8_t *p)
 {
-	return 4;
+	return sbc_provision_vpd(cmd, p);
 }
 
 static const struct scsi_vpd_page sbc_vpd_pages[] = {
+    {.code = 0x8f, .build = xcopy_vpd_third_party_copy},
     {.code = 0xb0, .build = sbc_vpd_block_limits},
     {.code = 0xb1, .build = sbc_vpd_characteristics},
     {.code = 0xb2, .build = sbc_vpd_provisioning},
@@ -431,8 +374,9 @@ static uint8_t sbc_mode_device_param(const struct scsi_lu *lu)
 {
 	uint8_t v = 0x10; /* DPOFUA: DPO and FUA are honoured */
 
-	if (scsi_lu_readonly(lu))
-		v |= 0x80; /* WP */
+	/* WP: read-only, or software write protected (control page SWP). */
+	if (scsi_lu_readonly(lu) || scsi_mode_swp(lu))
+		v |= 0x80;
 	return v;
 }
 
@@ -459,17 +403,14 @@ static void sbc_mode_error_recovery(const struct scsi_lu *lu,
 	p[1] = 0x0a;
 }
 
-/* 08h Caching: WCE, on by default; no field is changeable until MODE
- * SELECT exists. */
+/* 08h Caching: WCE, on by default and changeable (MODE SELECT, mode.c);
+ * with WCE=0 every write is issued with FUA. */
 static void sbc_mode_caching(const struct scsi_lu *lu, enum scsi_mode_pc pc,
 			     uint8_t *p)
 {
 	p[0] = 0x08;
 	p[1] = 0x12;
-	if (pc == SCSI_MODE_PC_CURRENT && sbc_wce(lu))
-		p[2] = 0x04;
-	else if (pc == SCSI_MODE_PC_DEFAULT)
-		p[2] = 0x04;
+	p[2] = 0x04; /* WCE: the default, and the one changeable bit */
 }
 
 static const struct scsi_mode_page sbc_mode_pages[] = {
@@ -485,13 +426,18 @@ static int sbc_lu_init(struct scsi_lu *lu)
 
 	if (!s)
 		return -ENOMEM;
-	atomic_init(&s->wce, true);
+	scsi_range_lock_init(&s->range);
 	lu->dtype_priv = s;
 	return 0;
 }
 
 static void sbc_lu_exit(struct scsi_lu *lu)
 {
+	struct sbc_lu *s = lu->dtype_priv;
+
+	if (s)
+		scsi_range_lock_destroy(&s->range);
+	sbc_sanitize_lu_exit(lu);
 	free(lu->dtype_priv);
 	lu->dtype_priv = NULL;
 }
@@ -503,7 +449,7 @@ static void sbc_lu_exit(struct scsi_lu *lu)
  * READ/WRITE (10/12/16) is F8h: RDPROTECT/WRPROTECT (only 000b is
  * accepted), DPO (a hint this device server always satisfies: it keeps no
  * cache of its own) and FUA (honoured); RARC and the GROUP NUMBER are
- * ignored. VERIFY uses VRPROTECT, DPO and BYTCHK.
+ * ignored.
  */
 #define SBC_OP(var, nm, opc, len, d, fl, prs, exe, tmo, ...)                   \
 	static const struct scsi_op var = {                                    \
@@ -518,8 +464,8 @@ static void sbc_lu_exit(struct scsi_lu *lu)
 	    .timeouts = tmo,                                                   \
 	}
 
-#define SBC_DATA_READ  SCSI_OP_BLOCKS
-#define SBC_DATA_WRITE (SCSI_OP_BLOCKS | SCSI_OP_WRITES)
+#define SBC_DATA_READ  (SCSI_OP_BLOCKS | SCSI_OP_MEDIUM)
+#define SBC_DATA_WRITE (SCSI_OP_BLOCKS | SCSI_OP_WRITES | SCSI_OP_MEDIUM)
 #define SBC_MEMORY     SCSI_TIMEOUTS_MEMORY
 #define SBC_IO	       SCSI_TIMEOUTS_IO
 #define SBC_FLUSH      SCSI_TIMEOUTS_FLUSH
@@ -528,19 +474,14 @@ SBC_OP(sbc_op_read6, "READ(6)", 0x08, 6, SCSI_DIR_READ, SBC_DATA_READ,
        sbc_rw6_parse, sbc_read, SBC_IO, 0x08, 0x1f, 0xff, 0xff, 0xff, 0x05);
 SBC_OP(sbc_op_write6, "WRITE(6)", 0x0a, 6, SCSI_DIR_WRITE, SBC_DATA_WRITE,
        sbc_rw6_parse, sbc_write, SBC_IO, 0x0a, 0x1f, 0xff, 0xff, 0xff, 0x05);
-SBC_OP(sbc_op_start_stop, "START STOP UNIT", 0x1b, 6, SCSI_DIR_NONE, 0,
-       sbc_start_stop_parse, sbc_start_stop, SBC_MEMORY, 0x1b, 0x01, 0x00, 0x00,
-       0xf3, 0x05);
 SBC_OP(sbc_op_read10, "READ(10)", 0x28, 10, SCSI_DIR_READ, SBC_DATA_READ,
        sbc_rw10_parse, sbc_read, SBC_IO, 0x28, 0xf8, 0xff, 0xff, 0xff, 0xff,
        0x00, 0xff, 0xff, 0x05);
 SBC_OP(sbc_op_write10, "WRITE(10)", 0x2a, 10, SCSI_DIR_WRITE, SBC_DATA_WRITE,
        sbc_rw10_parse, sbc_write, SBC_IO, 0x2a, 0xf8, 0xff, 0xff, 0xff, 0xff,
        0x00, 0xff, 0xff, 0x05);
-SBC_OP(sbc_op_verify10, "VERIFY(10)", 0x2f, 10, SCSI_DIR_NONE, 0,
-       sbc_verify10_parse, sbc_verify, SBC_MEMORY, 0x2f, 0xf6, 0xff, 0xff, 0xff,
-       0xff, 0x00, 0xff, 0xff, 0x05);
-SBC_OP(sbc_op_sync10, "SYNCHRONIZE CACHE(10)", 0x35, 10, SCSI_DIR_NONE, 0,
+SBC_OP(sbc_op_sync10, "SYNCHRONIZE CACHE(10)", 0x35, 10, SCSI_DIR_NONE,
+       SCSI_OP_MEDIUM,
        sbc_sync10_parse, sbc_sync_cache, SBC_FLUSH, 0x35, 0x02, 0xff, 0xff,
        0xff, 0xff, 0x00, 0xff, 0xff, 0x05);
 SBC_OP(sbc_op_read16, "READ(16)", 0x88, 16, SCSI_DIR_READ, SBC_DATA_READ,
@@ -549,10 +490,8 @@ SBC_OP(sbc_op_read16, "READ(16)", 0x88, 16, SCSI_DIR_READ, SBC_DATA_READ,
 SBC_OP(sbc_op_write16, "WRITE(16)", 0x8a, 16, SCSI_DIR_WRITE, SBC_DATA_WRITE,
        sbc_rw16_parse, sbc_write, SBC_IO, 0x8a, 0xf8, 0xff, 0xff, 0xff, 0xff,
        0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x00, 0x05);
-SBC_OP(sbc_op_verify16, "VERIFY(16)", 0x8f, 16, SCSI_DIR_NONE, 0,
-       sbc_verify16_parse, sbc_verify, SBC_MEMORY, 0x8f, 0xf6, 0xff, 0xff, 0xff,
-       0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x00, 0x05);
-SBC_OP(sbc_op_sync16, "SYNCHRONIZE CACHE(16)", 0x91, 16, SCSI_DIR_NONE, 0,
+SBC_OP(sbc_op_sync16, "SYNCHRONIZE CACHE(16)", 0x91, 16, SCSI_DIR_NONE,
+       SCSI_OP_MEDIUM,
        sbc_sync16_parse, sbc_sync_cache, SBC_FLUSH, 0x91, 0x02, 0xff, 0xff,
        0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x00, 0x05);
 SBC_OP(sbc_op_read12, "READ(12)", 0xa8, 12, SCSI_DIR_READ, SBC_DATA_READ,
@@ -561,15 +500,13 @@ SBC_OP(sbc_op_read12, "READ(12)", 0xa8, 12, SCSI_DIR_READ, SBC_DATA_READ,
 SBC_OP(sbc_op_write12, "WRITE(12)", 0xaa, 12, SCSI_DIR_WRITE, SBC_DATA_WRITE,
        sbc_rw12_parse, sbc_write, SBC_IO, 0xaa, 0xf8, 0xff, 0xff, 0xff, 0xff,
        0xff, 0xff, 0xff, 0xff, 0x00, 0x05);
-SBC_OP(sbc_op_verify12, "VERIFY(12)", 0xaf, 12, SCSI_DIR_NONE, 0,
-       sbc_verify12_parse, sbc_verify, SBC_MEMORY, 0xaf, 0xf6, 0xff, 0xff, 0xff,
-       0xff, 0xff, 0xff, 0xff, 0xff, 0x00, 0x05);
 
 static const struct scsi_op sbc_op_capacity10 = {
     .name = "READ CAPACITY(10)",
     .opcode = 0x25,
     .cdb_len = 10,
     .dir = SCSI_DIR_READ,
+    .flags = SCSI_OP_MEDIUM,
     .max_data = 8,
     .parse = sbc_capacity10_parse,
     .execute = sbc_capacity10,
@@ -584,7 +521,7 @@ static const struct scsi_op sbc_op_capacity16 = {
     .service_action = 0x10,
     .cdb_len = 16,
     .dir = SCSI_DIR_READ,
-    .flags = SCSI_OP_SA,
+    .flags = SCSI_OP_SA | SCSI_OP_MEDIUM,
     .max_data = 32,
     .parse = sbc_capacity16_parse,
     .execute = sbc_capacity16,
@@ -601,13 +538,24 @@ static const struct scsi_op *const sbc_ops[] = {
 	&sbc_op_read6,
 	&sbc_op_write6,
 	&spc_op_inquiry,
+	&spc_op_mode_select6,
 	&spc_op_mode_sense6,
 	&sbc_op_start_stop,
+	&sbc_op_prevent_allow,
+	&sbc_op_write_same10,
+	&sbc_op_unmap,
+	&sbc_op_sanitize_overwrite,
+	&sbc_op_sanitize_block_erase,
+	&sbc_op_sanitize_crypto_erase,
+	&sbc_op_sanitize_exit_failure,
+	&sbc_op_write_same16,
+	&sbc_op_get_lba_status,
 	&sbc_op_capacity10,
 	&sbc_op_read10,
 	&sbc_op_write10,
 	&sbc_op_verify10,
 	&sbc_op_sync10,
+	&spc_op_mode_select10,
 	&spc_op_mode_sense10,
 	&sbc_op_read16,
 	&sbc_op_write16,
@@ -617,9 +565,25 @@ static const struct scsi_op *const sbc_ops[] = {
 	&spc_op_report_luns,
 	&spc_op_report_opcodes,
 	&spc_op_report_tmfs,
+	&spc_op_report_tpgs,
 	&sbc_op_read12,
 	&sbc_op_write12,
 	&sbc_op_verify12,
+	&sbc_op_write_verify10,
+	&sbc_op_write_verify12,
+	&sbc_op_write_verify16,
+	&sbc_op_compare_and_write,
+	&sbc_op_orwrite16,
+	&sbc_op_prefetch10,
+	&sbc_op_prefetch16,
+	&sbc_op_write_atomic16,
+	&sbc_op_read_defect10,
+	&sbc_op_read_defect12,
+	&xcopy_op_extended_copy,
+	&xcopy_op_rcr_copy_status,
+	&xcopy_op_rcr_receive_data,
+	&xcopy_op_rcr_op_params,
+	&xcopy_op_rcr_failed_segment,
 };
 /* clang-format on */
 
@@ -644,6 +608,7 @@ struct scsi_device_type sbc_disk_type = {
     .mode_block_descriptor = sbc_mode_block_descriptor,
     .lu_init = sbc_lu_init,
     .lu_exit = sbc_lu_exit,
+    .lu_ready = sbc_lu_ready,
 };
 
 SCSI_DEVICE_TYPE_REGISTER(sbc_disk_type)

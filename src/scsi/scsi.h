@@ -36,6 +36,7 @@
 #include <stdint.h>
 
 #include "bs/bs.h"
+#include "scsi/range_lock.h"
 #include "util/list.h"
 
 struct reactor;
@@ -149,6 +150,8 @@ struct scsi_cmd {
 	unsigned flags;
 	bool aborted;
 	struct bs_req bs;
+	/* The blocks a write holds in its LU's range lock (range_lock.h). */
+	struct scsi_range_req range;
 	struct list_head lu_link;
 };
 
@@ -174,6 +177,8 @@ void scsi_cmd_release(struct scsi_cmd *cmd);
 /* Task management at the LU (SAM-5 §7). The transport aborts its own
  * tasks; these establish the unit attentions the nexuses must see. */
 void scsi_lu_reset_by(struct scsi_nexus *n, const uint8_t lun_raw[8]);
+/* A target reset (TARGET WARM/COLD RESET): every LU the nexus reaches. */
+void scsi_target_reset_by(struct scsi_nexus *n);
 /* Whether lun_raw names a LU this nexus can reach (for TMF answers). */
 bool scsi_nexus_has_lun(struct scsi_nexus *n, const uint8_t lun_raw[8]);
 

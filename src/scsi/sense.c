@@ -27,6 +27,8 @@ static size_t scsi_sense_build_fixed(uint8_t *s,
 	}
 	s[2] = si->key & 0x0f;
 	s[7] = SCSI_SENSE_FIXED_LEN - 8;
+	if (si->csi_valid)
+		put_be32(s + 8, (uint32_t)si->csi);
 	s[12] = si->asc;
 	s[13] = si->ascq;
 	if (si->sks_valid)
@@ -52,6 +54,14 @@ static size_t scsi_sense_build_desc(uint8_t *s,
 		put_be64(d + 4, si->info);
 		len += SENSE_DESC_INFO_LEN;
 	}
+	if (si->csi_valid) {
+		uint8_t *d = s + len;
+
+		d[0] = 0x01; /* command-specific information */
+		d[1] = SENSE_DESC_INFO_LEN - 2;
+		put_be64(d + 4, si->csi);
+		len += SENSE_DESC_INFO_LEN;
+	}
 	if (si->sks_valid) {
 		uint8_t *d = s + len;
 
@@ -67,8 +77,8 @@ static size_t scsi_sense_build_desc(uint8_t *s,
 size_t scsi_sense_build(uint8_t *out, size_t max, bool descriptor,
 			const struct scsi_sense_info *si)
 {
-	uint8_t
-	    s[SENSE_DESC_HDR_LEN + SENSE_DESC_INFO_LEN + SENSE_DESC_SKS_LEN];
+	uint8_t s[SENSE_DESC_HDR_LEN + 2 * SENSE_DESC_INFO_LEN +
+		  SENSE_DESC_SKS_LEN];
 	size_t len;
 
 	memset(s, 0, sizeof(s));

@@ -15,6 +15,7 @@ struct scsi_cmd;
 
 /* Sense keys (SPC-5 §4.4.8, table 49) */
 #define SCSI_SK_NO_SENSE	0x0
+#define SCSI_SK_RECOVERED_ERROR 0x1
 #define SCSI_SK_NOT_READY	0x2
 #define SCSI_SK_MEDIUM_ERROR	0x3
 #define SCSI_SK_HARDWARE_ERROR	0x4
@@ -44,6 +45,21 @@ struct scsi_cmd;
 #define SCSI_ASC_SAVING_PARAMS_UNSUPPORTED 0x39, 0x00
 #define SCSI_ASC_REPORTED_LUNS_CHANGED	   0x3f, 0x0e
 #define SCSI_ASC_INTERNAL_TARGET_FAILURE   0x44, 0x00
+/* Media, provisioning and sanitize (sbc_media.c, sbc_provision.c,
+ * sbc_sanitize.c). */
+#define SCSI_ASC_SANITIZE_IN_PROGRESS	   0x04, 0x1b
+#define SCSI_ASC_PARAMETER_LIST_LENGTH	   0x1a, 0x00
+#define SCSI_ASC_INVALID_FIELD_IN_PARAM	   0x26, 0x00
+#define SCSI_ASC_MEDIUM_MAY_HAVE_CHANGED   0x28, 0x00
+#define SCSI_ASC_SANITIZE_FAILED	   0x31, 0x03
+#define SCSI_ASC_MEDIUM_NOT_PRESENT	   0x3a, 0x00
+#define SCSI_ASC_MEDIUM_REMOVAL_PREVENTED  0x53, 0x02
+/* Mode parameters (mode.c): SWP of the control page, MODE SELECT. */
+#define SCSI_ASC_SOFTWARE_WRITE_PROTECTED  0x27, 0x02
+#define SCSI_ASC_MODE_PARAMETERS_CHANGED   0x2a, 0x01
+/* Compare commands and defect lists (sbc_compare.c). */
+#define SCSI_ASC_DEFECT_LIST_NOT_FOUND	   0x1c, 0x00
+#define SCSI_ASC_MISCOMPARE_DURING_VERIFY  0x1d, 0x00
 
 #define SCSI_SENSE_FIXED_LEN 18 /* fixed format with the SKS bytes */
 
@@ -54,6 +70,9 @@ struct scsi_sense_info {
 	uint8_t ascq;
 	bool info_valid; /* INFORMATION field (e.g. an LBA or an offset) */
 	uint64_t info;
+	/* COMMAND-SPECIFIC INFORMATION (EXTENDED COPY: segment number). */
+	bool csi_valid;
+	uint64_t csi;
 	bool sks_valid; /* SENSE KEY SPECIFIC bytes (SKSV set in sks[0]) */
 	uint8_t sks[3];
 };

@@ -3,10 +3,8 @@
  * opcode tables reference:
  *   §6.47 TEST UNIT READY, §6.39 REQUEST SENSE, §6.7 INQUIRY with the
  *   standard data (§6.7.2) and VPD pages 00h (§7.7.17), 80h (§7.7.18)
- *   and 83h (§7.7.6), §6.14/§6.15 MODE SENSE (6)/(10) with the mode
- *   parameter header (§7.5.5), the device type's block descriptors and
- *   pages, and the control (§7.5.8) and informational exceptions control
- *   (§7.5.11) pages, §6.33 REPORT LUNS, §6.35 REPORT SUPPORTED OPERATION
+ *   and 83h (§7.7.6) with TPGS and the target port group (tpg.c),
+ *   §6.33 REPORT LUNS, §6.35 REPORT SUPPORTED OPERATION
  *   CODES (generated from the device type's opcode table, the one source
  *   of truth of device.h) and §6.36 REPORT SUPPORTED TASK MANAGEMENT
  *   FUNCTIONS (what the nexus's transport carries).
@@ -17,13 +15,12 @@
 
 #include "scsi/device.h"
 #include "scsi/sense.h"
+#include "scsi/tpg.h"
 #include "scsi/ua.h"
 #include "util/bytes.h"
 #include "version.h"
 
 #define SPC_INQUIRY_STD_LEN 96
-#define SPC_MODE_MAX	    512 /* header, block descriptor and all pages */
-#define SPC_MODE_PAGES_MAX  16
 #define SPC_REPORT_LUNS_MIN 16 /* SPC-5 §6.33: smallest allocation length */
 #define SPC_RSTMF_MIN	    4  /* SPC-5 §6.36: smallest allocation length */
 
@@ -82,7 +79,10 @@ static int spc_request_sense(struct scsi_cmd *cmd)
 				     SCSI_ASC_LU_NOT_SUPPORTED);
 	else if (scsi_ua_take(cmd->itl, &asc, &ascq))
 		scsi_sense_info_init(&si, SCSI_SK_UNIT_ATTENTION, asc, ascq);
-	else
+	/* Not ready (no medium, sanitize with its progress): SPC-5 §6.39;
+	 * lu_ready filled si then. */
+	else if (!cmd->lu->dtype->lu_ready ||
+		 cmd->lu->dtype->lu_ready(cmd->lu, &si))
 		scsi_sense_info_init(&si, SCSI_SK_NO_SENSE,
 				     SCSI_ASC_NO_ADDITIONAL_SENSE);
 	/* DESC asks for descriptor format; the sense travels as data. */
@@ -102,11 +102,18 @@ static size_t spc_inquiry_standard(const struct scsi_cmd *cmd, uint8_t *d)
 	unsigned nv = 0;
 
 	d[0] = spc_peripheral(cmd);
+	if (cmd->lu && cmd->lu->params.removable)
+		d[1] = 0x80; /* RMB */
 	/* VERSION 06h (SPC-4): initiators' conformance tools reject 07h;
 	 * the version descriptors below name SPC-5 as well. */
 	d[2] = 0x06;
 	d[3] = 0x10 | 0x02; /* HISUP, RESPONSE DATA FORMAT 2 */
 	d[4] = SPC_INQUIRY_STD_LEN - 5;
+	if (cmd->lu)
+		d[5] = scsi_tpg_tpgs(cmd->lu); /* TPGS (ALUA) */
+	/* 3PC: a copy manager answers here (EXTENDED COPY in the table). */
+	if (cmd->lu && scsi_opcode_first(dt, 0x83))
+		d[5] |= 0x08;
 	d[7] = 0x02; /* CMDQUE */
 	spc_put_ascii(d + 8, SCSI_VENDOR_ID, 8);
 	spc_put_ascii(d + 16, dt->product, 16);
@@ -194,6 +201,10 @@ static size_t spc_vpd_device_id(const struct scsi_cmd *cmd, uint8_t *out)
 	v = spc_designator(p, 0x01, 0x14, 4);
 	put_be16(v + 2, n->rel_port_id);
 	p += 8;
+	/* The target port's target port group (association 01b, type 5). */
+	v = spc_designator(p, 0x01, 0x15, 4);
+	put_be16(v + 2, scsi_tpg_id(n, lu));
+	p += 8;
 	/* The target port and the target device by name (type 8). */
 	p += spc_name_designator(p, 0x18, n->target_port,
 				 sizeof(n->target_port));
@@ -265,161 +276,7 @@ static int spc_inquiry(struct scsi_cmd *cmd)
 	return 0;
 }
 
-/* ---- mode pages all types share ---- */
-
-bool spc_lu_d_sense(const struct scsi_lu *lu)
-{
-	/* D_SENSE is 0 and not changeable (no MODE SELECT yet): fixed. */
-	return false;
-}
-
-/* Control (0Ah). */
-static void spc_mode_control(const struct scsi_lu *lu, enum scsi_mode_pc pc,
-			     uint8_t *p)
-{
-	p[0] = 0x0a;
-	p[1] = 0x0a;
-	if (pc == SCSI_MODE_PC_CHANGEABLE)
-		return;
-	/* TST 001b: a task set per I_T nexus (core.c); GLTSD: no log
-	 * parameters are saved. */
-	p[2] = 0x20 | 0x02 | (spc_lu_d_sense(lu) ? 0x04 : 0);
-	/* QUEUE ALGORITHM MODIFIER 1: SIMPLE tasks may be reordered; QERR
-	 * 00b: other tasks go on after a CHECK CONDITION. */
-	p[3] = 0x10;
-	/* TAS 0: aborted tasks end without status. */
-	put_be16(p + 8, 0xffff); /* BUSY TIMEOUT PERIOD: unlimited */
-}
-
-/* Informational exceptions control (1Ch): nothing to report, DEXCPT. */
-static void spc_mode_iec(const struct scsi_lu *lu, enum scsi_mode_pc pc,
-			 uint8_t *p)
-{
-	p[0] = 0x1c;
-	p[1] = 0x0a;
-	if (pc == SCSI_MODE_PC_CHANGEABLE)
-		return;
-	p[2] = 0x08; /* DEXCPT */
-}
-
-static const struct scsi_mode_page spc_mode_pages[] = {
-    {.code = 0x0a, .len = 12, .build = spc_mode_control},
-    {.code = 0x1c, .len = 12, .build = spc_mode_iec},
-};
-
-/* The LU's mode pages, ascending by page code. */
-static unsigned spc_mode_collect(const struct scsi_lu *lu,
-				 const struct scsi_mode_page **out)
-{
-	const struct scsi_device_type *dt = lu->dtype;
-	unsigned n = 0;
-
-	for (unsigned i = 0; i < dt->nr_mode_pages && n < SPC_MODE_PAGES_MAX;
-	     i++)
-		out[n++] = &dt->mode_pages[i];
-	for (unsigned i = 0;
-	     i < sizeof(spc_mode_pages) / sizeof(spc_mode_pages[0]) &&
-	     n < SPC_MODE_PAGES_MAX;
-	     i++)
-		out[n++] = &spc_mode_pages[i];
-	for (unsigned i = 1; i < n; i++) {
-		for (unsigned j = i; j > 0 && out[j - 1]->code > out[j]->code;
-		     j--) {
-			const struct scsi_mode_page *x = out[j];
-
-			out[j] = out[j - 1];
-			out[j - 1] = x;
-		}
-	}
-	return n;
-}
-
-/* ---- MODE SENSE (6) and (10) ---- */
-
-#define SPC_MODE_ALL_PAGES    0x3f
-#define SPC_MODE_ALL_SUBPAGES 0xff
-
-static bool spc_mode_is10(const struct scsi_cmd *cmd)
-{
-	return cmd->cdb[0] == 0x5a;
-}
-
-static int spc_mode_sense_parse(struct scsi_cmd *cmd)
-{
-	const struct scsi_mode_page *pages[SPC_MODE_PAGES_MAX];
-	uint8_t pc = cmd->cdb[2] >> 6, page = cmd->cdb[2] & 0x3f;
-	uint8_t subpage = cmd->cdb[3];
-	unsigned n;
-	bool found = page == SPC_MODE_ALL_PAGES;
-
-	if (pc == SCSI_MODE_PC_SAVED) {
-		struct scsi_sense_info si;
-
-		scsi_sense_info_init(&si, SCSI_SK_ILLEGAL_REQUEST,
-				     SCSI_ASC_SAVING_PARAMS_UNSUPPORTED);
-		scsi_sense_field_pointer(&si, true, 2, 7);
-		scsi_cmd_set_sense_full(cmd, &si);
-		return -EINVAL;
-	}
-	n = spc_mode_collect(cmd->lu, pages);
-	for (unsigned i = 0; i < n && !found; i++)
-		found = pages[i]->code == page;
-	if (!found) {
-		scsi_cmd_set_invalid_field(cmd, 2, 5);
-		return -EINVAL;
-	}
-	/* No page has subpages: only 00h and "all subpages" name one. */
-	if (subpage != 0 && subpage != SPC_MODE_ALL_SUBPAGES) {
-		scsi_cmd_set_invalid_field(cmd, 3, 7);
-		return -EINVAL;
-	}
-	cmd->cdb_xfer_len =
-	    spc_mode_is10(cmd) ? get_be16(cmd->cdb + 7) : cmd->cdb[4];
-	return 0;
-}
-
-static int spc_mode_sense(struct scsi_cmd *cmd)
-{
-	const struct scsi_mode_page *pages[SPC_MODE_PAGES_MAX];
-	const struct scsi_device_type *dt = cmd->lu->dtype;
-	bool ten = spc_mode_is10(cmd);
-	bool dbd = cmd->cdb[1] & 0x08;
-	bool llbaa = ten && (cmd->cdb[1] & 0x10);
-	enum scsi_mode_pc pc = cmd->cdb[2] >> 6;
-	uint8_t page = cmd->cdb[2] & 0x3f;
-	size_t hdr = ten ? 8 : 4, bdlen = 0, len;
-	uint8_t d[SPC_MODE_MAX];
-	unsigned n;
-
-	memset(d, 0, sizeof(d));
-	if (!dbd && dt->mode_block_descriptor)
-		bdlen = dt->mode_block_descriptor(cmd->lu, llbaa, d + hdr);
-	len = hdr + bdlen;
-	n = spc_mode_collect(cmd->lu, pages);
-	for (unsigned i = 0; i < n; i++) {
-		if (page != SPC_MODE_ALL_PAGES && pages[i]->code != page)
-			continue;
-		if (len + pages[i]->len > sizeof(d))
-			break; /* a type with more pages raises SPC_MODE_MAX */
-		pages[i]->build(cmd->lu, pc, d + len);
-		len += pages[i]->len;
-	}
-	if (ten) {
-		put_be16(d, (uint16_t)(len - 2));
-		d[3] =
-		    dt->mode_device_param ? dt->mode_device_param(cmd->lu) : 0;
-		if (bdlen == 16)
-			d[4] = 0x01; /* LONGLBA */
-		put_be16(d + 6, (uint16_t)bdlen);
-	} else {
-		d[0] = (uint8_t)(len - 1);
-		d[2] =
-		    dt->mode_device_param ? dt->mode_device_param(cmd->lu) : 0;
-		d[3] = (uint8_t)bdlen;
-	}
-	scsi_cmd_put_data(cmd, d, len);
-	return 0;
-}
+/* Mode pages, MODE SENSE and MODE SELECT: mode.c. */
 
 /* ---- REPORT LUNS ---- */
 
@@ -509,16 +366,28 @@ static bool spc_rsoc_rctd(const struct scsi_cmd *cmd)
  * not support. parse has refused the requests that name an opcode with
  * service actions as one without, or the other way round.
  */
+/* Whether the LU supports a row of its type's table (device.h). */
+static bool spc_op_supported(const struct scsi_cmd *cmd,
+			     const struct scsi_op *op)
+{
+	return !op->supported || (cmd->lu && op->supported(cmd->lu));
+}
+
 static const struct scsi_op *spc_rsoc_requested(const struct scsi_cmd *cmd)
 {
 	const struct scsi_device_type *dt = spc_dtype(cmd);
 	const struct scsi_op *first = scsi_opcode_first(dt, cmd->cdb[3]);
 	uint16_t sa = get_be16(cmd->cdb + 4);
+	const struct scsi_op *op;
 
 	if (!first)
 		return NULL;
-	if (first->flags & SCSI_OP_SA)
-		return scsi_op_find(dt, cmd->cdb[3], sa);
+	if (first->flags & SCSI_OP_SA) {
+		op = scsi_op_find(dt, cmd->cdb[3], sa);
+		return op && spc_op_supported(cmd, op) ? op : NULL;
+	}
+	if (!spc_op_supported(cmd, first))
+		return NULL;
 	/* 001b ignores REQUESTED SERVICE ACTION; 011b asks for a command
 	 * with that service action, which a plain opcode has only as 0. */
 	if (spc_rsoc_options(cmd) == SPC_RSOC_OPCODE_ANY && sa)
@@ -586,12 +455,18 @@ static void spc_rsoc_all(struct scsi_cmd *cmd)
 	struct spc_data o = {.buf = cmd->buf, .cap = cmd->xfer_len};
 	uint8_t d[SPC_RSOC_DESC_LEN + SPC_RSOC_TIMEOUTS_LEN];
 
+	unsigned nr = 0;
+
+	for (unsigned i = 0; i < dt->nr_ops; i++)
+		nr += spc_op_supported(cmd, dt->ops[i]);
 	/* COMMAND DATA LENGTH: the whole list, whatever fits. */
-	put_be32(d, (uint32_t)(dt->nr_ops * desc_len));
+	put_be32(d, (uint32_t)(nr * desc_len));
 	spc_data_put(&o, d, 4);
 	for (unsigned i = 0; i < dt->nr_ops; i++) {
 		const struct scsi_op *op = dt->ops[i];
 
+		if (!spc_op_supported(cmd, op))
+			continue;
 		memset(d, 0, sizeof(d));
 		d[0] = op->opcode;
 		if (op->flags & SCSI_OP_SA) {
@@ -684,6 +559,7 @@ const struct scsi_op spc_op_test_unit_ready = {
     .opcode = 0x00,
     .cdb_len = 6,
     .dir = SCSI_DIR_NONE,
+    .flags = SCSI_OP_MEDIUM, /* the core answers NOT READY */
     .execute = spc_test_unit_ready,
     .usage = {0x00, 0x00, 0x00, 0x00, 0x00, 0x05},
     .timeouts = SCSI_TIMEOUTS_MEMORY,
@@ -712,30 +588,6 @@ const struct scsi_op spc_op_inquiry = {
     .parse = spc_inquiry_parse,
     .execute = spc_inquiry,
     .usage = {0x12, 0x03, 0xff, 0xff, 0xff, 0x05},
-    .timeouts = SCSI_TIMEOUTS_MEMORY,
-};
-
-const struct scsi_op spc_op_mode_sense6 = {
-    .name = "MODE SENSE(6)",
-    .opcode = 0x1a,
-    .cdb_len = 6,
-    .dir = SCSI_DIR_READ,
-    .max_data = SPC_MODE_MAX,
-    .parse = spc_mode_sense_parse,
-    .execute = spc_mode_sense,
-    .usage = {0x1a, 0x08, 0xff, 0xff, 0xff, 0x05},
-    .timeouts = SCSI_TIMEOUTS_MEMORY,
-};
-
-const struct scsi_op spc_op_mode_sense10 = {
-    .name = "MODE SENSE(10)",
-    .opcode = 0x5a,
-    .cdb_len = 10,
-    .dir = SCSI_DIR_READ,
-    .max_data = SPC_MODE_MAX,
-    .parse = spc_mode_sense_parse,
-    .execute = spc_mode_sense,
-    .usage = {0x5a, 0x18, 0xff, 0xff, 0x00, 0x00, 0x00, 0xff, 0xff, 0x05},
     .timeouts = SCSI_TIMEOUTS_MEMORY,
 };
 

@@ -21,6 +21,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "scsi/mode.h"
+
 static pthread_rwlock_t scsi_config_lock = PTHREAD_RWLOCK_INITIALIZER;
 static struct list_head scsi_targets = LIST_HEAD_INIT(scsi_targets);
 static struct list_head scsi_accounts = LIST_HEAD_INIT(scsi_accounts);
@@ -559,6 +561,9 @@ static int scsi_target_remove(const char *name, bool force)
 	}
 	t->deleted = true;
 	list_del(&t->link);
+	/* Its LUs' saved mode pages go with it (mode.h). */
+	for (unsigned i = 0; t->lun_map && i < t->lun_map->count; i++)
+		scsi_mode_lu_forget(t->lun_map->ent[i].lu);
 	scsi_config_unlock();
 	scsi_target_put(t);
 	return 0;

@@ -24,6 +24,9 @@
 #define SCSI_PORTAL_MAX 64 /* "[v6addr]:port" fits */
 #define SCSI_SECRET_MAX 256
 
+struct sbc_sanitize;
+struct scsi_mode;
+
 struct scsi_lu_params {
 	char backing[4096];
 	char bstype[16];     /* "rdwr" (default), "null", ... */
@@ -32,6 +35,13 @@ struct scsi_lu_params {
 	bool readonly;
 	bool direct; /* O_DIRECT */
 	char serial[33]; /* empty: derived from target name and LUN */
+	/* Thin provisioning (SBC-4 §4.7): UNMAP, WRITE SAME with UNMAP and
+	 * GET LBA STATUS deallocate and report through the store. */
+	bool thin;
+	/* Bytes per physical block, a power-of-two multiple of block_size
+	 * (READ CAPACITY (16) LBPPBE); 0: one logical block. */
+	uint32_t physical_block_size;
+	bool removable; /* RMB: the medium can be ejected and loaded */
 };
 
 /* A logical unit. Refcounted: the LUN map and commands in flight hold
@@ -52,6 +62,16 @@ struct scsi_lu {
 	pthread_mutex_t lock;
 	struct list_head itl_list; /* per I_T nexus state, under lock */
 	void *dtype_priv;
+	struct scsi_mode *mode; /* mode pages (mode.h); values under lock */
+	/*
+	 * The removable medium (SBC-4 §4.15, sbc_media.c): whether it is
+	 * out, and how many I_T nexuses prevent its removal (their ITL's
+	 * prevent flag). Under lock; medium_absent is also read without it.
+	 */
+	atomic_bool medium_absent;
+	unsigned nr_prevent;
+	/* The sanitize operation in progress (sbc_sanitize.c), or NULL. */
+	struct sbc_sanitize *_Atomic sanitize;
 };
 
 struct scsi_lun_map {

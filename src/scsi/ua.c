@@ -42,6 +42,11 @@ void scsi_itl_detach(struct scsi_itl *itl)
 
 	pthread_mutex_lock(&lu->lock);
 	list_del(&itl->lu_link);
+	/* I_T nexus loss ends its prevention of medium removal. */
+	if (itl->prevent) {
+		itl->prevent = false;
+		lu->nr_prevent--;
+	}
 	itl->nr_ua = 0;
 	atomic_store_explicit(&itl->ua_pending, false, memory_order_release);
 	itl->nexus = NULL;
@@ -52,6 +57,7 @@ void scsi_itl_detach(struct scsi_itl *itl)
 void scsi_itl_free(struct scsi_itl *itl)
 {
 	scsi_lu_put(itl->lu);
+	free(itl->xcopy);
 	free(itl);
 }
 
@@ -93,6 +99,17 @@ void scsi_ua_establish_others(struct scsi_lu *lu,
 		if (itl->nexus != except)
 			scsi_ua_establish_locked(itl, asc, ascq);
 	}
+	pthread_mutex_unlock(&lu->lock);
+}
+
+void scsi_lu_clear_prevent(struct scsi_lu *lu)
+{
+	struct scsi_itl *itl;
+
+	pthread_mutex_lock(&lu->lock);
+	list_for_each_entry (itl, &lu->itl_list, lu_link)
+		itl->prevent = false;
+	lu->nr_prevent = 0;
 	pthread_mutex_unlock(&lu->lock);
 }
 

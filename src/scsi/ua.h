@@ -44,6 +44,13 @@ struct scsi_itl {
 	unsigned nr_ordered;	/* ORDERED and HEAD OF QUEUE tasks in tasks */
 	bool kicking, rescan;	/* re-entrancy guard of the dispatcher */
 	bool detached;
+	/* Nexus reactor only: EXTENDED COPY results held for RECEIVE COPY
+	 * RESULTS (xcopy.c), one allocation freed with the ITL. */
+	void *xcopy;
+	/* PREVENT ALLOW MEDIUM REMOVAL of this nexus (SBC-4 §5.13), under
+	 * lu->lock and counted in lu->nr_prevent; I_T nexus loss and LU
+	 * reset clear it. */
+	bool prevent;
 };
 
 /* Creates the ITL of (lu, n) with POWER ON RESET pending; NULL on ENOMEM. */
@@ -72,6 +79,8 @@ static inline bool scsi_ua_pending(const struct scsi_itl *itl)
  * none is pending.
  */
 bool scsi_ua_take(struct scsi_itl *itl, uint8_t *asc, uint8_t *ascq);
+/* A reset of the LU ends every nexus's prevention of medium removal. */
+void scsi_lu_clear_prevent(struct scsi_lu *lu);
 /* Drops a pending UA with this code (e.g. REPORT LUNS clears 3F/0E). */
 void scsi_ua_clear(struct scsi_itl *itl, uint8_t asc, uint8_t ascq);
 

@@ -36,10 +36,13 @@ static const char full_config[] =
     "   \"incoming_users\": [\"u1\"], \"outgoing_user\": \"u2\","
     "   \"luns\": [{\"lun\": 1, \"backing\": \"/var/lib/lunar/demo.img\","
     "     \"bstype\": \"rdwr\", \"size\": 1073741824, \"block_size\": 512,"
-    "     \"readonly\": false, \"direct\": true, \"serial\": \"demo1\"},"
+    "     \"readonly\": false, \"direct\": true, \"serial\": \"demo1\","
+    "     \"thin\": true, \"physical_block_size\": 4096,"
+    "     \"removable\": false},"
     "    {\"lun\": 2, \"backing\": \"none\", \"bstype\": \"null\","
     "     \"size\": 4096, \"block_size\": 4096, \"readonly\": true,"
-    "     \"direct\": false, \"serial\": \"\"}]}]}";
+    "     \"direct\": false, \"serial\": \"\", \"thin\": false,"
+    "     \"physical_block_size\": 0, \"removable\": true}]}]}";
 
 static char tmpdir[64];
 
@@ -107,6 +110,12 @@ static void test_from_json(void **state)
 	assert_string_equal(t->luns[1].p.bstype, "null");
 	assert_int_equal(t->luns[1].p.block_size, 4096);
 	assert_true(t->luns[1].p.readonly);
+	assert_true(t->luns[0].p.thin);
+	assert_int_equal(t->luns[0].p.physical_block_size, 4096);
+	assert_false(t->luns[0].p.removable);
+	assert_false(t->luns[1].p.thin);
+	assert_int_equal(t->luns[1].p.physical_block_size, 0);
+	assert_true(t->luns[1].p.removable);
 	mgmt_config_free(c);
 }
 
@@ -196,6 +205,31 @@ static void test_bad_json_values(void **state)
 	     " \"luns\": [{\"lun\": 1, \"backing\": \"/x\","
 	     " \"readonly\": 1}]}]}",
 	     "targets[0].luns[0].readonly: expected a boolean, got an integer"},
+	    {"{\"targets\": [{\"name\": \"iqn.2026-11.org.l:a\","
+	     " \"luns\": [{\"lun\": 1, \"backing\": \"/x\","
+	     " \"thin\": \"yes\"}]}]}",
+	     "targets[0].luns[0].thin: expected a boolean, got a string"},
+	    {"{\"targets\": [{\"name\": \"iqn.2026-11.org.l:a\","
+	     " \"luns\": [{\"lun\": 1, \"backing\": \"/x\","
+	     " \"removable\": 0}]}]}",
+	     "targets[0].luns[0].removable: expected a boolean, got an "
+	     "integer"},
+	    {"{\"targets\": [{\"name\": \"iqn.2026-11.org.l:a\","
+	     " \"luns\": [{\"lun\": 1, \"backing\": \"/x\","
+	     " \"physical_block_size\": 1536}]}]}",
+	     "targets[0].luns[0].physical_block_size: 1536 is not a "
+	     "power-of-two multiple of the 512-byte block size"},
+	    {"{\"targets\": [{\"name\": \"iqn.2026-11.org.l:a\","
+	     " \"luns\": [{\"lun\": 1, \"backing\": \"/x\", \"block_size\":"
+	     " 4096, \"physical_block_size\": 512}]}]}",
+	     "targets[0].luns[0].physical_block_size: 512 is not a "
+	     "power-of-two multiple of the 4096-byte block size"},
+	    {"{\"targets\": [{\"name\": \"iqn.2026-11.org.l:a\","
+	     " \"luns\": [{\"lun\": 1, \"backing\": \"/x\","
+	     " \"physical_block_size\": 33554432}]}]}",
+	     "targets[0].luns[0].physical_block_size: 33554432 is not a "
+	     "power-of-two multiple of the 512-byte block size (at most "
+	     "32768 blocks)"},
 	    {"{\"targets\": [{\"name\": \"iqn.2026-11.org.l:a\","
 	     " \"luns\": [{\"lun\": 1}]}]}",
 	     "targets[0].luns[0].backing: missing"},
@@ -520,6 +554,14 @@ static void test_request_flow(void **state)
 		     "\"iqn.2026-11.org.lunar:a\", \"lun\": 1, "
 		     "\"backing\": \"/x\", \"bstype\": \"floppy\"}",
 		     EINVAL, "unknown backing store type 'floppy'");
+	expect_error("{\"cmd\": \"lun.create\", \"target\": "
+		     "\"iqn.2026-11.org.lunar:a\", \"lun\": 1, "
+		     "\"backing\": \"/x\", \"physical_block_size\": -1}",
+		     EINVAL, "physical block size -1 is out of range");
+	expect_error("{\"cmd\": \"lun.create\", \"target\": "
+		     "\"iqn.2026-11.org.lunar:a\", \"lun\": 1, "
+		     "\"backing\": \"/x\", \"thin\": 1}",
+		     EINVAL, "thin");
 	expect_error("{\"cmd\": \"portal.add\", \"target\": "
 		     "\"iqn.2026-11.org.lunar:a\", \"portal\": \"::1:3260\"}",
 		     EINVAL, "put an IPv6 address in brackets");
