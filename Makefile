@@ -73,9 +73,12 @@ check:
 	@$(MAKE) --no-print-directory all $(UNIT_BINS) $(ITEST_BINS)
 	@tests/run.sh
 
+# libiscsi's iscsi-test-cu over a matrix of LU configurations; writes
+# docs/conformance.md after a complete run. make check runs it too (as the
+# test "conformance" of tests/run.sh).
 conformance: all
 	@scripts/deps.sh test
-	@tests/conformance/run.sh
+	@BUILD=$(BUILD) tests/conformance/run.sh
 
 bench: all
 	@scripts/deps.sh bench

@@ -1,7 +1,10 @@
 #!/bin/bash
-# make check: runs every unit test binary ($BUILD/tests/test_*) and every
-# integration test (tests/integration/*.sh), each in its own process with a
-# time limit (unit 60 s, integration 300 s). Prints one line per test,
+# make check: runs every unit test binary ($BUILD/tests/test_*), every
+# integration test (tests/integration/*.sh) and the conformance harness
+# (tests/conformance/run.sh, what make conformance runs, as the test
+# "conformance"), each in its own process with a time limit (unit 60 s,
+# integration 300 s, conformance $CONFORMANCE_TIMEOUT, default 1000 s: its
+# suites have their own). Prints one line per test,
 # "PASS name (Ns)" or "FAIL name (Ns, why)" followed by the last 40 lines
 # of its log, and ends with exactly one line "N passed, M failed". A cmocka
 # binary counts as one test. Logs are kept in $BUILD/test-logs/.
@@ -20,6 +23,7 @@ LOG_DIR=$BUILD/test-logs
 export LUNAR_TEST_LOG_DIR=$LOG_DIR
 UNIT_TIMEOUT=60
 ITEST_TIMEOUT=300
+CONFORMANCE_TIMEOUT=${CONFORMANCE_TIMEOUT:-1000}
 SANITIZER_RE='ERROR: (Address|Leak)Sanitizer|runtime error:'
 
 if [ "${SANITIZE:-0}" = 1 ]; then
@@ -100,6 +104,11 @@ for t in "${itests[@]}"; do
 	wanted "$name" || continue
 	run_one "$name" "$ITEST_TIMEOUT" bash "$t"
 done
+
+# libiscsi's iscsi-test-cu over the LUN matrix (docs/conformance.md).
+if wanted conformance; then
+	run_one conformance "$CONFORMANCE_TIMEOUT" bash tests/conformance/run.sh
+fi
 
 if [ $failed -gt 0 ]; then
 	echo "failed: ${failed_names[*]} (logs in $LOG_DIR)"
