@@ -51,6 +51,24 @@ struct scsi_sense_info;
  * MEDIUM NOT PRESENT or SANITIZE IN PROGRESS) while the LU is not ready. */
 #define SCSI_OP_MEDIUM (1u << 4)
 
+/*
+ * Defines one table row: var is a `const struct scsi_op` (prefix the
+ * macro with `static` for a file-local row); the variadic part is the CDB
+ * usage bitmap.
+ */
+#define SCSI_OP_ROW(var, nm, opc, len, d, fl, prs, exe, tmo, ...)              \
+	const struct scsi_op var = {                                           \
+	    .name = (nm),                                                      \
+	    .opcode = (opc),                                                   \
+	    .cdb_len = (len),                                                  \
+	    .dir = (d),                                                        \
+	    .flags = (fl),                                                     \
+	    .parse = (prs),                                                    \
+	    .execute = (exe),                                                  \
+	    .usage = {__VA_ARGS__},                                            \
+	    .timeouts = tmo,                                                   \
+	}
+
 /* Most rows a device type's table may have: bounds the all_commands data
  * of REPORT SUPPORTED OPERATION CODES (20 bytes a row with timeouts). */
 #define SCSI_OPS_MAX 128

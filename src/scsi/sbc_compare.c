@@ -771,63 +771,51 @@ static int cmp_read_defect12(struct scsi_cmd *cmd)
  * and WRITE ATOMIC (WRPROTECT/ORPROTECT, DPO, FUA); DPO is a hint always
  * satisfied (no cache of our own). GROUP NUMBER is ignored everywhere.
  */
-#define CMP_ROW(var, nm, opc, len, d, fl, prs, exe, tmo, ...)                  \
-	const struct scsi_op var = {                                           \
-	    .name = (nm),                                                      \
-	    .opcode = (opc),                                                   \
-	    .cdb_len = (len),                                                  \
-	    .dir = (d),                                                        \
-	    .flags = (fl),                                                     \
-	    .parse = (prs),                                                    \
-	    .execute = (exe),                                                  \
-	    .usage = {__VA_ARGS__},                                            \
-	    .timeouts = tmo,                                                   \
-	}
 
 #define CMP_COMPARE (SCSI_OP_BLOCKS | SCSI_OP_MEDIUM)
 #define CMP_WRITE   (SCSI_OP_BLOCKS | SCSI_OP_WRITES | SCSI_OP_MEDIUM)
 #define CMP_IO	    SCSI_TIMEOUTS_IO
 
 /* clang-format off */
-CMP_ROW(sbc_op_verify10, "VERIFY(10)", 0x2f, 10, SCSI_DIR_WRITE, CMP_COMPARE,
+SCSI_OP_ROW(sbc_op_verify10, "VERIFY(10)", 0x2f, 10, SCSI_DIR_WRITE, CMP_COMPARE,
 	cmp_verify10_parse, cmp_verify, CMP_IO,
 	0x2f, 0xf6, 0xff, 0xff, 0xff, 0xff, 0x00, 0xff, 0xff, 0x05);
-CMP_ROW(sbc_op_verify12, "VERIFY(12)", 0xaf, 12, SCSI_DIR_WRITE, CMP_COMPARE,
+SCSI_OP_ROW(sbc_op_verify12, "VERIFY(12)", 0xaf, 12, SCSI_DIR_WRITE, CMP_COMPARE,
 	cmp_verify12_parse, cmp_verify, CMP_IO,
 	0xaf, 0xf6, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x00, 0x05);
-CMP_ROW(sbc_op_verify16, "VERIFY(16)", 0x8f, 16, SCSI_DIR_WRITE, CMP_COMPARE,
+SCSI_OP_ROW(sbc_op_verify16, "VERIFY(16)", 0x8f, 16, SCSI_DIR_WRITE, CMP_COMPARE,
 	cmp_verify16_parse, cmp_verify, CMP_IO,
 	0x8f, 0xf6, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
 	0xff, 0xff, 0xff, 0xff, 0x00, 0x05);
-CMP_ROW(sbc_op_write_verify10, "WRITE AND VERIFY(10)", 0x2e, 10,
+SCSI_OP_ROW(sbc_op_write_verify10, "WRITE AND VERIFY(10)", 0x2e, 10,
 	SCSI_DIR_WRITE, CMP_WRITE, cmp_write_verify10_parse, cmp_write_verify,
 	CMP_IO,
 	0x2e, 0xf6, 0xff, 0xff, 0xff, 0xff, 0x00, 0xff, 0xff, 0x05);
-CMP_ROW(sbc_op_write_verify12, "WRITE AND VERIFY(12)", 0xae, 12,
+SCSI_OP_ROW(sbc_op_write_verify12, "WRITE AND VERIFY(12)", 0xae, 12,
 	SCSI_DIR_WRITE, CMP_WRITE, cmp_write_verify12_parse, cmp_write_verify,
 	CMP_IO,
 	0xae, 0xf6, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x00, 0x05);
-CMP_ROW(sbc_op_write_verify16, "WRITE AND VERIFY(16)", 0x8e, 16,
+SCSI_OP_ROW(sbc_op_write_verify16, "WRITE AND VERIFY(16)", 0x8e, 16,
 	SCSI_DIR_WRITE, CMP_WRITE, cmp_write_verify16_parse, cmp_write_verify,
 	CMP_IO,
 	0x8e, 0xf6, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
 	0xff, 0xff, 0xff, 0xff, 0x00, 0x05);
-CMP_ROW(sbc_op_compare_and_write, "COMPARE AND WRITE", 0x89, 16,
+SCSI_OP_ROW(sbc_op_compare_and_write, "COMPARE AND WRITE", 0x89, 16,
 	SCSI_DIR_WRITE, CMP_WRITE, cmp_caw_parse, cmp_caw, CMP_IO,
 	0x89, 0xf8, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
 	0x00, 0x00, 0x00, 0xff, 0x00, 0x05);
-CMP_ROW(sbc_op_orwrite16, "ORWRITE(16)", 0x8b, 16, SCSI_DIR_WRITE, CMP_WRITE,
+SCSI_OP_ROW(sbc_op_orwrite16, "ORWRITE(16)", 0x8b, 16, SCSI_DIR_WRITE, CMP_WRITE,
 	cmp_orwrite_parse, cmp_orwrite, CMP_IO,
 	0x8b, 0xf8, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
 	0xff, 0xff, 0xff, 0xff, 0x00, 0x05);
-CMP_ROW(sbc_op_prefetch10, "PRE-FETCH(10)", 0x34, 10, SCSI_DIR_NONE,
+SCSI_OP_ROW(sbc_op_prefetch10, "PRE-FETCH(10)", 0x34, 10, SCSI_DIR_NONE,
 	SCSI_OP_MEDIUM, cmp_prefetch10_parse, cmp_prefetch, CMP_IO,
 	0x34, 0x02, 0xff, 0xff, 0xff, 0xff, 0x00, 0xff, 0xff, 0x05);
-CMP_ROW(sbc_op_prefetch16, "PRE-FETCH(16)", 0x90, 16, SCSI_DIR_NONE,
+SCSI_OP_ROW(sbc_op_prefetch16, "PRE-FETCH(16)", 0x90, 16, SCSI_DIR_NONE,
 	SCSI_OP_MEDIUM, cmp_prefetch16_parse, cmp_prefetch, CMP_IO,
 	0x90, 0x02, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
 	0xff, 0xff, 0xff, 0xff, 0x00, 0x05);
-CMP_ROW(sbc_op_write_atomic16, "WRITE ATOMIC(16)", 0x9c, 16, SCSI_DIR_WRITE,
+SCSI_OP_ROW(sbc_op_write_atomic16, "WRITE ATOMIC(16)", 0x9c, 16, SCSI_DIR_WRITE,
 	CMP_WRITE, cmp_write_atomic_parse, cmp_write_atomic, CMP_IO,
 	0x9c, 0xf8, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
 	0xff, 0xff, 0xff, 0xff, 0x00, 0x05);
