@@ -21,6 +21,7 @@
 #include "iscsi/iscsi.h"
 #include "mgmt/mgmt.h"
 #include "scsi/mode.h"
+#include "scsi/pr.h"
 #include "scsi/scsi.h"
 #include "util/log.h"
 #include "version.h"
@@ -349,6 +350,12 @@ int main(int argc, char **argv)
 	}
 	/* Saved mode pages (MODE SELECT with SP=1) live in the state dir. */
 	rc = scsi_mode_set_state_dir(o.state_dir);
+	if (rc < 0) {
+		log_error("cannot start the SCSI core: %s", strerror(-rc));
+		goto out_core;
+	}
+	/* So does persistent reservation state saved with APTPL. */
+	rc = scsi_pr_set_state_dir(o.state_dir);
 	if (rc < 0) {
 		log_error("cannot start the SCSI core: %s", strerror(-rc));
 		goto out_core;

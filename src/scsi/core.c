@@ -33,7 +33,9 @@
 #include "scsi/buf.h"
 #include "scsi/device.h"
 #include "scsi/mode.h"
+#include "scsi/pr.h"
 #include "scsi/sense.h"
+#include "scsi/tpg.h"
 #include "scsi/ua.h"
 #include "util/bytes.h"
 #include "util/log.h"
@@ -277,6 +279,8 @@ void scsi_nexus_init(struct scsi_nexus *n, struct scsi_target *t,
 /* The nexus lets go of an ITL; it is freed now or by its last release. */
 static void scsi_nexus_drop_itl(struct scsi_itl *itl)
 {
+	if (itl->nexus)
+		scsi_pr_nexus_lost(itl->lu, itl->nexus);
 	scsi_itl_detach(itl);
 	if (itl->nr_cmds == 0)
 		scsi_itl_free(itl);
@@ -395,6 +399,7 @@ void scsi_lu_reset_by(struct scsi_nexus *n, const uint8_t lun_raw[8])
 	scsi_ua_establish_others(n->lun_map->ent[idx].lu, NULL,
 				 SCSI_ASC_BUS_DEVICE_RESET);
 	scsi_lu_clear_prevent(n->lun_map->ent[idx].lu);
+	scsi_pr_lu_reset(n->lun_map->ent[idx].lu);
 }
 
 void scsi_target_reset_by(struct scsi_nexus *n)
@@ -407,6 +412,7 @@ void scsi_target_reset_by(struct scsi_nexus *n)
 		scsi_ua_establish_others(n->lun_map->ent[i].lu, NULL,
 					 SCSI_ASC_BUS_DEVICE_RESET);
 		scsi_lu_clear_prevent(n->lun_map->ent[i].lu);
+		scsi_pr_lu_reset(n->lun_map->ent[i].lu);
 	}
 }
 
@@ -661,6 +667,15 @@ static int scsi_cmd_prepare_op(struct scsi_cmd *cmd)
 	rc = scsi_cmd_check_cdb(cmd);
 	if (rc)
 		return rc;
+	/* SPC-5 §5.16.2.4 (access states), then §5.13.1 (reservations). */
+	if (cmd->lu) {
+		rc = scsi_tpg_check(cmd);
+		if (rc)
+			return rc;
+		rc = scsi_pr_check(cmd);
+		if (rc)
+			return rc;
+	}
 	rc = scsi_cmd_check_ready(cmd);
 	if (rc)
 		return rc;

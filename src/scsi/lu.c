@@ -21,6 +21,7 @@
 #include "event/reactor.h"
 #include "scsi/device.h"
 #include "scsi/mode.h"
+#include "scsi/pr.h"
 #include "scsi/target.h"
 #include "util/log.h"
 
@@ -109,6 +110,7 @@ static void scsi_lu_free(struct scsi_lu *lu)
 	if (lu->dtype && lu->dtype->lu_exit)
 		lu->dtype->lu_exit(lu);
 	scsi_mode_lu_exit(lu);
+	scsi_pr_lu_exit(lu);
 	if (lu->bs)
 		lu->bs->ops->close(lu->bs);
 	pthread_mutex_destroy(&lu->lock);
@@ -383,6 +385,14 @@ int scsi_lu_create(struct scsi_target *t, uint64_t lun,
 		lu->dtype = dtype; /* from now on lu_exit runs at free */
 	if (rc == 0)
 		rc = scsi_mode_lu_init(lu, err, errlen);
+	if (rc == 0) {
+		rc = scsi_pr_lu_init(lu);
+		if (rc < 0)
+			snprintf(err, errlen,
+				 "cannot restore the persistent reservations "
+				 "of LUN %" PRIu64 " of %s: %s",
+				 lun, t->name, strerror(-rc));
+	}
 	if (rc < 0) {
 		scsi_lu_free(lu);
 		return rc;
@@ -416,6 +426,7 @@ int scsi_lu_delete(struct scsi_target *t, uint64_t lun)
 	if (!m)
 		return -ENOMEM;
 	scsi_mode_lu_forget(lu); /* the old map still holds lu */
+	scsi_pr_lu_delete(lu);
 	scsi_target_swap_map(t, m);
 	log_info("target %s: LUN %" PRIu64 " deleted", t->name, lun);
 	return 0;

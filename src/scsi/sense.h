@@ -47,19 +47,39 @@ struct scsi_cmd;
 #define SCSI_ASC_INTERNAL_TARGET_FAILURE   0x44, 0x00
 /* Media, provisioning and sanitize (sbc_media.c, sbc_provision.c,
  * sbc_sanitize.c). */
-#define SCSI_ASC_SANITIZE_IN_PROGRESS	   0x04, 0x1b
-#define SCSI_ASC_PARAMETER_LIST_LENGTH	   0x1a, 0x00
-#define SCSI_ASC_INVALID_FIELD_IN_PARAM	   0x26, 0x00
-#define SCSI_ASC_MEDIUM_MAY_HAVE_CHANGED   0x28, 0x00
-#define SCSI_ASC_SANITIZE_FAILED	   0x31, 0x03
-#define SCSI_ASC_MEDIUM_NOT_PRESENT	   0x3a, 0x00
-#define SCSI_ASC_MEDIUM_REMOVAL_PREVENTED  0x53, 0x02
+#define SCSI_ASC_SANITIZE_IN_PROGRESS	  0x04, 0x1b
+#define SCSI_ASC_PARAMETER_LIST_LENGTH	  0x1a, 0x00
+#define SCSI_ASC_INVALID_FIELD_IN_PARAM	  0x26, 0x00
+#define SCSI_ASC_MEDIUM_MAY_HAVE_CHANGED  0x28, 0x00
+#define SCSI_ASC_SANITIZE_FAILED	  0x31, 0x03
+#define SCSI_ASC_MEDIUM_NOT_PRESENT	  0x3a, 0x00
+#define SCSI_ASC_MEDIUM_REMOVAL_PREVENTED 0x53, 0x02
 /* Mode parameters (mode.c): SWP of the control page, MODE SELECT. */
-#define SCSI_ASC_SOFTWARE_WRITE_PROTECTED  0x27, 0x02
-#define SCSI_ASC_MODE_PARAMETERS_CHANGED   0x2a, 0x01
+#define SCSI_ASC_SOFTWARE_WRITE_PROTECTED 0x27, 0x02
+#define SCSI_ASC_MODE_PARAMETERS_CHANGED  0x2a, 0x01
 /* Compare commands and defect lists (sbc_compare.c). */
-#define SCSI_ASC_DEFECT_LIST_NOT_FOUND	   0x1c, 0x00
-#define SCSI_ASC_MISCOMPARE_DURING_VERIFY  0x1d, 0x00
+#define SCSI_ASC_DEFECT_LIST_NOT_FOUND	  0x1c, 0x00
+#define SCSI_ASC_MISCOMPARE_DURING_VERIFY 0x1d, 0x00
+
+/* Unit attentions of shared access (SAM-5 §5.14, SPC-5 §5.13): resets,
+ * reservations, task management by another nexus, LU inventory and
+ * data changes, asymmetric access (ua.c ranks them). */
+#define SCSI_ASC_IT_NEXUS_LOSS		   0x29, 0x07
+#define SCSI_ASC_RESERVATIONS_PREEMPTED	   0x2a, 0x03
+#define SCSI_ASC_RESERVATIONS_RELEASED	   0x2a, 0x04
+#define SCSI_ASC_REGISTRATIONS_PREEMPTED   0x2a, 0x05
+#define SCSI_ASC_ASYMMETRIC_ACCESS_CHANGED 0x2a, 0x06
+#define SCSI_ASC_CAPACITY_DATA_CHANGED	   0x2a, 0x09
+#define SCSI_ASC_COMMANDS_CLEARED_BY_OTHER 0x2f, 0x00
+#define SCSI_ASC_INQUIRY_DATA_CHANGED	   0x3f, 0x03
+/* Persistent reservations (pr.c). */
+#define SCSI_ASC_INVALID_RELEASE_OF_PR	    0x26, 0x04
+#define SCSI_ASC_COMMAND_SEQUENCE_ERROR	    0x2c, 0x00
+#define SCSI_ASC_INSUFFICIENT_REG_RESOURCES 0x55, 0x04
+/* Asymmetric access states (tpg.c, SPC-5 §5.16.2.4). */
+#define SCSI_ASC_ALUA_TRANSITION  0x04, 0x0a
+#define SCSI_ASC_ALUA_STANDBY	  0x04, 0x0b
+#define SCSI_ASC_ALUA_UNAVAILABLE 0x04, 0x0c
 
 #define SCSI_SENSE_FIXED_LEN 18 /* fixed format with the SKS bytes */
 

@@ -22,6 +22,7 @@
 #include <strings.h>
 
 #include "scsi/mode.h"
+#include "scsi/pr.h"
 
 static pthread_rwlock_t scsi_config_lock = PTHREAD_RWLOCK_INITIALIZER;
 static struct list_head scsi_targets = LIST_HEAD_INIT(scsi_targets);
@@ -562,8 +563,10 @@ static int scsi_target_remove(const char *name, bool force)
 	t->deleted = true;
 	list_del(&t->link);
 	/* Its LUs' saved mode pages go with it (mode.h). */
-	for (unsigned i = 0; t->lun_map && i < t->lun_map->count; i++)
+	for (unsigned i = 0; t->lun_map && i < t->lun_map->count; i++) {
 		scsi_mode_lu_forget(t->lun_map->ent[i].lu);
+		scsi_pr_lu_delete(t->lun_map->ent[i].lu);
+	}
 	scsi_config_unlock();
 	scsi_target_put(t);
 	return 0;

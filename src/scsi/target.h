@@ -13,27 +13,28 @@
 
 #include <pthread.h>
 #include <stdatomic.h>
-#include <stddef.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "scsi/scsi.h"
 #include "util/list.h"
 
-#define SCSI_MAX_LUN 16383 /* flat/peripheral addressing, 14 bits */
-#define SCSI_PORTAL_MAX 64 /* "[v6addr]:port" fits */
+#define SCSI_MAX_LUN	16383 /* flat/peripheral addressing, 14 bits */
+#define SCSI_PORTAL_MAX 64    /* "[v6addr]:port" fits */
 #define SCSI_SECRET_MAX 256
 
 struct sbc_sanitize;
+struct scsi_pr;
 struct scsi_mode;
 
 struct scsi_lu_params {
 	char backing[4096];
 	char bstype[16];     /* "rdwr" (default), "null", ... */
-	uint64_t size;       /* bytes; 0 = size of the existing file */
+	uint64_t size;	     /* bytes; 0 = size of the existing file */
 	uint32_t block_size; /* 512 (default) or 4096 */
 	bool readonly;
-	bool direct; /* O_DIRECT */
+	bool direct;	 /* O_DIRECT */
 	char serial[33]; /* empty: derived from target name and LUN */
 	/* Thin provisioning (SBC-4 §4.7): UNMAP, WRITE SAME with UNMAP and
 	 * GET LBA STATUS deallocate and report through the store. */
@@ -70,6 +71,8 @@ struct scsi_lu {
 	 */
 	atomic_bool medium_absent;
 	unsigned nr_prevent;
+	/* Reservations (pr.h), under lock. */
+	struct scsi_pr *pr;
 	/* The sanitize operation in progress (sbc_sanitize.c), or NULL. */
 	struct sbc_sanitize *_Atomic sanitize;
 };
@@ -108,7 +111,7 @@ struct scsi_target {
 	bool deleted;  /* removed from the list; sessions draining */
 	struct scsi_lun_map *lun_map; /* under config lock */
 	_Atomic uint64_t lun_gen;     /* bumped on every map change */
-	struct list_head acls;        /* struct scsi_acl */
+	struct list_head acls;	      /* struct scsi_acl */
 	struct list_head portals;     /* struct scsi_portal_ref; empty = all */
 	struct list_head users_in;    /* CHAP: initiator authenticates */
 	char user_out[SCSI_NAME_MAX]; /* mutual CHAP: target's account, "" */

@@ -15,6 +15,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+struct scsi_cmd;
 struct scsi_lu;
 struct scsi_nexus;
 
@@ -67,5 +68,13 @@ uint16_t scsi_tpg_id(const struct scsi_nexus *n, const struct scsi_lu *lu);
  * from n; at most max. Returns how many there are. */
 unsigned scsi_tpg_list(const struct scsi_nexus *n, const struct scsi_lu *lu,
 		       struct scsi_tpg_info *out, unsigned max);
+
+/*
+ * Whether cmd may run in the access state of the target port group its
+ * nexus comes through (SPC-5 §5.16.2.4.x): 0, or a negative errno with
+ * the sense set (NOT READY / TARGET PORT IN STANDBY STATE, ...). Called by
+ * the core for every command to a LU, from its opcode table row.
+ */
+int scsi_tpg_check(struct scsi_cmd *cmd);
 
 #endif

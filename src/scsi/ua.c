@@ -147,6 +147,14 @@ bool scsi_ua_take(struct scsi_itl *itl, uint8_t *asc, uint8_t *ascq)
 	return found;
 }
 
+void scsi_itl_abort_tasks_locked(struct scsi_itl *itl,
+				 const struct scsi_nexus *by)
+{
+	/* Placeholder until tasks can be aborted across nexuses. */
+	(void)itl;
+	(void)by;
+}
+
 void scsi_ua_clear(struct scsi_itl *itl, uint8_t asc, uint8_t ascq)
 {
 	if (!scsi_ua_pending(itl))

@@ -81,6 +81,17 @@ static inline bool scsi_ua_pending(const struct scsi_itl *itl)
 bool scsi_ua_take(struct scsi_itl *itl, uint8_t *asc, uint8_t *ascq);
 /* A reset of the LU ends every nexus's prevention of medium removal. */
 void scsi_lu_clear_prevent(struct scsi_lu *lu);
+/*
+ * Aborts the tasks of itl's nexus on its LU on behalf of the nexus `by`
+ * (CLEAR TASK SET or LOGICAL UNIT RESET from another nexus, PREEMPT AND
+ * ABORT; SAM-5 §5.6): asynchronously, on the reactor of itl's nexus. They
+ * end with TASK ABORTED status when TAS of the control mode page is one,
+ * else without a response and with COMMANDS CLEARED BY ANOTHER INITIATOR
+ * established for that nexus. `by` may be NULL (the target itself).
+ * Caller holds lu->lock; never blocks, never allocates.
+ */
+void scsi_itl_abort_tasks_locked(struct scsi_itl *itl,
+				 const struct scsi_nexus *by);
 /* Drops a pending UA with this code (e.g. REPORT LUNS clears 3F/0E). */
 void scsi_ua_clear(struct scsi_itl *itl, uint8_t asc, uint8_t ascq);
 
