@@ -50,6 +50,14 @@ struct scsi_sense_info;
 /* Needs the medium: refused with the type's lu_ready sense (NOT READY,
  * MEDIUM NOT PRESENT or SANITIZE IN PROGRESS) while the LU is not ready. */
 #define SCSI_OP_MEDIUM (1u << 4)
+/* Asymmetric access (SPC-5 §5.16.2.4, tpg.c): the command runs while the
+ * target port group is standby (ALUA_STANDBY), and also while it is
+ * unavailable or transitioning (ALUA_UNAVAIL); any other gets NOT READY
+ * with the state's ASCQ there. Active states run everything. */
+#define SCSI_OP_ALUA_STANDBY (1u << 5)
+#define SCSI_OP_ALUA_UNAVAIL (1u << 6)
+#define SCSI_OP_ALUA_ANY     (SCSI_OP_ALUA_STANDBY | SCSI_OP_ALUA_UNAVAIL)
+/* Bits 8-15 are reserved for the reservation classes of pr.h. */
 
 /*
  * Defines one table row: var is a `const struct scsi_op` (prefix the
