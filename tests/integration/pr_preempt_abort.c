@@ -1,0 +1,326 @@
+/*
+ * pr_preempt_abort: PREEMPT AND ABORT (SPC-5 5.13.11.5, 6.17.2) aborts the
+ * commands of the preempted I_T nexus that are still in its task set
+ * (SAM-5 5.6: commands aborted by another I_T nexus).
+ *
+ * B's commands are kept in the task set deterministically: B logs in with
+ * ImmediateData=No and InitialR2T=Yes, sends NCMD WRITE (10)s and then
+ * does not read its socket, so the target cannot get their data (it asks
+ * for it with R2Ts that stay unread). The program waits until the R2Ts
+ * are in B's socket buffer (FIONREAD), so the target has every WRITE.
+ * Then A (holder of a WE-RO reservation; B is a registrant, so B's WRITEs
+ * were allowed) sends PREEMPT AND ABORT of B's key. Expected:
+ *
+ *  - A's PREEMPT AND ABORT: GOOD.
+ *  - None of B's WRITEs ends GOOD. With TAS=1 in the Control mode page
+ *    (read by MODE SENSE first) each ends with TASK ABORTED status; with
+ *    TAS=0 none gets any status (SAM-5 5.6). B services its socket from
+ *    then on, so it answers the R2Ts: the target must drop that data.
+ *  - B's registration is gone (READ KEYS lists A's key only).
+ *  - B's next commands report the unit attention REGISTRATIONS PREEMPTED
+ *    (2A/05, SPC-5 5.13.11.5) and/or COMMANDS CLEARED BY ANOTHER INITIATOR
+ *    (2F/00, SAM-5 5.6, required with TAS=0); then B, no longer
+ *    registered, gets RESERVATION CONFLICT for a WRITE under WE-RO.
+ *  - The blocks B was writing still hold what A wrote before.
+ *
+ * If the target completes the PREEMPT AND ABORT only after B has sent its
+ * data, the program says so and services both sessions.
+ *
+ * usage: pr_preempt_abort URL
+ * Exit 0 when every check holds, 1 otherwise, 2 when it could not run.
+ */
+#include <poll.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#include "pr_lib.h"
+
+#define KEY_A  0xaaaa00000000000aull
+#define KEY_B  0xbbbb00000000000bull
+#define NCMD   4
+#define BLKS   64 /* 32 KiB per WRITE */
+#define REGION 1024
+#define BHS    48
+
+struct pending {
+	bool done;
+	int status;
+	struct scsi_task *task;
+};
+
+/* Static: libiscsi may call back for B's WRITEs until B is destroyed. */
+static struct pending w[NCMD], preempt;
+static struct nexus a = {.label = "A",
+			 .name = PR_NAME("abort-a"),
+			 .isid_rnd = 0xab0001,
+			 .isid_q = 1};
+static struct nexus b = {.label = "B",
+			 .name = PR_NAME("abort-b"),
+			 .isid_rnd = 0xab0002,
+			 .isid_q = 2};
+
+static void cb(struct iscsi_context *iscsi, int status, void *data, void *priv)
+{
+	struct pending *p = priv;
+	struct scsi_task *task = data;
+
+	if (task)
+		task->status = status;
+	p->done = true;
+	p->status = status;
+}
+
+static int nr_done(void)
+{
+	int n = 0;
+
+	for (int i = 0; i < NCMD; i++)
+		n += w[i].done;
+	return n;
+}
+
+static double now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/*
+ * Services the sessions in mask (1: A, 2: B) until done() or secs pass.
+ * Returns done().
+ */
+static bool pump(unsigned mask, bool (*done)(void), double secs)
+{
+	struct nexus *nx[2] = {&a, &b};
+	double end = now() + secs;
+
+	while (!done() && now() < end) {
+		struct pollfd pfd[2];
+		struct nexus *who[2];
+		int n = 0;
+
+		for (int i = 0; i < 2; i++) {
+			if (!(mask & (1u << i)))
+				continue;
+			who[n] = nx[i];
+			pfd[n].fd = iscsi_get_fd(nx[i]->iscsi);
+			pfd[n].events = (short)iscsi_which_events(nx[i]->iscsi);
+			n++;
+		}
+		if (poll(pfd, (nfds_t)n, 50) < 0)
+			die("poll: %m");
+		for (int i = 0; i < n; i++)
+			if (pfd[i].revents &&
+			    iscsi_service(who[i]->iscsi, pfd[i].revents) < 0)
+				die("session %s: %s", who[i]->label,
+				    iscsi_get_error(who[i]->iscsi));
+	}
+	return done();
+}
+
+static bool preempt_done(void)
+{
+	return preempt.done;
+}
+
+static bool writes_done(void)
+{
+	return nr_done() == NCMD;
+}
+
+static bool never(void)
+{
+	return false;
+}
+
+/* TAS of the Control mode page (current values), or -1. */
+static int read_tas(struct nexus *nx)
+{
+	uint8_t cdb[6] = {0x1a, 0x08, 0x0a, 0, 255, 0}, buf[255];
+	size_t got;
+	struct res r = nx_cmd(nx, cdb, 6, NULL, 0, buf, sizeof(buf), &got);
+	size_t off;
+
+	if (!check("MODE SENSE (6) of the Control mode page", GOOD, r))
+		return -1;
+	off = 4 + (size_t)buf[3];
+	if (got < off + 6 || (buf[off] & 0x3f) != 0x0a) {
+		check_true(false,
+			   "Control mode page in MODE SENSE data (%zu "
+			   "bytes)",
+			   got);
+		return -1;
+	}
+	return (buf[off + 5] >> 6) & 1;
+}
+
+static void pattern(uint8_t *p, size_t len, uint8_t tag)
+{
+	for (size_t i = 0; i < len; i++)
+		p[i] = (uint8_t)(tag ^ (i * 7) ^ (i >> 9));
+}
+
+int main(int argc, char **argv)
+{
+	static uint8_t pa[NCMD * BLKS * PR_BLOCK], pb[NCMD * BLKS * PR_BLOCK],
+	    back[NCMD * BLKS * PR_BLOCK];
+	const size_t len = BLKS * PR_BLOCK;
+	struct scsi_persistent_reserve_out_basic par = {
+	    .reservation_key = KEY_A, .service_action_reservation_key = KEY_B};
+	int tas, avail = 0, ua_2a05 = 0, ua_2f00 = 0;
+	struct scsi_task *t;
+	double t0;
+
+	if (argc != 2) {
+		fprintf(stderr, "usage: pr_preempt_abort URL\n");
+		return 2;
+	}
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	nx_login(&a, argv[1]);
+	nx_login_flags(&b, argv[1], NX_SOLICITED_ONLY);
+	drain_ua(&a);
+	drain_ua(&b);
+
+	tas = read_tas(&a);
+	note("Control mode page: TAS=%d", tas);
+	if (tas < 0)
+		return pr_exit("pr_preempt_abort");
+
+	pattern(pa, sizeof(pa), 0xa5);
+	pattern(pb, sizeof(pb), 0x3c);
+	if (!check("A WRITE of the region B will try to overwrite", GOOD,
+		   write10(&a, REGION, NCMD * BLKS, pa)))
+		return pr_exit("pr_preempt_abort");
+	check("A REGISTER", GOOD, pr_out(&a, PRO_REGISTER, 0, 0, KEY_A, false));
+	check("B REGISTER", GOOD, pr_out(&b, PRO_REGISTER, 0, 0, KEY_B, false));
+	check("A RESERVE WE-RO (B, a registrant, may write)", GOOD,
+	      pr_out(&a, PRO_RESERVE, PR_WE_RO, KEY_A, 0, false));
+
+	/* B's WRITEs: commands go out, their data waits for R2Ts that B
+	 * will not read. */
+	for (int i = 0; i < NCMD; i++) {
+		uint8_t cdb[10] = {0x2a};
+		struct iscsi_data d = {.size = len, .data = pb + i * len};
+
+		put_be32(cdb + 2, REGION + (uint32_t)(i * BLKS));
+		put_be16(cdb + 7, BLKS);
+		w[i].task =
+		    scsi_create_task(10, cdb, SCSI_XFER_WRITE, (int)len);
+		if (!w[i].task || iscsi_scsi_command_async(
+				      b.iscsi, b.lun, w[i].task, cb, &d, &w[i]))
+			die("B WRITE %d: %s", i, iscsi_get_error(b.iscsi));
+	}
+	t0 = now();
+	while (iscsi_out_queue_length(b.iscsi) > 0 && now() < t0 + 5) {
+		struct pollfd pfd = {.fd = iscsi_get_fd(b.iscsi),
+				     .events = POLLOUT};
+
+		if (poll(&pfd, 1, 50) > 0 &&
+		    iscsi_service(b.iscsi, POLLOUT) < 0)
+			die("B: %s", iscsi_get_error(b.iscsi));
+	}
+	if (iscsi_out_queue_length(b.iscsi) > 0)
+		die("B's WRITE commands did not go out within 5 s");
+	while (now() < t0 + 5) {
+		if (ioctl(iscsi_get_fd(b.iscsi), FIONREAD, &avail) < 0)
+			die("FIONREAD: %m");
+		if (avail >= NCMD * BHS)
+			break;
+		usleep(10000);
+	}
+	note("B sent %d WRITE (10)s of %zu bytes without data; %d bytes "
+	     "(%d PDU headers, R2Ts expected) wait unread in its socket",
+	     NCMD, len, avail, avail / BHS);
+	check_true(avail >= BHS,
+		   "the target answered B's WRITEs with R2Ts (%d bytes "
+		   "waiting): the WRITEs are in its task set",
+		   avail);
+
+	/* A preempts B and aborts B's commands. */
+	t = iscsi_persistent_reserve_out_task(a.iscsi, a.lun, PRO_PREEMPT_ABORT,
+					      0, PR_WE_RO, &par, cb, &preempt);
+	if (!t)
+		die("A PREEMPT AND ABORT: %s", iscsi_get_error(a.iscsi));
+	preempt.task = t;
+	if (!pump(1, preempt_done, 5)) {
+		note("no answer to PREEMPT AND ABORT within 5 s while B's "
+		     "data is outstanding: servicing B too");
+		pump(3, preempt_done, 15);
+	}
+	if (!preempt.done)
+		check_true(false, "A PREEMPT AND ABORT of B's key answered "
+				  "within 20 s");
+	else
+		check("A PREEMPT AND ABORT of B's key", GOOD,
+		      task_res(&a, preempt.task));
+
+	/* B now reads its socket: R2Ts (answered with data the target must
+	 * drop) and whatever status the aborted WRITEs get. */
+	pump(3, tas == 1 ? writes_done : never, tas == 1 ? 10 : 3);
+	for (int i = 0; i < NCMD; i++) {
+		char what[96], g[160];
+		struct res r = w[i].done ? task_res(&b, w[i].task)
+					 : (struct res){.status = STATUS_NONE};
+
+		snprintf(what, sizeof(what), "B's WRITE %d (LBA %d)", i,
+			 REGION + i * BLKS);
+		if (!w[i].done)
+			snprintf(r.err, sizeof(r.err), "no status");
+		if (tas == 1)
+			check(what, ABORTED, r);
+		else
+			check_true(!w[i].done,
+				   "%s: TAS=0, expected no status, got %s",
+				   what, res_str(&r, g, sizeof(g)));
+	}
+
+	check_keys(&a, "after PREEMPT AND ABORT", 1, (uint64_t[]){KEY_A});
+	check_resv(&a, "A still holds WE-RO", PR_WE_RO, KEY_A);
+
+	for (int i = 0; i < 4; i++) {
+		struct res r = tur(&b);
+		char g[160];
+
+		if (!is_ua(&r))
+			break;
+		note("B's command %d after the preemption: %s", i + 1,
+		     res_str(&r, g, sizeof(g)));
+		ua_2a05 |= r.asc == 0x2a && r.ascq == 0x05;
+		ua_2f00 |= r.asc == 0x2f && r.ascq == 0x00;
+	}
+	check_true(ua_2a05 || ua_2f00,
+		   "B's next commands report REGISTRATIONS PREEMPTED (2A/05: "
+		   "%s) and/or COMMANDS CLEARED BY ANOTHER INITIATOR (2F/00: "
+		   "%s)",
+		   ua_2a05 ? "seen" : "not seen",
+		   ua_2f00 ? "seen" : "not seen");
+	if (tas == 0)
+		check_true(ua_2f00,
+			   "TAS=0: COMMANDS CLEARED BY ANOTHER INITIATOR "
+			   "reported to B (SAM-5 5.6)");
+	check("B WRITE after the preemption (not registered, WE-RO)", CONFLICT,
+	      write10(&b, REGION, 1, pb));
+
+	if (check("A READ of the region", GOOD,
+		  read10(&a, REGION, NCMD * BLKS, back))) {
+		int bad = -1;
+
+		for (int i = 0; i < NCMD && bad < 0; i++)
+			if (memcmp(back + i * len, pa + i * len, len))
+				bad = i;
+		check_true(bad < 0,
+			   "the region still holds A's data (B's aborted "
+			   "WRITEs did not land)%s",
+			   bad < 0 ? "" : ": B's data found");
+	}
+	for (int i = 0; i < NCMD; i++)
+		check_true(!(w[i].done && w[i].status == SCSI_STATUS_GOOD),
+			   "B's WRITE %d never completed GOOD", i);
+
+	check("A CLEAR", GOOD, pr_out(&a, PRO_CLEAR, 0, KEY_A, 0, false));
+	nx_logout(&a);
+	nx_drop(&b);
+	return pr_exit("pr_preempt_abort");
+}
