@@ -452,8 +452,9 @@ static void sbc_lu_exit(struct scsi_lu *lu)
  * ignored.
  */
 
-#define SBC_DATA_READ  (SCSI_OP_BLOCKS | SCSI_OP_MEDIUM)
-#define SBC_DATA_WRITE (SCSI_OP_BLOCKS | SCSI_OP_WRITES | SCSI_OP_MEDIUM)
+#define SBC_DATA_READ  (SCSI_OP_BLOCKS | SCSI_OP_MEDIUM | SCSI_OP_PR_READ)
+#define SBC_DATA_WRITE                                                         \
+	(SCSI_OP_BLOCKS | SCSI_OP_WRITES | SCSI_OP_MEDIUM | SCSI_OP_PR_WRITE)
 #define SBC_MEMORY     SCSI_TIMEOUTS_MEMORY
 #define SBC_IO	       SCSI_TIMEOUTS_IO
 #define SBC_FLUSH      SCSI_TIMEOUTS_FLUSH
@@ -469,7 +470,7 @@ static SCSI_OP_ROW(sbc_op_write10, "WRITE(10)", 0x2a, 10, SCSI_DIR_WRITE, SBC_DA
        sbc_rw10_parse, sbc_write, SBC_IO, 0x2a, 0xf8, 0xff, 0xff, 0xff, 0xff,
        0x00, 0xff, 0xff, 0x05);
 static SCSI_OP_ROW(sbc_op_sync10, "SYNCHRONIZE CACHE(10)", 0x35, 10, SCSI_DIR_NONE,
-       SCSI_OP_MEDIUM,
+       SCSI_OP_MEDIUM | SCSI_OP_PR_WRITE,
        sbc_sync10_parse, sbc_sync_cache, SBC_FLUSH, 0x35, 0x02, 0xff, 0xff,
        0xff, 0xff, 0x00, 0xff, 0xff, 0x05);
 static SCSI_OP_ROW(sbc_op_read16, "READ(16)", 0x88, 16, SCSI_DIR_READ, SBC_DATA_READ,
@@ -479,7 +480,7 @@ static SCSI_OP_ROW(sbc_op_write16, "WRITE(16)", 0x8a, 16, SCSI_DIR_WRITE, SBC_DA
        sbc_rw16_parse, sbc_write, SBC_IO, 0x8a, 0xf8, 0xff, 0xff, 0xff, 0xff,
        0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x00, 0x05);
 static SCSI_OP_ROW(sbc_op_sync16, "SYNCHRONIZE CACHE(16)", 0x91, 16, SCSI_DIR_NONE,
-       SCSI_OP_MEDIUM,
+       SCSI_OP_MEDIUM | SCSI_OP_PR_WRITE,
        sbc_sync16_parse, sbc_sync_cache, SBC_FLUSH, 0x91, 0x02, 0xff, 0xff,
        0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x00, 0x05);
 static SCSI_OP_ROW(sbc_op_read12, "READ(12)", 0xa8, 12, SCSI_DIR_READ, SBC_DATA_READ,
@@ -494,7 +495,7 @@ static const struct scsi_op sbc_op_capacity10 = {
     .opcode = 0x25,
     .cdb_len = 10,
     .dir = SCSI_DIR_READ,
-    .flags = SCSI_OP_MEDIUM,
+    .flags = SCSI_OP_MEDIUM | SCSI_OP_PR_ALLOW,
     .max_data = 8,
     .parse = sbc_capacity10_parse,
     .execute = sbc_capacity10,
@@ -509,7 +510,7 @@ static const struct scsi_op sbc_op_capacity16 = {
     .service_action = 0x10,
     .cdb_len = 16,
     .dir = SCSI_DIR_READ,
-    .flags = SCSI_OP_SA | SCSI_OP_MEDIUM,
+    .flags = SCSI_OP_SA | SCSI_OP_MEDIUM | SCSI_OP_PR_ALLOW,
     .max_data = 32,
     .parse = sbc_capacity16_parse,
     .execute = sbc_capacity16,
