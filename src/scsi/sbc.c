@@ -14,7 +14,8 @@
  * short and long LBA block descriptors (§6.5.2). INQUIRY, REPORT LUNS,
  * REPORT SUPPORTED OPERATION CODES, REPORT SUPPORTED TASK MANAGEMENT
  * FUNCTIONS, REQUEST SENSE and TEST UNIT READY are spc.c's rows; MODE
- * SENSE and MODE SELECT mode.c's, REPORT TARGET PORT GROUPS tpg.c's.
+ * SENSE and MODE SELECT mode.c's, REPORT TARGET PORT GROUPS tpg.c's,
+ * PERSISTENT RESERVE IN/OUT and RESERVE/RELEASE (6)/(10) pr*.c's.
  *
  * Writes honour the caching page: with WCE=0 every write is issued with
  * BS_F_FUA, so GOOD means stable.
@@ -26,6 +27,7 @@
 #include "scsi/buf.h"
 #include "scsi/device.h"
 #include "scsi/mode.h"
+#include "scsi/pr.h"
 #include "scsi/sbc.h"
 #include "scsi/sense.h"
 #include "scsi/xcopy.h"
@@ -528,6 +530,8 @@ static const struct scsi_op *const sbc_ops[] = {
 	&sbc_op_write6,
 	&spc_op_inquiry,
 	&spc_op_mode_select6,
+	&spc_op_reserve6,
+	&spc_op_release6,
 	&spc_op_mode_sense6,
 	&sbc_op_start_stop,
 	&sbc_op_prevent_allow,
@@ -545,7 +549,21 @@ static const struct scsi_op *const sbc_ops[] = {
 	&sbc_op_verify10,
 	&sbc_op_sync10,
 	&spc_op_mode_select10,
+	&spc_op_reserve10,
+	&spc_op_release10,
 	&spc_op_mode_sense10,
+	&spc_op_pr_in_read_keys,
+	&spc_op_pr_in_read_reservation,
+	&spc_op_pr_in_report_caps,
+	&spc_op_pr_in_read_full_status,
+	&spc_op_pr_out_register,
+	&spc_op_pr_out_reserve,
+	&spc_op_pr_out_release,
+	&spc_op_pr_out_clear,
+	&spc_op_pr_out_preempt,
+	&spc_op_pr_out_preempt_abort,
+	&spc_op_pr_out_register_ignore,
+	&spc_op_pr_out_register_move,
 	&sbc_op_read16,
 	&sbc_op_write16,
 	&sbc_op_verify16,
