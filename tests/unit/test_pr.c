@@ -296,6 +296,58 @@ static void test_rows_reported(void **state)
 	}
 }
 
+/*
+ * A zero in a PERSISTENT RESERVE OUT row's usage data is a bit the
+ * device server ignores (test_sbc.c does this for the rows a constant
+ * parameter list can run): REGISTER, REGISTER AND IGNORE EXISTING KEY,
+ * RESERVE and RELEASE, each repeated so that it succeeds every time.
+ */
+static void test_prout_usage_zero_bits(void **state)
+{
+	static const struct {
+		const struct scsi_op *op;
+		uint64_t rk, sark;
+	} rows[] = {
+	    {&spc_op_pr_out_register_ignore, 0, KEY_A},
+	    {&spc_op_pr_out_register, KEY_A, KEY_A},
+	    {&spc_op_pr_out_reserve, KEY_A, 0},
+	    {&spc_op_pr_out_release, KEY_A, 0},
+	};
+	uint8_t d[24];
+
+	for (unsigned r = 0; r < sizeof(rows) / sizeof(rows[0]); r++) {
+		const struct scsi_op *op = rows[r].op;
+
+		for (unsigned byte = 1; byte < op->cdb_len; byte++) {
+			for (unsigned bit = 0; bit < 8; bit++) {
+				uint8_t cdb[10] = {0x5f,
+						   (uint8_t)op->service_action,
+						   SCSI_PR_WRITE_EXCLUSIVE};
+				uint8_t mask = (uint8_t)(1u << bit);
+				struct ht_cmd hc;
+
+				if ((op->usage[byte] & mask) ||
+				    (byte == 1 && (mask & 0x1f)))
+					continue;
+				memset(d, 0, sizeof(d));
+				put_be64(d, rows[r].rk);
+				put_be64(d + 8, rows[r].sark);
+				put_be32(cdb + 5, sizeof(d));
+				cdb[byte] |= mask;
+				ht_exec(&hc, &ht_nexus, 0, cdb, 10,
+					SCSI_DIR_WRITE, sizeof(d), d);
+				if (hc.c.status != SAM_STAT_GOOD)
+					fail_msg("%s: byte %u bit %u is 0 in "
+						 "the usage data but changes "
+						 "the outcome (status %02x)",
+						 op->name, byte, bit,
+						 hc.c.status);
+				ht_release(&hc);
+			}
+		}
+	}
+}
+
 /* ---- REGISTER ---- */
 
 static void test_register(void **state)
@@ -1050,6 +1102,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    pr_test(test_every_row_classified),
 	    pr_test(test_rows_reported),
+	    pr_test(test_prout_usage_zero_bits),
 	    pr_test(test_register),
 	    pr_test(test_reserve_release_types),
 	    pr_test(test_conflict_matrix),
