@@ -415,6 +415,18 @@ static int pr_out_register(struct scsi_cmd *cmd, const struct pr_out_params *p,
 		return -ENOMEM;
 	}
 	list_add_tail(&reg->link, &add);
+	/* ALL_TG_PT over a registration of this initiator port through
+	 * another target port: that I_T nexus would be registered twice. */
+	{
+		struct pr_reg *other;
+
+		list_for_each_entry (other, &s->regs, link) {
+			if (pr_reg_overlap(reg, other)) {
+				pr_free_list(&add);
+				return pr_invalid_param(cmd, 20, 2);
+			}
+		}
+	}
 	if (p->spec_i_pt) {
 		rc = pr_spec_i_pt(cmd, p, s, &add, &nr_add);
 		if (rc) {

@@ -377,6 +377,29 @@ static void test_register(void **state)
 	assert_int_equal(get_be32(d + 4), 8);
 	assert_int_equal(get_be64(d + 8), KEY_C);
 	assert_int_equal(generation(&ht_nexus), gen + 4);
+	/* B through target port 2 with ALL_TG_PT while registered through
+	 * port 1: that I_T nexus would be registered twice. */
+	{
+		struct scsi_nexus b2;
+		char port[SCSI_PORT_NAME_MAX];
+		struct ht_cmd hc;
+
+		prout_good(&nb, SA_REGISTER, 0, 0, KEY_B);
+		snprintf(port, sizeof(port), "%s,i,0x%012x", INIT_B, ISID_A);
+		memset(&b2, 0, sizeof(b2));
+		scsi_config_rdlock();
+		scsi_nexus_init(&b2, ht_target, ht_reactor, INIT_B, port, 2);
+		scsi_config_unlock();
+		ht_clear_power_on(&b2, 0);
+		prout_full(&hc, &b2, SA_REGISTER, 0, 0, KEY_C, 0x04, NULL, 0);
+		assert_param_sense(&hc, SCSI_ASC_INVALID_FIELD_IN_PARAM, 20);
+		ht_release(&hc);
+		/* Without ALL_TG_PT it is another I_T nexus. */
+		prout_good(&b2, SA_REGISTER, 0, 0, KEY_C);
+		prin(&nc, 0, sizeof(d), d);
+		assert_int_equal(get_be32(d + 4), 24);
+		ht_nexus_release(&b2);
+	}
 }
 
 /* RESERVE, READ RESERVATION and RELEASE of each type. */
