@@ -59,9 +59,9 @@ struct scsi_sense_info;
 #define SCSI_OP_ALUA_ANY     (SCSI_OP_ALUA_STANDBY | SCSI_OP_ALUA_UNAVAIL)
 /*
  * Reservation classes, bits 8-15 (pr.c): how the command fares while
- * another I_T nexus holds a reservation, after SPC-5 §5.13.1 table 69
+ * another I_T nexus holds a reservation, after SPC-5 §5.13.1 table 64
  * ("SPC commands that are allowed in the presence of various
- * reservations") and SBC-4 §4.17 table 14 (the same for SBC commands).
+ * reservations") and its SBC-4 counterpart for SBC commands.
  * Exactly one of ALLOW, READ and WRITE, against a persistent reservation
  * held by another I_T nexus:
  *   ALLOW  always runs (INQUIRY, REPORT LUNS, READ CAPACITY, PR IN ...).

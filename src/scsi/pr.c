@@ -2,15 +2,15 @@
  * Reservations of a logical unit (pr.h): the state in lu->pr and its
  * life, the conflict check every command goes through, and the SPC-2
  * reservation.
- *   SPC-5 §5.13.1 table 69 and SBC-4 §4.17 table 14: which commands a
+ *   SPC-5 §5.13.1 table 64 and its SBC-4 counterpart: which commands a
  *   persistent reservation held by another I_T nexus lets through, from
  *   the reservation class of the command's opcode row (device.h); the
- *   holder of a reservation (§5.13.10), all registrants types included.
- *   SPC-2 §7.21/§7.26 RESERVE (6)/(10) and RELEASE (6)/(10) of the whole
+ *   holder of a reservation, all registrants types included.
+ *   SPC-2 RESERVE (6)/(10) and RELEASE (6)/(10) of the whole
  *   logical unit, per I_T nexus (third-party and extent reservations are
  *   refused), ended by RELEASE, I_T nexus loss and logical unit reset;
  *   with SPC-5 §5.13.3: CRH is zero, so while any persistent registration
- *   exists RESERVE and RELEASE get RESERVATION CONFLICT (SPC-2 §5.5.1),
+ *   exists RESERVE and RELEASE get RESERVATION CONFLICT (SPC-2),
  *   and another nexus's SPC-2 reservation makes PERSISTENT RESERVE OUT
  *   conflict like any other command.
  * PERSISTENT RESERVE IN is pr_in.c's, OUT pr_out.c's, saving pr_store.c's.
@@ -305,7 +305,7 @@ void scsi_pr_lu_reset(struct scsi_lu *lu)
 
 /* ---- the conflict check ---- */
 
-/* SPC-5 table 69 / SBC-4 table 14, from the command's class, for a
+/* SPC-5 table 64 and SBC-4's counterpart, from the command's class, for a
  * nexus that does not hold the persistent reservation. */
 static bool pr_class_conflicts(unsigned cls, uint8_t type, bool registered)
 {

@@ -54,7 +54,7 @@ int scsi_pr_lu_init_msg(struct scsi_lu *lu, char *err, size_t errlen);
 
 /* ---- what APTPL saves (pr_store.c) ---- */
 
-/* The PR types of SPC-5 §6.17.2, table 197. */
+/* The persistent reservation types (SPC-5 §6.17, TYPE). */
 enum scsi_pr_type {
 	SCSI_PR_WRITE_EXCLUSIVE = 0x1,
 	SCSI_PR_EXCLUSIVE_ACCESS = 0x3,

@@ -1,7 +1,7 @@
 /*
- * PERSISTENT RESERVE IN (SPC-5 §6.16): READ KEYS (§6.16.2), READ
- * RESERVATION (§6.16.3), REPORT CAPABILITIES (§6.16.4) and READ FULL
- * STATUS (§6.16.5) with iSCSI TransportIDs (§7.6.4.6). Each answer is
+ * PERSISTENT RESERVE IN (SPC-5 §6.16): READ KEYS, READ RESERVATION,
+ * REPORT CAPABILITIES and READ FULL STATUS with iSCSI TransportIDs
+ * (§7.6.4.6). Each answer is
  * built whole under lu->lock and cut at the allocation length; the
  * ADDITIONAL LENGTH always tells the whole length.
  */
@@ -21,7 +21,7 @@
 #define PR_IN_REPORT_CAPS      0x02
 #define PR_IN_READ_FULL_STATUS 0x03
 
-/* REPORT CAPABILITIES byte 2 and 3 (SPC-5 §6.16.4, table 192). */
+/* REPORT CAPABILITIES byte 2 and 3 (SPC-5 §6.16, REPORT CAPABILITIES). */
 #define PR_CAP_SIP_C  0x08
 #define PR_CAP_ATP_C  0x04
 #define PR_CAP_PTPL_C 0x01
@@ -90,7 +90,7 @@ static void pr_in_read_reservation(const struct pr_set *s, struct pr_in_out *o)
 	}
 	pr_in_header(o, s->generation, sizeof(d));
 	memset(d, 0, sizeof(d));
-	/* The all registrants types report key zero (§6.16.3). */
+	/* The all registrants types report key zero. */
 	if (s->holder)
 		put_be64(d, s->holder->key);
 	d[13] = (uint8_t)(s->scope << 4 | s->type);

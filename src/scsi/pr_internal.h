@@ -26,7 +26,7 @@
 #define PR_ST_SPC2 0x1u /* an SPC-2 reservation is held */
 #define PR_ST_PR   0x2u /* a persistent reservation is held */
 
-/* Protocol identifier of iSCSI TransportIDs (SPC-5 §7.6.2, table 486). */
+/* Protocol identifier of iSCSI TransportIDs (SPC-5 §7.6). */
 #define PR_PROTO_ISCSI 0x5
 /* The separator between name and ISID in a format 01b TransportID. */
 #define PR_ISID_SEP    "i,0x"

@@ -1,11 +1,10 @@
 /*
  * PERSISTENT RESERVE OUT (SPC-5 §6.17) and what its service actions do
  * (SPC-5 §5.13): REGISTER and REGISTER AND IGNORE EXISTING KEY with
- * ALL_TG_PT and SPEC_I_PT (§5.13.7), RESERVE (§5.13.9), RELEASE and CLEAR
- * (§5.13.11), PREEMPT and PREEMPT AND ABORT (§5.13.12), REGISTER AND MOVE
- * (§5.13.8), APTPL (§5.13.5); the parameter lists of §6.17.3 and §6.17.4
- * with iSCSI TransportIDs (§7.6.4.6); the unit attentions RESERVATIONS
- * RELEASED, RESERVATIONS PREEMPTED and REGISTRATIONS PREEMPTED.
+ * ALL_TG_PT and SPEC_I_PT, RESERVE, RELEASE, CLEAR, PREEMPT and PREEMPT
+ * AND ABORT, REGISTER AND MOVE, APTPL; the basic and the REGISTER AND
+ * MOVE parameter lists with iSCSI TransportIDs (§7.6.4.6); the unit attentions
+ * RESERVATIONS RELEASED, RESERVATIONS PREEMPTED and REGISTRATIONS PREEMPTED.
  *
  * A command runs under lu->lock on a copy of the persistent state; the
  * copy replaces the state only once the store has it (APTPL), and only
@@ -39,7 +38,7 @@
 #define PR_OUT_REGISTER_IGNORE 0x06
 #define PR_OUT_REGISTER_MOVE   0x07
 
-#define PR_OUT_BASIC_LEN 24 /* the basic parameter list (§6.17.3) */
+#define PR_OUT_BASIC_LEN 24 /* the basic parameter list */
 /* Most parameter list bytes taken: the basic list and a TransportID per
  * registration the LU can hold. */
 #define PR_OUT_PARAM_MAX (PR_OUT_BASIC_LEN + 4 + PR_REGS_MAX * 264)
@@ -218,7 +217,7 @@ static int pr_out_decode(struct scsi_cmd *cmd, struct pr_out_params *p)
 			return pr_length_error(cmd);
 		return 0;
 	}
-	/* SPEC_I_PT only with REGISTER (§6.17.3). */
+	/* SPEC_I_PT only with REGISTER. */
 	if (p->sa != PR_OUT_REGISTER)
 		return pr_invalid_param(cmd, 20, 3);
 	if (len < PR_OUT_BASIC_LEN + 4)
@@ -292,7 +291,7 @@ static void pr_remove_reg(struct pr_set *s, struct pr_out_ctx *ctx,
 }
 
 /*
- * Unregistering (§5.13.11.3): a holder that leaves releases the
+ * Unregistering: a holder that leaves releases the
  * reservation, and a registrants only one then tells the other
  * registrants; an all registrants reservation ends with its last
  * registrant.
@@ -380,7 +379,7 @@ static void pr_free_list(struct list_head *l)
 	}
 }
 
-/* REGISTER and REGISTER AND IGNORE EXISTING KEY (§5.13.7, table 68). */
+/* REGISTER and REGISTER AND IGNORE EXISTING KEY, registered or not. */
 static int pr_out_register(struct scsi_cmd *cmd, const struct pr_out_params *p,
 			   struct pr_set *s, struct pr_out_ctx *ctx)
 {
@@ -461,7 +460,7 @@ static struct pr_reg *pr_sender(struct scsi_cmd *cmd,
 	return reg && reg->key == p->key ? reg : NULL;
 }
 
-/* RESERVE (§5.13.9). */
+/* RESERVE. */
 static int pr_out_reserve(struct scsi_cmd *cmd, const struct pr_out_params *p,
 			  struct pr_set *s, struct pr_out_ctx *ctx)
 {
@@ -481,7 +480,7 @@ static int pr_out_reserve(struct scsi_cmd *cmd, const struct pr_out_params *p,
 	return 0;
 }
 
-/* RELEASE (§5.13.11.2). */
+/* RELEASE. */
 static int pr_out_release(struct scsi_cmd *cmd, const struct pr_out_params *p,
 			  struct pr_set *s, struct pr_out_ctx *ctx)
 {
@@ -505,7 +504,7 @@ static int pr_out_release(struct scsi_cmd *cmd, const struct pr_out_params *p,
 	return 0;
 }
 
-/* CLEAR (§5.13.11.2.x): every registration and the reservation go. */
+/* CLEAR: every registration and the reservation go. */
 static int pr_out_clear(struct scsi_cmd *cmd, const struct pr_out_params *p,
 			struct pr_set *s, struct pr_out_ctx *ctx)
 {
@@ -549,7 +548,7 @@ static unsigned pr_preempt_regs(struct pr_set *s, struct pr_out_ctx *ctx,
 	return named;
 }
 
-/* PREEMPT and PREEMPT AND ABORT (§5.13.12). */
+/* PREEMPT and PREEMPT AND ABORT. */
 static int pr_out_preempt(struct scsi_cmd *cmd, const struct pr_out_params *p,
 			  struct pr_set *s, struct pr_out_ctx *ctx)
 {
@@ -607,7 +606,7 @@ static bool pr_port_exists(struct scsi_cmd *cmd, uint16_t rel_port_id)
 	return false;
 }
 
-/* REGISTER AND MOVE (§5.13.8). */
+/* REGISTER AND MOVE. */
 static int pr_out_register_move(struct scsi_cmd *cmd,
 				const struct pr_out_params *p, struct pr_set *s,
 				struct pr_out_ctx *ctx)
@@ -762,7 +761,7 @@ static int pr_out_run_locked(struct scsi_cmd *cmd,
 	struct pr_set work;
 	int rc;
 
-	/* Another nexus's SPC-2 reservation (SPC-2 §5.5.1). */
+	/* Another nexus's SPC-2 reservation (SPC-2). */
 	if (pr->spc2 && !pr_spc2_holder(pr, cmd->nexus))
 		return pr_conflict(cmd);
 	if (pr_set_clone(&pr->set, &work)) {
@@ -829,7 +828,7 @@ static int pr_out_execute(struct scsi_cmd *cmd)
 	rc = pr_out_decode(cmd, &p);
 	if (rc)
 		return rc;
-	/* APTPL=1 needs a place to keep the state (§6.17.3). */
+	/* APTPL=1 needs a place to keep the state. */
 	if (pr_out_sa_registers(p.sa) && p.aptpl && !scsi_pr_store())
 		return pr_invalid_param(
 		    cmd, p.sa == PR_OUT_REGISTER_MOVE ? 17 : 20, 0);

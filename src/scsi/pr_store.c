@@ -1,5 +1,5 @@
 /*
- * Where persistent reservations survive a power loss (SPC-5 §5.13.5,
+ * Where persistent reservations survive a power loss (SPC-5 §5.13,
  * APTPL): the image of a LU's persistent state (struct scsi_pr_image),
  * the conversion between it and the live state, and the one store there
  * is today, a JSON file per LU under the state directory,

@@ -141,7 +141,7 @@ const struct scsi_op sbc_op_start_stop = {
     .cdb_len = 6,
     .dir = SCSI_DIR_NONE,
     /* Only START=1 with POWER CONDITION 0 is allowed under a
-     * reservation (SBC-4 table 14); the class cannot look at the CDB, so
+     * reservation (SBC-4); the class cannot look at the CDB, so
      * every START STOP UNIT conflicts like a write. */
     .flags = SCSI_OP_PR_WRITE,
     .parse = sbc_start_stop_parse,
@@ -157,7 +157,7 @@ const struct scsi_op sbc_op_prevent_allow = {
     .opcode = 0x1e,
     .cdb_len = 6,
     .dir = SCSI_DIR_NONE,
-    /* PREVENT=0 would be allowed (SBC-4 table 14): see START STOP UNIT. */
+    /* PREVENT=0 would be allowed (SBC-4): see START STOP UNIT. */
     .flags = SCSI_OP_PR_WRITE,
     .parse = sbc_prevent_allow_parse,
     .execute = sbc_prevent_allow,
