@@ -57,7 +57,32 @@ struct scsi_sense_info;
 #define SCSI_OP_ALUA_STANDBY (1u << 5)
 #define SCSI_OP_ALUA_UNAVAIL (1u << 6)
 #define SCSI_OP_ALUA_ANY     (SCSI_OP_ALUA_STANDBY | SCSI_OP_ALUA_UNAVAIL)
-/* Bits 8-15 are reserved for the reservation classes of pr.h. */
+/*
+ * Reservation classes, bits 8-15 (pr.c): how the command fares while
+ * another I_T nexus holds a reservation, after SPC-5 §5.13.1 table 64
+ * ("SPC commands that are allowed in the presence of various
+ * reservations") and its SBC-4 counterpart for SBC commands.
+ * Exactly one of ALLOW, READ and WRITE, against a persistent reservation
+ * held by another I_T nexus:
+ *   ALLOW  always runs (INQUIRY, REPORT LUNS, READ CAPACITY, PR IN ...).
+ *   READ   runs under the Write Exclusive types; under the Exclusive
+ *          Access types only from a registrant of a registrants only or
+ *          all registrants reservation (READ, VERIFY, MODE SENSE ...).
+ *   WRITE  runs only from a registrant of a registrants only or all
+ *          registrants reservation (WRITE, MODE SELECT, SANITIZE ...).
+ * A row with none of them is treated as WRITE: a command nobody
+ * classified is never silently allowed. Against an SPC-2 reservation
+ * (RESERVE (6)/(10)) held by another I_T nexus every command conflicts
+ * unless the row has SCSI_OP_PR_SPC2_OK (INQUIRY, REPORT LUNS, REQUEST
+ * SENSE, RELEASE, PR IN REPORT CAPABILITIES ...).
+ */
+#define SCSI_OP_PR_ALLOW   (1u << 8)
+#define SCSI_OP_PR_READ	   (2u << 8)
+#define SCSI_OP_PR_WRITE   (3u << 8)
+#define SCSI_OP_PR_CLASS   (3u << 8) /* the mask of the three */
+#define SCSI_OP_PR_SPC2_OK (1u << 10)
+/* Informational commands allowed under any reservation of any kind. */
+#define SCSI_OP_PR_ANY (SCSI_OP_PR_ALLOW | SCSI_OP_PR_SPC2_OK)
 
 /*
  * Defines one table row: var is a `const struct scsi_op` (prefix the

@@ -386,12 +386,14 @@ int scsi_lu_create(struct scsi_target *t, uint64_t lun,
 	if (rc == 0)
 		rc = scsi_mode_lu_init(lu, err, errlen);
 	if (rc == 0) {
-		rc = scsi_pr_lu_init(lu);
+		char why[512];
+
+		rc = scsi_pr_lu_init_msg(lu, why, sizeof(why));
 		if (rc < 0)
 			snprintf(err, errlen,
 				 "cannot restore the persistent reservations "
 				 "of LUN %" PRIu64 " of %s: %s",
-				 lun, t->name, strerror(-rc));
+				 lun, t->name, why);
 	}
 	if (rc < 0) {
 		scsi_lu_free(lu);

@@ -21,6 +21,7 @@
 struct scsi_cmd;
 struct scsi_lu;
 struct scsi_nexus;
+struct scsi_op;
 
 /*
  * Whether cmd may run under the LU's reservations (SPC-5 §5.13.1 table 64
@@ -46,5 +47,98 @@ void scsi_pr_lu_reset(struct scsi_lu *lu);
 /* Where APTPL state is saved: <dir>/pr/ (lunard --state-dir); NULL: not
  * saved (APTPL=1 is refused with INVALID FIELD IN PARAMETER LIST). */
 int scsi_pr_set_state_dir(const char *dir);
+
+/* scsi_pr_lu_init with the reason of a failure for the admin in err
+ * (e.g. which saved file is corrupt and how to get past it). */
+int scsi_pr_lu_init_msg(struct scsi_lu *lu, char *err, size_t errlen);
+
+/* ---- what APTPL saves (pr_store.c) ---- */
+
+/* The persistent reservation types (SPC-5 §6.17, TYPE). */
+enum scsi_pr_type {
+	SCSI_PR_WRITE_EXCLUSIVE = 0x1,
+	SCSI_PR_EXCLUSIVE_ACCESS = 0x3,
+	SCSI_PR_WRITE_EXCLUSIVE_RO = 0x5,
+	SCSI_PR_EXCLUSIVE_ACCESS_RO = 0x6,
+	SCSI_PR_WRITE_EXCLUSIVE_AR = 0x7,
+	SCSI_PR_EXCLUSIVE_ACCESS_AR = 0x8,
+};
+
+#define SCSI_PR_TID_MAX 256 /* "<iSCSI name>,i,0x<ISID>" and its NUL */
+
+/*
+ * The persistent state of a LU's reservations as a store keeps it: the
+ * registrations with their initiator port ("<name>,i,0x<ISID>", or the
+ * name alone for every port of that initiator device) and the
+ * reservation. PRgeneration is not saved: a power on zeroes it.
+ */
+struct scsi_pr_image {
+	bool aptpl;
+	unsigned nr_regs;
+	struct scsi_pr_image_reg {
+		uint64_t key;
+		char transport_id[SCSI_PR_TID_MAX];
+		uint16_t rel_port_id; /* unused with all_tg_pt */
+		bool all_tg_pt;
+	} * regs;
+	bool reserved;
+	uint8_t type; /* enum scsi_pr_type */
+	uint8_t scope;
+	/* The holder's index in regs; -1 for the all registrants types. */
+	int holder;
+};
+
+void scsi_pr_image_free(struct scsi_pr_image *img);
+
+/*
+ * A place APTPL state is kept, by LU identity (target name and LUN).
+ * Every call returns 0 or a negative errno and then writes what went
+ * wrong, naming the object (file, image), to err.
+ *   load    fills img (regs allocated, scsi_pr_image_free frees them);
+ *           -ENOENT when nothing is saved, -EBADMSG when what is saved
+ *           cannot be read back.
+ *   save    replaces the saved state atomically and durably: it is
+ *           there after a crash once save returned 0.
+ *   remove  forgets it; 0 when nothing was saved.
+ * Called under lu->lock from the main thread (or the thread that
+ * creates or deletes the LU).
+ */
+struct scsi_pr_store_ops {
+	const char *name;
+	int (*load)(const struct scsi_lu *lu, struct scsi_pr_image *img,
+		    char *err, size_t errlen);
+	int (*save)(const struct scsi_lu *lu, const struct scsi_pr_image *img,
+		    char *err, size_t errlen);
+	int (*remove)(const struct scsi_lu *lu, char *err, size_t errlen);
+	/* Names where lu's state is kept, for messages ("/var/...json"). */
+	int (*where)(const struct scsi_lu *lu, char *out, size_t len);
+};
+
+/* JSON files <dir>/pr/<target>.lun<N>.json (scsi_pr_set_state_dir). */
+extern const struct scsi_pr_store_ops scsi_pr_file_store;
+/* The store in use; NULL when APTPL is not supported. */
+const struct scsi_pr_store_ops *scsi_pr_store(void);
+
+/* ---- opcode rows every device type shares ---- */
+
+/* PERSISTENT RESERVE IN (5Eh), one row per service action (pr_in.c). */
+extern const struct scsi_op spc_op_pr_in_read_keys;
+extern const struct scsi_op spc_op_pr_in_read_reservation;
+extern const struct scsi_op spc_op_pr_in_report_caps;
+extern const struct scsi_op spc_op_pr_in_read_full_status;
+/* PERSISTENT RESERVE OUT (5Fh), one row per service action (pr_out.c). */
+extern const struct scsi_op spc_op_pr_out_register;
+extern const struct scsi_op spc_op_pr_out_reserve;
+extern const struct scsi_op spc_op_pr_out_release;
+extern const struct scsi_op spc_op_pr_out_clear;
+extern const struct scsi_op spc_op_pr_out_preempt;
+extern const struct scsi_op spc_op_pr_out_preempt_abort;
+extern const struct scsi_op spc_op_pr_out_register_ignore;
+extern const struct scsi_op spc_op_pr_out_register_move;
+/* SPC-2 RESERVE (6)/(10) and RELEASE (6)/(10) (pr.c). */
+extern const struct scsi_op spc_op_reserve6;
+extern const struct scsi_op spc_op_release6;
+extern const struct scsi_op spc_op_reserve10;
+extern const struct scsi_op spc_op_release10;
 
 #endif

@@ -14,7 +14,8 @@
  * short and long LBA block descriptors (§6.5.2). INQUIRY, REPORT LUNS,
  * REPORT SUPPORTED OPERATION CODES, REPORT SUPPORTED TASK MANAGEMENT
  * FUNCTIONS, REQUEST SENSE and TEST UNIT READY are spc.c's rows; MODE
- * SENSE and MODE SELECT mode.c's, REPORT TARGET PORT GROUPS tpg.c's.
+ * SENSE and MODE SELECT mode.c's, REPORT TARGET PORT GROUPS tpg.c's,
+ * PERSISTENT RESERVE IN/OUT and RESERVE/RELEASE (6)/(10) pr*.c's.
  *
  * Writes honour the caching page: with WCE=0 every write is issued with
  * BS_F_FUA, so GOOD means stable.
@@ -26,6 +27,7 @@
 #include "scsi/buf.h"
 #include "scsi/device.h"
 #include "scsi/mode.h"
+#include "scsi/pr.h"
 #include "scsi/sbc.h"
 #include "scsi/sense.h"
 #include "scsi/xcopy.h"
@@ -452,8 +454,9 @@ static void sbc_lu_exit(struct scsi_lu *lu)
  * ignored.
  */
 
-#define SBC_DATA_READ  (SCSI_OP_BLOCKS | SCSI_OP_MEDIUM)
-#define SBC_DATA_WRITE (SCSI_OP_BLOCKS | SCSI_OP_WRITES | SCSI_OP_MEDIUM)
+#define SBC_DATA_READ  (SCSI_OP_BLOCKS | SCSI_OP_MEDIUM | SCSI_OP_PR_READ)
+#define SBC_DATA_WRITE                                                         \
+	(SCSI_OP_BLOCKS | SCSI_OP_WRITES | SCSI_OP_MEDIUM | SCSI_OP_PR_WRITE)
 #define SBC_MEMORY     SCSI_TIMEOUTS_MEMORY
 #define SBC_IO	       SCSI_TIMEOUTS_IO
 #define SBC_FLUSH      SCSI_TIMEOUTS_FLUSH
@@ -469,7 +472,7 @@ static SCSI_OP_ROW(sbc_op_write10, "WRITE(10)", 0x2a, 10, SCSI_DIR_WRITE, SBC_DA
        sbc_rw10_parse, sbc_write, SBC_IO, 0x2a, 0xf8, 0xff, 0xff, 0xff, 0xff,
        0x00, 0xff, 0xff, 0x05);
 static SCSI_OP_ROW(sbc_op_sync10, "SYNCHRONIZE CACHE(10)", 0x35, 10, SCSI_DIR_NONE,
-       SCSI_OP_MEDIUM,
+       SCSI_OP_MEDIUM | SCSI_OP_PR_WRITE,
        sbc_sync10_parse, sbc_sync_cache, SBC_FLUSH, 0x35, 0x02, 0xff, 0xff,
        0xff, 0xff, 0x00, 0xff, 0xff, 0x05);
 static SCSI_OP_ROW(sbc_op_read16, "READ(16)", 0x88, 16, SCSI_DIR_READ, SBC_DATA_READ,
@@ -479,7 +482,7 @@ static SCSI_OP_ROW(sbc_op_write16, "WRITE(16)", 0x8a, 16, SCSI_DIR_WRITE, SBC_DA
        sbc_rw16_parse, sbc_write, SBC_IO, 0x8a, 0xf8, 0xff, 0xff, 0xff, 0xff,
        0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x00, 0x05);
 static SCSI_OP_ROW(sbc_op_sync16, "SYNCHRONIZE CACHE(16)", 0x91, 16, SCSI_DIR_NONE,
-       SCSI_OP_MEDIUM,
+       SCSI_OP_MEDIUM | SCSI_OP_PR_WRITE,
        sbc_sync16_parse, sbc_sync_cache, SBC_FLUSH, 0x91, 0x02, 0xff, 0xff,
        0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x00, 0x05);
 static SCSI_OP_ROW(sbc_op_read12, "READ(12)", 0xa8, 12, SCSI_DIR_READ, SBC_DATA_READ,
@@ -494,7 +497,7 @@ static const struct scsi_op sbc_op_capacity10 = {
     .opcode = 0x25,
     .cdb_len = 10,
     .dir = SCSI_DIR_READ,
-    .flags = SCSI_OP_MEDIUM,
+    .flags = SCSI_OP_MEDIUM | SCSI_OP_PR_ALLOW,
     .max_data = 8,
     .parse = sbc_capacity10_parse,
     .execute = sbc_capacity10,
@@ -509,7 +512,7 @@ static const struct scsi_op sbc_op_capacity16 = {
     .service_action = 0x10,
     .cdb_len = 16,
     .dir = SCSI_DIR_READ,
-    .flags = SCSI_OP_SA | SCSI_OP_MEDIUM,
+    .flags = SCSI_OP_SA | SCSI_OP_MEDIUM | SCSI_OP_PR_ALLOW,
     .max_data = 32,
     .parse = sbc_capacity16_parse,
     .execute = sbc_capacity16,
@@ -527,6 +530,8 @@ static const struct scsi_op *const sbc_ops[] = {
 	&sbc_op_write6,
 	&spc_op_inquiry,
 	&spc_op_mode_select6,
+	&spc_op_reserve6,
+	&spc_op_release6,
 	&spc_op_mode_sense6,
 	&sbc_op_start_stop,
 	&sbc_op_prevent_allow,
@@ -544,7 +549,21 @@ static const struct scsi_op *const sbc_ops[] = {
 	&sbc_op_verify10,
 	&sbc_op_sync10,
 	&spc_op_mode_select10,
+	&spc_op_reserve10,
+	&spc_op_release10,
 	&spc_op_mode_sense10,
+	&spc_op_pr_in_read_keys,
+	&spc_op_pr_in_read_reservation,
+	&spc_op_pr_in_report_caps,
+	&spc_op_pr_in_read_full_status,
+	&spc_op_pr_out_register,
+	&spc_op_pr_out_reserve,
+	&spc_op_pr_out_release,
+	&spc_op_pr_out_clear,
+	&spc_op_pr_out_preempt,
+	&spc_op_pr_out_preempt_abort,
+	&spc_op_pr_out_register_ignore,
+	&spc_op_pr_out_register_move,
 	&sbc_op_read16,
 	&sbc_op_write16,
 	&sbc_op_verify16,

@@ -772,8 +772,9 @@ static int cmp_read_defect12(struct scsi_cmd *cmd)
  * satisfied (no cache of our own). GROUP NUMBER is ignored everywhere.
  */
 
-#define CMP_COMPARE (SCSI_OP_BLOCKS | SCSI_OP_MEDIUM)
-#define CMP_WRITE   (SCSI_OP_BLOCKS | SCSI_OP_WRITES | SCSI_OP_MEDIUM)
+#define CMP_COMPARE (SCSI_OP_BLOCKS | SCSI_OP_MEDIUM | SCSI_OP_PR_READ)
+#define CMP_WRITE                                                              \
+	(SCSI_OP_BLOCKS | SCSI_OP_WRITES | SCSI_OP_MEDIUM | SCSI_OP_PR_WRITE)
 #define CMP_IO	    SCSI_TIMEOUTS_IO
 
 /* clang-format off */
@@ -809,10 +810,10 @@ SCSI_OP_ROW(sbc_op_orwrite16, "ORWRITE(16)", 0x8b, 16, SCSI_DIR_WRITE, CMP_WRITE
 	0x8b, 0xf8, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
 	0xff, 0xff, 0xff, 0xff, 0x00, 0x05);
 SCSI_OP_ROW(sbc_op_prefetch10, "PRE-FETCH(10)", 0x34, 10, SCSI_DIR_NONE,
-	SCSI_OP_MEDIUM, cmp_prefetch10_parse, cmp_prefetch, CMP_IO,
+	SCSI_OP_MEDIUM | SCSI_OP_PR_READ, cmp_prefetch10_parse, cmp_prefetch, CMP_IO,
 	0x34, 0x02, 0xff, 0xff, 0xff, 0xff, 0x00, 0xff, 0xff, 0x05);
 SCSI_OP_ROW(sbc_op_prefetch16, "PRE-FETCH(16)", 0x90, 16, SCSI_DIR_NONE,
-	SCSI_OP_MEDIUM, cmp_prefetch16_parse, cmp_prefetch, CMP_IO,
+	SCSI_OP_MEDIUM | SCSI_OP_PR_READ, cmp_prefetch16_parse, cmp_prefetch, CMP_IO,
 	0x90, 0x02, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
 	0xff, 0xff, 0xff, 0xff, 0x00, 0x05);
 SCSI_OP_ROW(sbc_op_write_atomic16, "WRITE ATOMIC(16)", 0x9c, 16, SCSI_DIR_WRITE,
@@ -828,7 +829,7 @@ const struct scsi_op sbc_op_read_defect10 = {
     .opcode = 0x37,
     .cdb_len = 10,
     .dir = SCSI_DIR_READ,
-    .flags = SCSI_OP_MEDIUM,
+    .flags = SCSI_OP_MEDIUM | SCSI_OP_PR_READ,
     .max_data = 4,
     .parse = cmp_read_defect10_parse,
     .execute = cmp_read_defect10,
@@ -841,7 +842,7 @@ const struct scsi_op sbc_op_read_defect12 = {
     .opcode = 0xb7,
     .cdb_len = 12,
     .dir = SCSI_DIR_READ,
-    .flags = SCSI_OP_MEDIUM,
+    .flags = SCSI_OP_MEDIUM | SCSI_OP_PR_READ,
     .max_data = 8,
     .parse = cmp_read_defect12_parse,
     .execute = cmp_read_defect12,

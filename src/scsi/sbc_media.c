@@ -140,6 +140,10 @@ const struct scsi_op sbc_op_start_stop = {
     .opcode = 0x1b,
     .cdb_len = 6,
     .dir = SCSI_DIR_NONE,
+    /* Only START=1 with POWER CONDITION 0 is allowed under a
+     * reservation (SBC-4); the class cannot look at the CDB, so
+     * every START STOP UNIT conflicts like a write. */
+    .flags = SCSI_OP_PR_WRITE,
     .parse = sbc_start_stop_parse,
     .execute = sbc_start_stop,
     /* IMMED, POWER CONDITION MODIFIER, POWER CONDITION, NO_FLUSH, LOEJ,
@@ -153,6 +157,8 @@ const struct scsi_op sbc_op_prevent_allow = {
     .opcode = 0x1e,
     .cdb_len = 6,
     .dir = SCSI_DIR_NONE,
+    /* PREVENT=0 would be allowed (SBC-4): see START STOP UNIT. */
+    .flags = SCSI_OP_PR_WRITE,
     .parse = sbc_prevent_allow_parse,
     .execute = sbc_prevent_allow,
     .supported = sbc_lu_removable,

@@ -606,7 +606,7 @@ static int sbc_get_lba_status(struct scsi_cmd *cmd)
 
 /* ---- the rows ---- */
 
-#define SBC_PROV_WRITES (SCSI_OP_WRITES | SCSI_OP_MEDIUM)
+#define SBC_PROV_WRITES (SCSI_OP_WRITES | SCSI_OP_MEDIUM | SCSI_OP_PR_WRITE)
 
 const struct scsi_op sbc_op_write_same10 = {
     .name = "WRITE SAME(10)",
@@ -658,7 +658,7 @@ const struct scsi_op sbc_op_get_lba_status = {
     .service_action = 0x12,
     .cdb_len = 16,
     .dir = SCSI_DIR_READ,
-    .flags = SCSI_OP_SA | SCSI_OP_MEDIUM,
+    .flags = SCSI_OP_SA | SCSI_OP_MEDIUM | SCSI_OP_PR_READ,
     .max_data = SBC_LBAS_HDR_LEN + SBC_LBAS_MAX_DESCS * SBC_LBAS_DESC_LEN,
     .parse = sbc_lbas_parse,
     .execute = sbc_get_lba_status,

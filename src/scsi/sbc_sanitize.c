@@ -502,7 +502,7 @@ static int sbc_sanitize_exit_failure(struct scsi_cmd *cmd)
 	    .service_action = (sa),                                            \
 	    .cdb_len = 10,                                                     \
 	    .dir = SCSI_DIR_WRITE,                                             \
-	    .flags = SCSI_OP_SA | (fl),                                        \
+	    .flags = SCSI_OP_SA | SCSI_OP_PR_WRITE | (fl),                     \
 	    .parse = sbc_sanitize_parse,                                       \
 	    .execute = (exe),                                                  \
 	    __VA_ARGS__ /* IMMED, ZNR (refused), AUSE and the service action;  \

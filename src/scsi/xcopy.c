@@ -1161,7 +1161,7 @@ const struct scsi_op xcopy_op_extended_copy = {
     .service_action = 0x00,
     .cdb_len = 16,
     .dir = SCSI_DIR_WRITE,
-    .flags = SCSI_OP_SA,
+    .flags = SCSI_OP_SA | SCSI_OP_PR_WRITE,
     .parse = xcopy_parse,
     .execute = xcopy_execute,
     /* PARAMETER LIST LENGTH; the reserved bytes are ignored. */
@@ -1177,7 +1177,7 @@ const struct scsi_op xcopy_op_extended_copy = {
 	    .service_action = (sa),                                            \
 	    .cdb_len = 16,                                                     \
 	    .dir = SCSI_DIR_READ,                                              \
-	    .flags = SCSI_OP_SA,                                               \
+	    .flags = SCSI_OP_SA | SCSI_OP_PR_READ,                             \
 	    .max_data = (maxd),                                                \
 	    .parse = xcopy_rcr_parse,                                          \
 	    .execute = (exe),                                                  \
