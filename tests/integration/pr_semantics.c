@@ -45,13 +45,19 @@ static struct nexus b = {
     .label = "B", .name = PR_NAME("sem-b"), .isid_rnd = 0x5e0002, .isid_q = 2};
 static struct nexus c = {
     .label = "C", .name = PR_NAME("sem-c"), .isid_rnd = 0x5e0003, .isid_q = 3};
+/* Never registers, so never gets a reservation unit attention: reads
+ * the keys, the reservation and PRgeneration. */
+static struct nexus o = {.label = "O",
+			 .name = PR_NAME("sem-observer"),
+			 .isid_rnd = 0x5e0004,
+			 .isid_q = 4};
 static uint32_t gen;
 
 /* PRgeneration must have moved by delta since the last call. */
 static void expect_gen(uint32_t delta, const char *after)
 {
 	struct keys k;
-	struct res r = read_keys(&c, &k);
+	struct res r = read_keys(&o, &k);
 
 	if (r.status != STATUS_GOOD) {
 		check("READ KEYS for PRgeneration", GOOD, r);
@@ -80,21 +86,23 @@ int main(int argc, char **argv)
 	nx_login(&a, argv[1]);
 	nx_login(&b, argv[1]);
 	nx_login(&c, argv[1]);
+	nx_login(&o, argv[1]);
+	drain_ua(&o);
 	drain_ua(&a);
 	drain_ua(&b);
 	drain_ua(&c);
-	gen = check_keys(&c, "initially", 0, NULL);
-	check_resv(&c, "initially", 0, 0);
+	gen = check_keys(&o, "initially", 0, NULL);
+	check_resv(&o, "initially", 0, 0);
 
 	printf("\n== registering\n");
 	step("A REGISTER KEY_A", GOOD,
 	     pr_out(&a, PRO_REGISTER, 0, 0, KEY_A, false), 1);
 	step("B REGISTER KEY_B", GOOD,
 	     pr_out(&b, PRO_REGISTER, 0, 0, KEY_B, false), 1);
-	check_keys(&c, "A and B registered", 2, (uint64_t[]){KEY_A, KEY_B});
+	check_keys(&o, "A and B registered", 2, (uint64_t[]){KEY_A, KEY_B});
 	step("A REGISTER with RESERVATION KEY not its own", CONFLICT,
 	     pr_out(&a, PRO_REGISTER, 0, KEY_X, KEY_C, false), 0);
-	check_keys(&c, "after the refused REGISTER", 2,
+	check_keys(&o, "after the refused REGISTER", 2,
 		   (uint64_t[]){KEY_A, KEY_B});
 
 	printf("\n== reserving\n");
@@ -104,28 +112,28 @@ int main(int argc, char **argv)
 	     pr_out(&a, PRO_RESERVE, PR_WE, KEY_X, 0, false), 0);
 	step("C (not registered) RESERVE WE", CONFLICT,
 	     pr_out(&c, PRO_RESERVE, PR_WE, 0, 0, false), 0);
-	check_resv(&c, "after the refused RESERVEs", 0, 0);
+	check_resv(&o, "after the refused RESERVEs", 0, 0);
 	step("A RESERVE WE", GOOD,
 	     pr_out(&a, PRO_RESERVE, PR_WE, KEY_A, 0, false), 0);
-	check_resv(&c, "A holds WE", PR_WE, KEY_A);
+	check_resv(&o, "A holds WE", PR_WE, KEY_A);
 	step("A RESERVE WE again (same type: no change)", GOOD,
 	     pr_out(&a, PRO_RESERVE, PR_WE, KEY_A, 0, false), 0);
 	step("A RESERVE EA while holding WE", CONFLICT,
 	     pr_out(&a, PRO_RESERVE, PR_EA, KEY_A, 0, false), 0);
 	step("B RESERVE WE while A holds it", CONFLICT,
 	     pr_out(&b, PRO_RESERVE, PR_WE, KEY_B, 0, false), 0);
-	check_resv(&c, "still A's WE", PR_WE, KEY_A);
+	check_resv(&o, "still A's WE", PR_WE, KEY_A);
 
 	printf("\n== releasing\n");
 	step("A RELEASE with type EA (holds WE)",
 	     sense(SCSI_SENSE_ILLEGAL_REQUEST, 0x26, 0x04),
 	     pr_out(&a, PRO_RELEASE, PR_EA, KEY_A, 0, false), 0);
-	check_resv(&c, "after RELEASE with the wrong type", PR_WE, KEY_A);
+	check_resv(&o, "after RELEASE with the wrong type", PR_WE, KEY_A);
 	step("A RELEASE with a wrong key", CONFLICT,
 	     pr_out(&a, PRO_RELEASE, PR_WE, KEY_X, 0, false), 0);
 	step("B (registrant, not holder) RELEASE WE", GOOD,
 	     pr_out(&b, PRO_RELEASE, PR_WE, KEY_B, 0, false), 0);
-	check_resv(&c, "after B's RELEASE (no effect)", PR_WE, KEY_A);
+	check_resv(&o, "after B's RELEASE (no effect)", PR_WE, KEY_A);
 	step("C (not registered) RELEASE WE", CONFLICT,
 	     pr_out(&c, PRO_RELEASE, PR_WE, 0, 0, false), 0);
 	check("C WRITE under A's WE", CONFLICT, write10(&c, 0, 1, NULL));
@@ -133,8 +141,8 @@ int main(int argc, char **argv)
 	printf("\n== unregistering the holder of WE releases it\n");
 	step("A REGISTER with SERVICE ACTION RESERVATION KEY 0 (unregister)",
 	     GOOD, pr_out(&a, PRO_REGISTER, 0, KEY_A, 0, false), 1);
-	check_resv(&c, "after the holder unregistered", 0, 0);
-	check_keys(&c, "after A unregistered", 1, (uint64_t[]){KEY_B});
+	check_resv(&o, "after the holder unregistered", 0, 0);
+	check_keys(&o, "after A unregistered", 1, (uint64_t[]){KEY_B});
 	check("C WRITE once nothing is reserved", GOOD,
 	      write10(&c, 0, 1, NULL));
 	drain_ua(&b);
@@ -148,8 +156,8 @@ int main(int argc, char **argv)
 	     pr_out(&a, PRO_PREEMPT, PR_EA, KEY_A, KEY_X, false), 0);
 	step("A PREEMPT EA of KEY_B", GOOD,
 	     pr_out(&a, PRO_PREEMPT, PR_EA, KEY_A, KEY_B, false), 1);
-	check_keys(&c, "after A preempted B", 1, (uint64_t[]){KEY_A});
-	check_resv(&c, "A still holds EA", PR_EA, KEY_A);
+	check_keys(&o, "after A preempted B", 1, (uint64_t[]){KEY_A});
+	check_resv(&o, "A still holds EA", PR_EA, KEY_A);
 	check_ua(&b, "B's next command: REGISTRATIONS PREEMPTED", 0x2a, 0x05);
 	check("B READ under A's EA (B no longer registered)", CONFLICT,
 	      read10(&b, 0, 1, NULL));
@@ -162,14 +170,14 @@ int main(int argc, char **argv)
 	     pr_out(&b, PRO_REGISTER, 0, 0, KEY_B, false), 1);
 	step("B PREEMPT of KEY_A with type WE", GOOD,
 	     pr_out(&b, PRO_PREEMPT, PR_WE, KEY_B, KEY_A, false), 1);
-	check_resv(&c, "B holds WE now", PR_WE, KEY_B);
-	check_keys(&c, "after B preempted A", 1, (uint64_t[]){KEY_B});
+	check_resv(&o, "B holds WE now", PR_WE, KEY_B);
+	check_keys(&o, "after B preempted A", 1, (uint64_t[]){KEY_B});
 	check_ua(&a, "A's next command: REGISTRATIONS PREEMPTED", 0x2a, 0x05);
 	check("A WRITE under B's WE", CONFLICT, write10(&a, 0, 1, NULL));
 	check("B WRITE (holder)", GOOD, write10(&b, 0, 1, NULL));
 	step("B RELEASE WE", GOOD,
 	     pr_out(&b, PRO_RELEASE, PR_WE, KEY_B, 0, false), 0);
-	check_resv(&c, "after B's RELEASE", 0, 0);
+	check_resv(&o, "after B's RELEASE", 0, 0);
 	step("A REGISTER KEY_A", GOOD,
 	     pr_out(&a, PRO_REGISTER, 0, 0, KEY_A, false), 1);
 
@@ -183,7 +191,7 @@ int main(int argc, char **argv)
 	     pr_out(&a, PRO_RESERVE, PR_WE_RO, KEY_A, 0, false), 0);
 	step("A RELEASE WE-RO", GOOD,
 	     pr_out(&a, PRO_RELEASE, PR_WE_RO, KEY_A, 0, false), 0);
-	check_resv(&c, "after RELEASE of WE-RO", 0, 0);
+	check_resv(&o, "after RELEASE of WE-RO", 0, 0);
 	check("A's next command (the releasing nexus: no unit attention)", GOOD,
 	      tur(&a));
 	check_ua(&b, "B's next command: RESERVATIONS RELEASED", 0x2a, 0x04);
@@ -193,10 +201,10 @@ int main(int argc, char **argv)
 	       "reservation\n");
 	step("A RESERVE EA-AR", GOOD,
 	     pr_out(&a, PRO_RESERVE, PR_EA_AR, KEY_A, 0, false), 0);
-	check_resv(&c, "EA-AR (key reads 0)", PR_EA_AR, 0);
+	check_resv(&o, "EA-AR (key reads 0)", PR_EA_AR, 0);
 	step("B RELEASE EA-AR", GOOD,
 	     pr_out(&b, PRO_RELEASE, PR_EA_AR, KEY_B, 0, false), 0);
-	check_resv(&c, "after B released EA-AR", 0, 0);
+	check_resv(&o, "after B released EA-AR", 0, 0);
 	check("B's next command (the releasing nexus: no unit attention)", GOOD,
 	      tur(&b));
 	check_ua(&a, "A's next command: RESERVATIONS RELEASED", 0x2a, 0x04);
@@ -208,7 +216,7 @@ int main(int argc, char **argv)
 	     pr_out(&a, PRO_RESERVE, PR_WE_RO, KEY_A, 0, false), 0);
 	step("A unregisters", GOOD,
 	     pr_out(&a, PRO_REGISTER, 0, KEY_A, 0, false), 1);
-	check_resv(&c, "after the WE-RO holder unregistered", 0, 0);
+	check_resv(&o, "after the WE-RO holder unregistered", 0, 0);
 	check_ua(&b, "B's next command: RESERVATIONS RELEASED", 0x2a, 0x04);
 	check_ua(&c, "C's next command: RESERVATIONS RELEASED", 0x2a, 0x04);
 	check("A's next command (the unregistering nexus)", GOOD, tur(&a));
@@ -221,8 +229,8 @@ int main(int argc, char **argv)
 	step("B CLEAR with a wrong key", CONFLICT,
 	     pr_out(&b, PRO_CLEAR, 0, KEY_X, 0, false), 0);
 	step("B CLEAR", GOOD, pr_out(&b, PRO_CLEAR, 0, KEY_B, 0, false), 1);
-	check_keys(&c, "after CLEAR", 0, NULL);
-	check_resv(&c, "after CLEAR", 0, 0);
+	check_keys(&o, "after CLEAR", 0, NULL);
+	check_resv(&o, "after CLEAR", 0, 0);
 	check("B's next command (the clearing nexus)", GOOD, tur(&b));
 	check_ua(&a, "A's next command: RESERVATIONS PREEMPTED", 0x2a, 0x03);
 	check_ua(&c, "C's next command: RESERVATIONS PREEMPTED", 0x2a, 0x03);
@@ -232,13 +240,14 @@ int main(int argc, char **argv)
 	     pr_out(&c, PRO_REGISTER_IGNORE, 0, 0, KEY_C, false), 1);
 	step("C REGISTER AND IGNORE EXISTING KEY KEY_C2 (any key given)", GOOD,
 	     pr_out(&c, PRO_REGISTER_IGNORE, 0, KEY_X, KEY_C2, false), 1);
-	check_keys(&c, "C changed its key", 1, (uint64_t[]){KEY_C2});
+	check_keys(&o, "C changed its key", 1, (uint64_t[]){KEY_C2});
 	step("C REGISTER AND IGNORE EXISTING KEY 0 (unregister)", GOOD,
 	     pr_out(&c, PRO_REGISTER_IGNORE, 0, 0, 0, false), 1);
-	check_keys(&c, "at the end", 0, NULL);
+	check_keys(&o, "at the end", 0, NULL);
 
 	nx_logout(&a);
 	nx_logout(&b);
 	nx_logout(&c);
+	nx_logout(&o);
 	return pr_exit("pr_semantics");
 }

@@ -10,11 +10,13 @@
  *  2. A RESERVE (6), then A logs out: the I_T nexus is gone and so is its
  *     reservation (SPC-2 5.5.1): B's READ is GOOD.
  *  3. While any PR registration exists, RESERVE (6) and RELEASE (6) from
- *     any nexus conflict (SPC-2 5.5.1), except (SPC-5 5.13.3) from the
- *     persistent reservation holder (or a registrant under an RO/AR type),
- *     for which they are GOOD and change nothing: the holder's RESERVE (6)
- *     establishes no SPC-2 reservation (the other nexus still READs under
- *     WE) and its RELEASE (6) does not release the persistent one.
+ *     any nexus conflict (SPC-2 5.5.1). SPC-5 5.13.3 makes an exception
+ *     for device servers that report CRH=1 in REPORT CAPABILITIES: from
+ *     the persistent reservation holder (or a registrant under an RO/AR
+ *     type) they are GOOD and change nothing. So the holder's RESERVE (6)
+ *     and RELEASE (6) are GOOD with CRH=1 and RESERVATION CONFLICT with
+ *     CRH=0; either way no SPC-2 reservation is made (the other nexus
+ *     still READs under WE) and the persistent one stays.
  *  4. Once CLEAR removed every registration, RESERVE (6) works again.
  *
  * usage: pr_spc2 URL
@@ -25,6 +27,21 @@
 #include "pr_lib.h"
 
 #define KEY_B 0xb6b6b6b6b6b60002ull
+
+/* CRH (Compatible Reservation Handling) of REPORT CAPABILITIES, or -1. */
+static int read_crh(struct nexus *nx)
+{
+	uint8_t buf[8];
+	size_t got;
+	struct res r =
+	    pr_in(nx, PRI_REPORT_CAPABILITIES, buf, sizeof(buf), &got);
+
+	if (!check("REPORT CAPABILITIES", GOOD, r) ||
+	    !check_true(got == 8, "REPORT CAPABILITIES is 8 bytes, got %zu",
+			got))
+		return -1;
+	return (buf[2] >> 4) & 1;
+}
 
 int main(int argc, char **argv)
 {
@@ -37,7 +54,7 @@ int main(int argc, char **argv)
 			  .isid_rnd = 0x520002,
 			  .isid_q = 2};
 	struct res r;
-	int tries;
+	int tries, crh;
 
 	if (argc != 2) {
 		fprintf(stderr, "usage: pr_spc2 URL\n");
@@ -100,12 +117,20 @@ int main(int argc, char **argv)
 	      read10(&a, 0, 1, NULL));
 	check("B PERSISTENT RESERVE OUT RESERVE WE", GOOD,
 	      pr_out(&b, PRO_RESERVE, PR_WE, KEY_B, 0, false));
-	check("B RESERVE (6) as the persistent reservation holder", GOOD,
-	      reserve6(&b));
+	crh = read_crh(&b);
+	note("REPORT CAPABILITIES: CRH=%d", crh);
+	check(crh == 1 ? "B RESERVE (6) as the persistent reservation holder "
+			 "(CRH=1: GOOD, no effect)"
+		       : "B RESERVE (6) as the persistent reservation holder "
+			 "(CRH=0: SPC-2 rules)",
+	      crh == 1 ? GOOD : CONFLICT, reserve6(&b));
 	check("A READ (10): still no SPC-2 reservation (WE shares reads)", GOOD,
 	      read10(&a, 0, 1, NULL));
-	check("B RELEASE (6) as the persistent reservation holder", GOOD,
-	      release6(&b));
+	check(crh == 1 ? "B RELEASE (6) as the persistent reservation holder "
+			 "(CRH=1: GOOD, no effect)"
+		       : "B RELEASE (6) as the persistent reservation holder "
+			 "(CRH=0: SPC-2 rules)",
+	      crh == 1 ? GOOD : CONFLICT, release6(&b));
 	check_resv(&a, "B's WE survives its RELEASE (6)", PR_WE, KEY_B);
 	check("A WRITE (10) under B's WE", CONFLICT, write10(&a, 0, 1, NULL));
 
