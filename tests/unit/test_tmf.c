@@ -71,6 +71,18 @@ static void start_held_read(struct ht_cmd *hc, struct scsi_nexus *n)
 	assert_false(hc->finished);
 }
 
+static void noop_cb(void *arg)
+{
+}
+
+/* Runs fn on the reactor, then lets the messages it posted run (the
+ * reactor's messages run in order). */
+static void run_settled(void (*fn)(void *), void *arg)
+{
+	ht_on_reactor(fn, arg);
+	ht_on_reactor(noop_cb, NULL);
+}
+
 static void lu_reset_cb(void *arg)
 {
 	scsi_lu_reset_by(arg, lun0);
@@ -141,7 +153,7 @@ static void test_lu_reset_aborts_other_nexus_tas1(void **state)
 	nexus_b(&b);
 	s->hold = true;
 	start_held_read(&rd, &b);
-	ht_on_reactor(lu_reset_cb, &ht_nexus);
+	run_settled(lu_reset_cb, &ht_nexus);
 	/* The message ran: the abort reached B's transport, asking for
 	 * TASK ABORTED (TAS defaults to one); the store still has the
 	 * buffer, so no done yet and the reset is not confirmed. */
@@ -178,7 +190,7 @@ static void test_lu_reset_tas0_no_response(void **state)
 			SCSI_ASC_MODE_PARAMETERS_CHANGED);
 	s->hold = true;
 	start_held_read(&rd, &b);
-	ht_on_reactor(lu_reset_cb, &ht_nexus);
+	run_settled(lu_reset_cb, &ht_nexus);
 	assert_int_equal(abort_calls, 1);
 	assert_false(last_respond);
 	ht_store_release(s);
@@ -205,7 +217,7 @@ static void test_lu_reset_leaves_own_tasks(void **state)
 	ht_nexus.ops = &rec_ops;
 	s->hold = true;
 	start_held_read(&rd, &ht_nexus);
-	ht_on_reactor(lu_reset_cb, &ht_nexus);
+	run_settled(lu_reset_cb, &ht_nexus);
 	assert_false(aborts_pending(&ht_nexus));
 	assert_int_equal(abort_calls, 0);
 	ht_store_release(s);
@@ -225,7 +237,7 @@ static void test_target_reset_aborts_other_nexus(void **state)
 	nexus_b(&b);
 	s->hold = true;
 	start_held_read(&rd, &b);
-	ht_on_reactor(target_reset_cb, &ht_nexus);
+	run_settled(target_reset_cb, &ht_nexus);
 	assert_int_equal(abort_calls, 1);
 	ht_store_release(s);
 	ht_wait(&rd);
@@ -274,7 +286,7 @@ static void test_preempt_abort_spares_later_tasks(void **state)
 	start_held_read(&old, &b);
 	read_cdb(cdb, 16);
 	ht_cmd_init(&later, &b, 0, cdb, 10, SCSI_DIR_READ, BS, NULL);
-	ht_on_reactor(preempt_cb, &a);
+	run_settled(preempt_cb, &a);
 	assert_int_equal(abort_calls, 1);
 	ht_store_release(s);
 	ht_wait(&old);
@@ -303,7 +315,7 @@ static void test_preempt_abort_tas0_commands_cleared(void **state)
 			SCSI_ASC_MODE_PARAMETERS_CHANGED);
 	s->hold = true;
 	start_held_read(&rd, &b);
-	ht_on_reactor(preempt_cb, &a);
+	run_settled(preempt_cb, &a);
 	assert_int_equal(abort_calls, 1);
 	assert_false(last_respond);
 	ht_store_release(s);
@@ -313,7 +325,7 @@ static void test_preempt_abort_tas0_commands_cleared(void **state)
 			SCSI_ASC_COMMANDS_CLEARED_BY_OTHER);
 	ht_expect_good(&b, 0, cdb_tur, 6);
 	/* No task, no unit attention. */
-	ht_on_reactor(preempt_cb, &a);
+	run_settled(preempt_cb, &a);
 	ht_expect_good(&b, 0, cdb_tur, 6);
 	set_tas(&ht_nexus, true);
 	ht_nexus_release(&b);
@@ -333,7 +345,7 @@ static void test_requests_coalesce(void **state)
 	s->hold = true;
 	for (int i = 0; i < 3; i++)
 		start_held_read(&rd[i], &b);
-	ht_on_reactor(preempt_cb, &a);
+	run_settled(preempt_cb, &a);
 	assert_int_equal(abort_calls, 3);
 	assert_true(aborts_pending(&ht_nexus));
 	ht_store_release(s);
@@ -372,7 +384,7 @@ static void test_itl_outlives_nexus_with_request_queued(void **state)
 	nexus_b(&b);
 	s->hold = true;
 	start_held_read(&rd, &b);
-	ht_on_reactor(reset_then_release_cb, &a);
+	run_settled(reset_then_release_cb, &a);
 	assert_int_equal(abort_calls, 1);
 	ht_store_release(s);
 	ht_wait(&rd);
@@ -389,7 +401,7 @@ static void test_nexus_reset_unit_attention(void **state)
 
 	ht_clear_power_on(&ht_nexus, 0);
 	nexus_b(&b);
-	ht_on_reactor(nexus_reset_cb, &b);
+	run_settled(nexus_reset_cb, &b);
 	ht_expect_sense(&b, 0, cdb_tur, 6, SCSI_SK_UNIT_ATTENTION,
 			SCSI_ASC_IT_NEXUS_LOSS);
 	ht_expect_good(&b, 0, cdb_tur, 6);
@@ -427,7 +439,7 @@ static void test_query_ua(void **state)
 		assert_int_equal(q.ascq, 0x00);
 	}
 	/* Two pending: the reset class is reported first. */
-	ht_on_reactor(nexus_reset_cb, &b);
+	run_settled(nexus_reset_cb, &b);
 	ht_on_reactor(query_cb, &q);
 	assert_int_equal(q.rc, 2);
 	assert_int_equal(q.asc, 0x29);
