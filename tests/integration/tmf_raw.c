@@ -14,10 +14,12 @@
  *       FUNCTIONS; aborted tasks never answer, late Data-Out for them is
  *       dropped; the session stays usable.
  *   tmf_raw tas PORTAL TARGET
- *       Two sessions on LUN 1. B holds writes, A resets the LU: with TAS=1
- *       (the default) each of B's writes ends with TASK ABORTED status;
- *       after MODE SELECT TAS=0 they end without any response. B then
- *       sees BUS DEVICE RESET FUNCTION OCCURRED.
+ *       Two sessions on LUN 1. B holds writes (and has others with all
+ *       their data in flight), A resets the LU: with TAS=1 (the default)
+ *       each held write ends with TASK ABORTED status, each other one
+ *       with TASK ABORTED or GOOD, once; after MODE SELECT TAS=0 held
+ *       writes end without any response. B then sees BUS DEVICE RESET
+ *       FUNCTION OCCURRED.
  *   tmf_raw lureset PORTAL TARGET URL2
  *       Session A sends 32 writes of 256 KiB to LUN 1 (half with all their
  *       data, half with the first quarter only), then LOGICAL UNIT RESET;
@@ -613,7 +615,9 @@ static void mode_functions(const char *portal, const char *target)
 
 /* ---- TAS across two sessions ---- */
 
-#define TAS_WRITES 4
+#define TAS_WRITES   4
+#define TAS_FULL     8
+#define TAS_FULL_LEN (256 * 1024)
 
 static void set_tas(struct raw_conn *c, bool on)
 {
@@ -650,40 +654,77 @@ static void mode_tas(const char *portal, const char *target)
 {
 	struct raw_conn a, b;
 	uint32_t itt[TAS_WRITES], ttt[TAS_WRITES];
-	bool seen[TAS_WRITES] = {false};
-	uint8_t d[512];
+	uint32_t full_itt[TAS_FULL], full_ttt[TAS_FULL];
+	bool seen[TAS_WRITES + TAS_FULL] = {false};
+	uint8_t d[512], *full = xmalloc(TAS_FULL_LEN);
+	int full_aborted = 0;
 
+	fill(full, TAS_FULL_LEN, 4);
 	login(&a, portal, target, "session A", INIT_A, 1, true);
 	login(&b, portal, target, "session B", INIT_B, 2, true);
 	clear_uas(&a, LUN_OK);
 	clear_uas(&b, LUN_OK);
 
-	/* TAS=1 (the default): B's writes end with TASK ABORTED. */
+	/* TAS=1 (the default): B's writes end with TASK ABORTED. Beside
+	 * the held ones, writes with all their data, which may be in the
+	 * store when the reset comes: GOOD or TASK ABORTED, once each. */
 	for (int i = 0; i < TAS_WRITES; i++) {
 		itt[i] = b.itt++;
 		ttt[i] =
 		    held_write(&b, LUN_OK, itt[i], (uint64_t)i * 8, 8, NULL);
 	}
+	for (int i = 0; i < TAS_FULL; i++) {
+		uint8_t cdb[16];
+
+		full_itt[i] = b.itt++;
+		cdb_rw16(cdb, true, 1024 + (uint64_t)i * (TAS_FULL_LEN / BLOCK),
+			 TAS_FULL_LEN / BLOCK);
+		send_cmd(&b, LUN_OK, full_itt[i], cdb, TAS_FULL_LEN, false,
+			 true, NULL, 0);
+	}
+	for (int n = 0; n < TAS_FULL; n++) {
+		int i;
+
+		recv_or_die(&b, "the R2Ts of the full writes");
+		for (i = 0; i < TAS_FULL; i++) {
+			if (raw_get32(pdu->bhs + 16) == full_itt[i])
+				break;
+		}
+		if (raw_opcode(pdu->bhs) != RAW_OP_R2T || i == TAS_FULL)
+			die_unexpected(&b, "an R2T for each full write");
+		full_ttt[i] = raw_get32(pdu->bhs + 20);
+	}
+	for (int i = 0; i < TAS_FULL; i++)
+		send_burst(&b, LUN_OK, full_itt[i], full_ttt[i], full, 0,
+			   TAS_FULL_LEN, true);
 	expect_tmf(&a, F_LU_RESET, LUN_OK, RAW_RSVD_TAG, 0, R_COMPLETE,
 		   "LOGICAL UNIT RESET while B holds writes");
-	for (int n = 0; n < TAS_WRITES; n++) {
+	for (int n = 0; n < TAS_WRITES + TAS_FULL; n++) {
 		const uint8_t *h;
 		int i;
 
-		recv_or_die(&b, "TASK ABORTED for a held write");
+		recv_or_die(&b, "a response for each of B's writes");
 		h = pdu->bhs;
-		for (i = 0; i < TAS_WRITES; i++) {
-			if (raw_get32(h + 16) == itt[i])
+		for (i = 0; i < TAS_WRITES + TAS_FULL; i++) {
+			if (raw_get32(h + 16) ==
+			    (i < TAS_WRITES ? itt[i]
+					    : full_itt[i - TAS_WRITES]))
 				break;
 		}
-		if (raw_opcode(h) != RAW_OP_SCSI_RSP || i == TAS_WRITES ||
-		    seen[i] || h[2] != 0 || h[3] != STATUS_ABORTED)
-			die_unexpected(&b, "a SCSI Response with TASK ABORTED "
-					   "status (0x40) for each held write");
+		if (raw_opcode(h) != RAW_OP_SCSI_RSP ||
+		    i == TAS_WRITES + TAS_FULL || seen[i] || h[2] != 0)
+			die_unexpected(&b, "one SCSI Response for each write");
 		seen[i] = true;
+		if (h[3] == STATUS_ABORTED && i >= TAS_WRITES)
+			full_aborted++;
+		else if (h[3] != STATUS_ABORTED &&
+			 (i < TAS_WRITES || h[3] != STATUS_GOOD))
+			die_unexpected(&b, "TASK ABORTED (0x40) for a held "
+					   "write, it or GOOD for a full one");
 	}
-	raw_log("session B: TAS=1: %d held writes ended with TASK ABORTED",
-		TAS_WRITES);
+	raw_log("session B: TAS=1: %d held writes and %d of %d full ones "
+		"ended with TASK ABORTED",
+		TAS_WRITES, full_aborted, TAS_FULL);
 	expect_quiet(&b, QUIET_MS, "nothing more after TASK ABORTED");
 	expect_tur(&b, LUN_OK, 0x29, 0x03, "on B after A's reset");
 	expect_tur(&b, LUN_OK, 0, 0, "on B after the reset was reported");
@@ -716,6 +757,7 @@ static void mode_tas(const char *portal, const char *target)
 	round_trip(&b, LUN_OK, 256, 16384, 3);
 	raw_logout(&a);
 	raw_logout(&b);
+	free(full);
 	raw_log("ok");
 }
 

@@ -1,9 +1,10 @@
 #!/bin/bash
 # TAS of the control mode page (SPC-5 §7.5.8) across two sessions: session
-# B holds four writes (R2T answered with no data), session A resets the
-# LU. With TAS=1 (lunar's default) each of B's writes ends with TASK
-# ABORTED status; after A's MODE SELECT TAS=0 they end without any
-# response. Both sessions then see BUS DEVICE RESET FUNCTION OCCURRED.
+# B holds four writes (R2T answered with no data) and has eight more with
+# all their data in flight, session A resets the LU. With TAS=1 (lunar's
+# default) each held write ends with TASK ABORTED status and each other
+# one with TASK ABORTED or GOOD; after A's MODE SELECT TAS=0 held writes
+# end without any response. Both sessions then see BUS DEVICE RESET FUNCTION OCCURRED.
 # Two reactors, so that the sessions may live on different threads.
 # About 5 s.
 . "$(dirname "$0")/lib.sh"
