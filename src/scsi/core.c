@@ -399,9 +399,10 @@ bool scsi_nexus_has_lun(struct scsi_nexus *n, const uint8_t lun_raw[8])
  * LOGICAL UNIT RESET of lu on behalf of n (SAM-5 §6.3.3): the tasks of the
  * other nexuses are aborted (n's own are its transport's to abort), and
  * every nexus, n included, gets BUS DEVICE RESET FUNCTION OCCURRED
- * (libiscsi's MultipathIO.Reset checks both paths). One hold of the lock:
- * a command that sees no unit attention was there before the reset and
- * has the old task generation, so it is aborted.
+ * (libiscsi's MultipathIO.Reset checks both paths). Both under one hold
+ * of the lock: another nexus's command either read the task generation
+ * before it (and is aborted) or is prepared after it and meets the unit
+ * attention; none slips between.
  */
 static void scsi_lu_reset(struct scsi_lu *lu, const struct scsi_nexus *n)
 {
