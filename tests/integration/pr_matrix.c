@@ -11,11 +11,14 @@
  *      EA-RO (6)  reads and writes by registrants;
  *      WE-AR (7), EA-AR (8): as RO, and every registrant is a holder.
  *    Anything else ends in RESERVATION CONFLICT.
+ *    READ (16) is a read; WRITE (16) and WRITE SAME (16) are writes.
  *  - SPC-5 5.13.1 (table of SPC commands allowed in the presence of
- *    persistent reservations): INQUIRY and TEST UNIT READY are allowed
- *    from every I_T nexus under every type; SBC-4: so is READ CAPACITY.
+ *    persistent reservations): INQUIRY, TEST UNIT READY, REPORT LUNS,
+ *    REQUEST SENSE and PERSISTENT RESERVE IN are allowed from every I_T
+ *    nexus under every type; SBC-4: so is READ CAPACITY.
  *
- * Three nexuses (three initiator names): A registers and reserves (the
+ * Three nexuses (three initiator names, or with "same-name" one initiator
+ * name and three ISIDs): A registers and reserves (the
  * holder), B registers (a registrant; a holder too for the AR types), C
  * does nothing. For each type every nexus runs each command; the program
  * prints one row per command (expected vs actual) and fails on any
@@ -23,7 +26,8 @@
  * (CLEAR) gives every other registrant the unit attention RESERVATIONS
  * PREEMPTED (2A/03), which is checked too.
  *
- * usage: pr_matrix URL     (iscsi://127.0.0.1:PORT/IQN/LUN, 512-byte LUN)
+ * usage: pr_matrix URL [same-name]
+ *   (iscsi://127.0.0.1:PORT/IQN/LUN, 512-byte LUN)
  * Exit 0 when every check holds, 1 otherwise, 2 when it could not run.
  */
 #include "pr_lib.h"
@@ -54,6 +58,51 @@ static bool writes_ok(int type, bool registered, bool holder)
 	default: /* the RO and AR types */
 		return registered;
 	}
+}
+
+static struct res read16(struct nexus *nx, uint64_t lba)
+{
+	uint8_t cdb[16] = {0x88}, buf[PR_BLOCK];
+	size_t got;
+
+	put_be64(cdb + 2, lba);
+	put_be32(cdb + 10, 1);
+	return nx_cmd(nx, cdb, 16, NULL, 0, buf, sizeof(buf), &got);
+}
+
+/* WRITE (16) (0x8a) or WRITE SAME (16) (0x93) of one block. */
+static struct res write16(struct nexus *nx, uint8_t op, uint64_t lba,
+			  const uint8_t *data)
+{
+	uint8_t cdb[16] = {op};
+
+	put_be64(cdb + 2, lba);
+	put_be32(cdb + 10, 1);
+	return nx_cmd(nx, cdb, 16, data, PR_BLOCK, NULL, 0, NULL);
+}
+
+static struct res report_luns(struct nexus *nx)
+{
+	uint8_t cdb[12] = {0xa0}, buf[256];
+	size_t got;
+
+	put_be32(cdb + 6, sizeof(buf));
+	return nx_cmd(nx, cdb, 12, NULL, 0, buf, sizeof(buf), &got);
+}
+
+static struct res request_sense(struct nexus *nx)
+{
+	uint8_t cdb[6] = {0x03, 0, 0, 0, 18, 0}, buf[18];
+	size_t got;
+
+	return nx_cmd(nx, cdb, 6, NULL, 0, buf, sizeof(buf), &got);
+}
+
+static struct res read_keys_status(struct nexus *nx)
+{
+	struct keys k;
+
+	return read_keys(nx, &k);
 }
 
 static void row(int type, const struct nexus *nx, const char *cmd,
@@ -89,8 +138,13 @@ int main(int argc, char **argv)
 	struct nexus *all[3] = {&a, &b, &c};
 	uint8_t *data;
 
-	if (argc != 2) {
-		fprintf(stderr, "usage: pr_matrix URL\n");
+	if (argc == 3 && !strcmp(argv[2], "same-name")) {
+		/* One initiator port name, three ISIDs: still three I_T
+		 * nexuses (SAM-5, RFC 7143 4.4.2). */
+		a.name = b.name = c.name = PR_NAME("matrix-one-name");
+		printf("one initiator name, three ISIDs\n");
+	} else if (argc != 2) {
+		fprintf(stderr, "usage: pr_matrix URL [same-name]\n");
 		return 2;
 	}
 	setvbuf(stdout, NULL, _IOLBF, 0);
@@ -139,11 +193,21 @@ int main(int argc, char **argv)
 			row(type, x, "INQUIRY", GOOD, inquiry(x));
 			row(type, x, "READ CAPACITY (10)", GOOD,
 			    read_capacity10(x));
+			row(type, x, "REPORT LUNS", GOOD, report_luns(x));
+			row(type, x, "REQUEST SENSE", GOOD, request_sense(x));
+			row(type, x, "PR IN READ KEYS", GOOD,
+			    read_keys_status(x));
 			row(type, x, "READ (10)", r ? GOOD : CONFLICT,
 			    read10(x, 8, 1, NULL));
 			memset(data, 0x10 * (int)t + i, PR_BLOCK);
 			row(type, x, "WRITE (10)", w ? GOOD : CONFLICT,
 			    write10(x, 16 + (uint32_t)i, 1, data));
+			row(type, x, "READ (16)", r ? GOOD : CONFLICT,
+			    read16(x, 8));
+			row(type, x, "WRITE (16)", w ? GOOD : CONFLICT,
+			    write16(x, 0x8a, 24 + (uint64_t)i, data));
+			row(type, x, "WRITE SAME (16)", w ? GOOD : CONFLICT,
+			    write16(x, 0x93, 32 + (uint64_t)i, data));
 		}
 
 		printf("-- clean-up: A CLEAR\n");

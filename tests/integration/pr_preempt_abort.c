@@ -26,7 +26,9 @@
  * If the target completes the PREEMPT AND ABORT only after B has sent its
  * data, the program says so and services both sessions.
  *
- * usage: pr_preempt_abort URL
+ * usage: pr_preempt_abort URL [TAS]
+ *   TAS 0 or 1: first set TAS so by MODE SELECT (6) (it is changeable in
+ *   lunar; the change is for the LU); without it, the current TAS is used.
  * Exit 0 when every check holds, 1 otherwise, 2 when it could not run.
  */
 #include <poll.h>
@@ -135,8 +137,11 @@ static bool never(void)
 	return false;
 }
 
-/* TAS of the Control mode page (current values), or -1. */
-static int read_tas(struct nexus *nx)
+/*
+ * The Control mode page (current values): copies it to page (at least 12
+ * bytes) and returns its TAS bit, or -1.
+ */
+static int read_control(struct nexus *nx, uint8_t *page)
 {
 	uint8_t cdb[6] = {0x1a, 0x08, 0x0a, 0, 255, 0}, buf[255];
 	size_t got;
@@ -146,14 +151,31 @@ static int read_tas(struct nexus *nx)
 	if (!check("MODE SENSE (6) of the Control mode page", GOOD, r))
 		return -1;
 	off = 4 + (size_t)buf[3];
-	if (got < off + 6 || (buf[off] & 0x3f) != 0x0a) {
+	if (got < off + 12 || (buf[off] & 0x3f) != 0x0a || buf[off + 1] < 10) {
 		check_true(false,
 			   "Control mode page in MODE SENSE data (%zu "
 			   "bytes)",
 			   got);
 		return -1;
 	}
+	memcpy(page, buf + off, 12);
 	return (buf[off + 5] >> 6) & 1;
+}
+
+/* MODE SELECT (6) of the Control mode page with TAS set to tas. */
+static void set_tas(struct nexus *nx, int tas)
+{
+	uint8_t page[12], par[16] = {0}, cdb[6] = {0x15, 0x10, 0, 0, 16, 0};
+	char what[64];
+
+	if (read_control(nx, page) < 0)
+		return;
+	memcpy(par + 4, page, 12);
+	par[4] &= 0x3f; /* PS is reserved in MODE SELECT */
+	par[4 + 5] = (uint8_t)((page[5] & ~0x40) | (tas ? 0x40 : 0));
+	snprintf(what, sizeof(what), "MODE SELECT (6) Control page TAS=%d",
+		 tas);
+	check(what, GOOD, nx_cmd(nx, cdb, 6, par, sizeof(par), NULL, 0, NULL));
 }
 
 static void pattern(uint8_t *p, size_t len, uint8_t tag)
@@ -169,23 +191,30 @@ int main(int argc, char **argv)
 	const size_t len = BLKS * PR_BLOCK;
 	struct scsi_persistent_reserve_out_basic par = {
 	    .reservation_key = KEY_A, .service_action_reservation_key = KEY_B};
-	int tas, avail = 0, ua_2a05 = 0, ua_2f00 = 0;
+	int tas, want_tas = -1, avail = 0, ua_2a05 = 0, ua_2f00 = 0;
+	uint8_t page[12];
 	struct scsi_task *t;
 	double t0;
 
-	if (argc != 2) {
-		fprintf(stderr, "usage: pr_preempt_abort URL\n");
+	if (argc == 3 && (!strcmp(argv[2], "0") || !strcmp(argv[2], "1")))
+		want_tas = atoi(argv[2]);
+	else if (argc != 2) {
+		fprintf(stderr, "usage: pr_preempt_abort URL [TAS]\n");
 		return 2;
 	}
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	nx_login(&a, argv[1]);
 	nx_login_flags(&b, argv[1], NX_SOLICITED_ONLY);
 	drain_ua(&a);
-	drain_ua(&b);
+	if (want_tas >= 0)
+		set_tas(&a, want_tas);
+	drain_ua(&b); /* MODE PARAMETERS CHANGED after a MODE SELECT */
 
-	tas = read_tas(&a);
+	tas = read_control(&b, page);
 	note("Control mode page: TAS=%d", tas);
-	if (tas < 0)
+	if (tas < 0 ||
+	    (want_tas >= 0 &&
+	     !check_true(tas == want_tas, "TAS reads back as %d", want_tas)))
 		return pr_exit("pr_preempt_abort");
 
 	pattern(pa, sizeof(pa), 0xa5);

@@ -18,7 +18,12 @@
  *  - PREEMPT of a registrant's key removes its registration (it gets
  *    REGISTRATIONS PREEMPTED, 2A/05, on its next command); PREEMPT of the
  *    holder's key moves the reservation to the preempting nexus, with the
- *    type given in the PREEMPT.
+ *    type given in the PREEMPT; PREEMPT of key 0 is INVALID FIELD IN
+ *    PARAMETER LIST unless the reservation is all registrants, where it
+ *    removes every other registration and gives the preempting nexus a
+ *    reservation of the new type.
+ *  - An all registrants reservation lasts until its last registrant
+ *    unregisters.
  *  - RELEASE of an RO or AR reservation gives every other registrant
  *    RESERVATIONS RELEASED (2A/04), not the releasing nexus; under an AR
  *    type any registrant may release it. CLEAR gives every other registrant
@@ -100,6 +105,8 @@ int main(int argc, char **argv)
 	step("B REGISTER KEY_B", GOOD,
 	     pr_out(&b, PRO_REGISTER, 0, 0, KEY_B, false), 1);
 	check_keys(&o, "A and B registered", 2, (uint64_t[]){KEY_A, KEY_B});
+	step("C (not registered) REGISTER with a non-zero RESERVATION KEY",
+	     CONFLICT, pr_out(&c, PRO_REGISTER, 0, KEY_X, KEY_C, false), 0);
 	step("A REGISTER with RESERVATION KEY not its own", CONFLICT,
 	     pr_out(&a, PRO_REGISTER, 0, KEY_X, KEY_C, false), 0);
 	check_keys(&o, "after the refused REGISTER", 2,
@@ -152,6 +159,10 @@ int main(int argc, char **argv)
 	     pr_out(&a, PRO_REGISTER, 0, 0, KEY_A, false), 1);
 	step("A RESERVE EA", GOOD,
 	     pr_out(&a, PRO_RESERVE, PR_EA, KEY_A, 0, false), 0);
+	step("A PREEMPT with SERVICE ACTION RESERVATION KEY 0 (EA is not "
+	     "an all registrants type)",
+	     sense(SCSI_SENSE_ILLEGAL_REQUEST, 0x26, 0x00),
+	     pr_out(&a, PRO_PREEMPT, PR_EA, KEY_A, 0, false), 0);
 	step("A PREEMPT with a key nobody has", CONFLICT,
 	     pr_out(&a, PRO_PREEMPT, PR_EA, KEY_A, KEY_X, false), 0);
 	step("A PREEMPT EA of KEY_B", GOOD,
@@ -221,10 +232,57 @@ int main(int argc, char **argv)
 	check_ua(&c, "C's next command: RESERVATIONS RELEASED", 0x2a, 0x04);
 	check("A's next command (the unregistering nexus)", GOOD, tur(&a));
 
-	printf("\n== CLEAR\n");
+	printf("\n== all registrants: held while any registrant is left\n");
 	step("A REGISTER KEY_A", GOOD,
 	     pr_out(&a, PRO_REGISTER, 0, 0, KEY_A, false), 1);
-	step("A RESERVE WE", GOOD,
+	step("A RESERVE WE-AR", GOOD,
+	     pr_out(&a, PRO_RESERVE, PR_WE_AR, KEY_A, 0, false), 0);
+	step("A unregisters", GOOD,
+	     pr_out(&a, PRO_REGISTER, 0, KEY_A, 0, false), 1);
+	check_resv(&o, "WE-AR still held by B and C", PR_WE_AR, 0);
+	check("C WRITE (registrant: a holder)", GOOD, write10(&c, 0, 1, NULL));
+	check("A WRITE (no longer registered)", CONFLICT,
+	      write10(&a, 0, 1, NULL));
+	step("B unregisters", GOOD,
+	     pr_out(&b, PRO_REGISTER, 0, KEY_B, 0, false), 1);
+	check_resv(&o, "WE-AR still held by C", PR_WE_AR, 0);
+	step("C unregisters (the last registrant)", GOOD,
+	     pr_out(&c, PRO_REGISTER, 0, KEY_C, 0, false), 1);
+	check_resv(&o, "after the last registrant left", 0, 0);
+	check("A WRITE once nothing is reserved", GOOD,
+	      write10(&a, 0, 1, NULL));
+
+	printf("\n== PREEMPT under an all registrants reservation\n");
+	step("A REGISTER KEY_A", GOOD,
+	     pr_out(&a, PRO_REGISTER, 0, 0, KEY_A, false), 1);
+	step("B REGISTER KEY_B", GOOD,
+	     pr_out(&b, PRO_REGISTER, 0, 0, KEY_B, false), 1);
+	step("C REGISTER KEY_C", GOOD,
+	     pr_out(&c, PRO_REGISTER, 0, 0, KEY_C, false), 1);
+	step("A RESERVE EA-AR", GOOD,
+	     pr_out(&a, PRO_RESERVE, PR_EA_AR, KEY_A, 0, false), 0);
+	step("A PREEMPT EA-AR of KEY_B", GOOD,
+	     pr_out(&a, PRO_PREEMPT, PR_EA_AR, KEY_A, KEY_B, false), 1);
+	check_keys(&o, "B preempted", 2, (uint64_t[]){KEY_A, KEY_C});
+	check_resv(&o, "EA-AR unchanged", PR_EA_AR, 0);
+	check_ua(&b, "B's next command: REGISTRATIONS PREEMPTED", 0x2a, 0x05);
+	check("C's next command (still registered, reservation unchanged)",
+	      GOOD, tur(&c));
+	step("A PREEMPT with SERVICE ACTION RESERVATION KEY 0, type WE "
+	     "(all registrants: everyone else out, WE for A)",
+	     GOOD, pr_out(&a, PRO_PREEMPT, PR_WE, KEY_A, 0, false), 1);
+	check_keys(&o, "after PREEMPT of key 0", 1, (uint64_t[]){KEY_A});
+	check_resv(&o, "A holds WE", PR_WE, KEY_A);
+	check_ua(&c, "C's next command: REGISTRATIONS PREEMPTED", 0x2a, 0x05);
+	check("A's next command", GOOD, tur(&a));
+	check("C WRITE under A's WE", CONFLICT, write10(&c, 0, 1, NULL));
+	step("B REGISTER KEY_B", GOOD,
+	     pr_out(&b, PRO_REGISTER, 0, 0, KEY_B, false), 1);
+	step("C REGISTER KEY_C", GOOD,
+	     pr_out(&c, PRO_REGISTER, 0, 0, KEY_C, false), 1);
+
+	printf("\n== CLEAR\n");
+	step("A RESERVE WE (already held: no change)", GOOD,
 	     pr_out(&a, PRO_RESERVE, PR_WE, KEY_A, 0, false), 0);
 	step("B CLEAR with a wrong key", CONFLICT,
 	     pr_out(&b, PRO_CLEAR, 0, KEY_X, 0, false), 0);
