@@ -7,7 +7,10 @@
  *   pr_aptpl before URL1 URL2
  *     LUN of URL1: A (fixed name and ISID) REGISTERs with APTPL=1 and
  *     RESERVEs WE; REPORT CAPABILITIES says PTPL_C=1 and PTPL_A=1.
- *     LUN of URL2: D REGISTERs with APTPL=0; PTPL_A=0 there.
+ *     LUN of URL2: D REGISTERs with APTPL=0; PTPL_A=0 there. Then E
+ *     REGISTERs with APTPL=1 and D again (REGISTER AND IGNORE EXISTING KEY)
+ *     with APTPL=0: the last APTPL received governs (SPC-5 5.13.5), so
+ *     PTPL_A=0 and nothing of LUN 2 survives.
  *   pr_aptpl after URL1 URL2          (after kill -9 and restart)
  *     URL1: from a new nexus C, READ KEYS lists A's key, READ RESERVATION
  *     shows A's key and type WE, C's WRITE conflicts (C's READ does not);
@@ -24,6 +27,7 @@
 
 #define KEY_A 0xa9a9a9a9a9a90001ull
 #define KEY_D 0xd9d9d9d9d9d90004ull
+#define KEY_E 0xe9e9e9e9e9e90005ull
 
 static struct nexus a = {.label = "A",
 			 .name = PR_NAME("aptpl-a"),
@@ -33,6 +37,10 @@ static struct nexus c = {.label = "C",
 			 .name = PR_NAME("aptpl-c"),
 			 .isid_rnd = 0xa97103,
 			 .isid_q = 3};
+static struct nexus e = {.label = "E",
+			 .name = PR_NAME("aptpl-e"),
+			 .isid_rnd = 0xa97105,
+			 .isid_q = 5};
 static struct nexus d = {.label = "D",
 			 .name = PR_NAME("aptpl-d"),
 			 .isid_rnd = 0xa97104,
@@ -80,9 +88,20 @@ static void before(const char *url1, const char *url2)
 	      pr_out(&d, PRO_REGISTER, 0, 0, KEY_D, false));
 	check_ptpl(&d, "LUN 2 after APTPL=0", 0);
 	check_keys(&d, "LUN 2 before the restart", 1, (uint64_t[]){KEY_D});
+	nx_login(&e, url2);
+	drain_ua(&e);
+	check("E REGISTER with APTPL=1 on LUN 2", GOOD,
+	      pr_out(&e, PRO_REGISTER, 0, 0, KEY_E, true));
+	check_ptpl(&d, "LUN 2 after E's APTPL=1", 1);
+	check("D REGISTER AND IGNORE EXISTING KEY with APTPL=0 on LUN 2", GOOD,
+	      pr_out(&d, PRO_REGISTER_IGNORE, 0, 0, KEY_D, false));
+	check_ptpl(&d, "LUN 2 after D's APTPL=0 (the last one governs)", 0);
+	check_keys(&d, "LUN 2 before the restart", 2,
+		   (uint64_t[]){KEY_D, KEY_E});
 	nx_logout(&a);
 	nx_logout(&c);
 	nx_logout(&d);
+	nx_logout(&e);
 }
 
 static void after(const char *url1, const char *url2)
@@ -106,8 +125,8 @@ static void after(const char *url1, const char *url2)
 
 	nx_login(&d, url2);
 	drain_ua(&d);
-	check_keys(&d, "LUN 2 after the restart (APTPL=0)", 0, NULL);
-	check_resv(&d, "LUN 2 after the restart (APTPL=0)", 0, 0);
+	check_keys(&d, "LUN 2 after the restart (last APTPL was 0)", 0, NULL);
+	check_resv(&d, "LUN 2 after the restart (last APTPL was 0)", 0, 0);
 	nx_logout(&a);
 	nx_logout(&c);
 	nx_logout(&d);

@@ -16,6 +16,9 @@
  *  4. Session reinstatement (RFC 7143 6.3.5): a login with N and I1 while
  *     that session is still open replaces it; the new session is still
  *     the holder; READ FULL STATUS shows R_HOLDER for it.
+ *  5. When REPORT CAPABILITIES offers SIP_C: a REGISTER with SPEC_I_PT=1
+ *     and the TransportID "N,i,0x<I2>" registers that nexus too, which can
+ *     then RESERVE with the key.
  *
  * usage: pr_relogin URL
  * Exit 0 when every check holds, 1 otherwise, 2 when it could not run.
@@ -54,57 +57,100 @@ static bool contains_nocase(const char *hay, const char *needle)
 }
 
 /*
- * READ FULL STATUS (SPC-5 6.16.5) from via: the descriptor of key must name
- * nx's initiator port (iSCSI TransportID, format 01b, SPC-5 7.6.4.6) and
- * have R_HOLDER as given.
+ * READ FULL STATUS (SPC-5 6.16.5) from via: there must be a descriptor
+ * with key whose TransportID (iSCSI, format 01b, SPC-5 7.6.4.6) names nx's
+ * initiator port, with R_HOLDER as given.
  */
 static void check_full_status(struct nexus *via, const char *what, uint64_t key,
 			      const struct nexus *nx, int holder)
 {
 	uint8_t buf[PR_IN_ALLOC];
-	size_t got, off = 8;
+	size_t got, off = 8, end;
 	struct res r = pr_in(via, PRI_READ_FULL_STATUS, buf, sizeof(buf), &got);
-	char isid[32], tid[300] = "";
-	int found = 0, r_holder = -1;
+	char isid[32], seen[512] = "";
+	int r_holder = -1;
 
 	if (!check("READ FULL STATUS", GOOD, r))
 		return;
 	isid_hex(nx, isid, sizeof(isid));
-	while (got >= 8 && off + 24 <= got &&
-	       off + 24 <= 8 + get_be32(buf + 4)) {
+	end = got >= 8 ? 8 + get_be32(buf + 4) : 0;
+	if (end > got)
+		end = got;
+	while (off + 24 <= end) {
 		const uint8_t *dsc = buf + off;
 		uint32_t add = get_be32(dsc + 20);
+		const uint8_t *t = dsc + 24;
+		char tid[300] = "";
 
-		if (off + 24 + add > got)
+		if (off + 24 + add > end)
 			break;
-		if (get_be64(dsc) == key && add >= 4 && !found) {
-			const uint8_t *t = dsc + 24;
+		/* protocol 5 (iSCSI), format 01b: name,i,0xISID */
+		if (add > 4 && (t[0] & 0x0f) == 5 && (t[0] >> 6) == 1) {
 			size_t n = add - 4 < sizeof(tid) - 1 ? add - 4
 							     : sizeof(tid) - 1;
 
-			found = 1;
-			r_holder = dsc[12] & 1;
-			/* protocol 5 (iSCSI), format 01b: name,i,0xISID */
-			if ((t[0] & 0x0f) == 5 && (t[0] >> 6) == 1) {
-				memcpy(tid, t + 4, n);
-				tid[n] = 0;
-			} else {
-				snprintf(tid, sizeof(tid),
-					 "TransportID byte 0 = 0x%02x", t[0]);
-			}
+			memcpy(tid, t + 4, n);
+			tid[n] = 0;
+		} else if (add > 0) {
+			snprintf(tid, sizeof(tid),
+				 "(TransportID byte 0 0x%02x)", t[0]);
 		}
+		snprintf(seen + strlen(seen), sizeof(seen) - strlen(seen),
+			 "%s0x%llx %s%s", off > 8 ? "; " : "",
+			 (unsigned long long)get_be64(dsc), tid,
+			 dsc[12] & 1 ? " R_HOLDER" : "");
+		if (get_be64(dsc) == key && contains_nocase(tid, nx->name) &&
+		    contains_nocase(tid, isid))
+			r_holder = dsc[12] & 1;
 		off += 24 + add;
 	}
-	if (!check_true(found,
-			"%s: READ FULL STATUS has a descriptor for key "
-			"0x%llx",
-			what, (unsigned long long)key))
+	if (!check_true(r_holder >= 0,
+			"%s: READ FULL STATUS has key 0x%llx for %s%s; it has: "
+			"%s",
+			what, (unsigned long long)key, nx->name, isid, seen))
 		return;
-	check_true(contains_nocase(tid, nx->name) && contains_nocase(tid, isid),
-		   "%s: its TransportID names %s%s, got \"%s\"", what, nx->name,
-		   isid, tid);
 	check_true(r_holder == holder, "%s: R_HOLDER expected %d, got %d", what,
 		   holder, r_holder);
+}
+
+/* SIP_C of REPORT CAPABILITIES, or -1. */
+static int read_sip_c(struct nexus *nx)
+{
+	uint8_t buf[8];
+	size_t got;
+	struct res r =
+	    pr_in(nx, PRI_REPORT_CAPABILITIES, buf, sizeof(buf), &got);
+
+	if (!check("REPORT CAPABILITIES", GOOD, r) || got < 8)
+		return -1;
+	return (buf[2] >> 3) & 1;
+}
+
+/*
+ * REGISTER with SPEC_I_PT=1 (SPC-5 6.17.3): registers via and the
+ * initiator port of target (iSCSI TransportID, format 01b) with sa_key.
+ */
+static struct res register_spec_i_pt(struct nexus *via,
+				     const struct nexus *target,
+				     uint64_t sa_key)
+{
+	uint8_t cdb[10] = {0x5f, PRO_REGISTER}, par[24 + 4 + 4 + 256] = {0};
+	char port[256];
+	size_t n, tid_len;
+
+	snprintf(port, sizeof(port), "%s,i,0x80%06x%04x", target->name,
+		 target->isid_rnd, target->isid_q);
+	n = strlen(port) + 1;	   /* with its NUL */
+	n = (n + 3) / 4 * 4;	   /* padded to 4 bytes */
+	tid_len = 4 + n;	   /* TransportID */
+	put_be64(par + 8, sa_key); /* RESERVATION KEY 0: not registered */
+	par[20] = 0x08;		   /* SPEC_I_PT */
+	put_be32(par + 24, (uint32_t)tid_len);
+	par[28] = 0x40 | 0x05; /* format 01b, protocol iSCSI */
+	put_be16(par + 30, (uint16_t)n);
+	memcpy(par + 32, port, strlen(port));
+	put_be32(cdb + 5, (uint32_t)(28 + tid_len));
+	return nx_cmd(via, cdb, 10, par, 28 + tid_len, NULL, 0, NULL);
 }
 
 int main(int argc, char **argv)
@@ -196,7 +242,30 @@ int main(int argc, char **argv)
 	check_keys(&o, "at the end", 0, NULL);
 	check("other name WRITE once nothing is reserved", GOOD,
 	      write10(&o, 0, 1, NULL));
-	(void)KEY_O;
+
+	printf("== 5. REGISTER with SPEC_I_PT names the nexus by name and "
+	       "ISID\n");
+	if (read_sip_c(&o) != 1) {
+		note("REPORT CAPABILITIES: SIP_C is not 1, SPEC_I_PT is not "
+		     "offered: skipped");
+	} else {
+		nx_login(&s3, argv[1]);
+		drain_ua(&s3);
+		check("other name REGISTER with SPEC_I_PT=1 for N/I2", GOOD,
+		      register_spec_i_pt(&o, &s3, KEY_O));
+		check_keys(&o, "SPEC_I_PT registered both", 2,
+			   (uint64_t[]){KEY_O, KEY_O});
+		check("N/I2 RESERVE WE with the key given by SPEC_I_PT", GOOD,
+		      pr_out(&s3, PRO_RESERVE, PR_WE, KEY_O, 0, false));
+		check_full_status(&o, "N/I2 holds it", KEY_O, &s3, 1);
+		check_full_status(&o, "the other name is registered", KEY_O, &o,
+				  0);
+		check("session 5 (N/I1, not registered) WRITE", CONFLICT,
+		      write10(&s5, 0, 1, NULL));
+		check("N/I2 CLEAR", GOOD,
+		      pr_out(&s3, PRO_CLEAR, 0, KEY_O, 0, false));
+		nx_logout(&s3);
+	}
 
 	nx_logout(&s5);
 	nx_logout(&o);

@@ -18,6 +18,10 @@
  *     CRH=0; either way no SPC-2 reservation is made (the other nexus
  *     still READs under WE) and the persistent one stays.
  *  4. Once CLEAR removed every registration, RESERVE (6) works again.
+ *  5. A connection dropped without Logout also ends the nexus (ERL 0):
+ *     its reservation goes (within 5 s).
+ *  6. LOGICAL UNIT RESET releases the SPC-2 reservation (SPC-2 5.5.1) but
+ *     not a persistent one, nor registrations (SPC-5 5.13.1).
  *
  * usage: pr_spc2 URL
  * Exit 0 when every check holds, 1 otherwise, 2 when it could not run.
@@ -140,6 +144,42 @@ int main(int argc, char **argv)
 	check("B READ (10) while A holds it", CONFLICT, read10(&b, 0, 1, NULL));
 	check("A RELEASE (6)", GOOD, release6(&a));
 	check("B READ (10)", GOOD, read10(&b, 0, 1, NULL));
+
+	printf("== 5. a dropped connection releases it\n");
+	check("A RESERVE (6)", GOOD, reserve6(&a));
+	check("B READ (10) while A holds it", CONFLICT, read10(&b, 0, 1, NULL));
+	nx_drop(&a);
+	for (tries = 1;; tries++) {
+		r = read10(&b, 0, 1, NULL);
+		if (r.status != STATUS_RESV || tries == 50)
+			break;
+		usleep(100000);
+	}
+	check("B READ (10) after A's connection dropped (5 s allowed)", GOOD,
+	      r);
+	note("B's READ needed %d tries at 100 ms", tries);
+
+	printf("== 6. LOGICAL UNIT RESET\n");
+	nx_login(&a, argv[1]);
+	drain_ua(&a);
+	check("A RESERVE (6)", GOOD, reserve6(&a));
+	check("B READ (10) while A holds it", CONFLICT, read10(&b, 0, 1, NULL));
+	check_true(iscsi_task_mgmt_lun_reset_sync(b.iscsi, b.lun) == 0,
+		   "B LOGICAL UNIT RESET answered");
+	drain_ua(&a);
+	drain_ua(&b);
+	check("B READ (10) after the LU reset", GOOD, read10(&b, 0, 1, NULL));
+	check("B REGISTER", GOOD, pr_out(&b, PRO_REGISTER, 0, 0, KEY_B, false));
+	check("B RESERVE WE", GOOD,
+	      pr_out(&b, PRO_RESERVE, PR_WE, KEY_B, 0, false));
+	check_true(iscsi_task_mgmt_lun_reset_sync(a.iscsi, a.lun) == 0,
+		   "A LOGICAL UNIT RESET answered");
+	drain_ua(&a);
+	drain_ua(&b);
+	check_keys(&a, "after the LU reset", 1, (uint64_t[]){KEY_B});
+	check_resv(&a, "B's WE survives the LU reset", PR_WE, KEY_B);
+	check("A WRITE (10) under B's WE", CONFLICT, write10(&a, 0, 1, NULL));
+	check("B CLEAR", GOOD, pr_out(&b, PRO_CLEAR, 0, KEY_B, 0, false));
 
 	nx_logout(&a);
 	nx_logout(&b);
