@@ -15,8 +15,14 @@
  *     URL1: from a new nexus C, READ KEYS lists A's key, READ RESERVATION
  *     shows A's key and type WE, C's WRITE conflicts (C's READ does not);
  *     A (same name and ISID: the same I_T nexus) still holds it: its
- *     WRITE is GOOD. PTPL_A is still 1. Then A CLEARs.
+ *     WRITE is GOOD. PTPL_A is still 1. Then A RELEASEs, C REGISTERs
+ *     (APTPL=1) and RESERVEs EA.
  *     URL2: no registration, no reservation.
+ *   pr_aptpl after2 URL1               (after another kill -9 and restart)
+ *     Both keys, C holds EA (A's WRITE conflicts, C's does not). A
+ *     PREEMPTs C's key with type WE.
+ *   pr_aptpl after3 URL1               (after another kill -9 and restart)
+ *     Only A's key, A holds WE, C's WRITE conflicts. A CLEARs.
  *   pr_aptpl cleared URL1              (after another kill -9 and restart)
  *     URL1: the CLEAR persisted: no registration, no reservation, C's
  *     WRITE is GOOD.
@@ -26,6 +32,7 @@
 #include "pr_lib.h"
 
 #define KEY_A 0xa9a9a9a9a9a90001ull
+#define KEY_C 0xc9c9c9c9c9c90003ull
 #define KEY_D 0xd9d9d9d9d9d90004ull
 #define KEY_E 0xe9e9e9e9e9e90005ull
 
@@ -120,8 +127,12 @@ static void after(const char *url1, const char *url2)
 	check("A (same name and ISID) WRITE to LUN 1: still the holder", GOOD,
 	      write10(&a, 0, 1, NULL));
 	check_ptpl(&a, "LUN 1 after the restart", 1);
-	check("A CLEAR", GOOD, pr_out(&a, PRO_CLEAR, 0, KEY_A, 0, false));
-	check_keys(&c, "LUN 1 after CLEAR", 0, NULL);
+	check("A RELEASE", GOOD,
+	      pr_out(&a, PRO_RELEASE, PR_WE, KEY_A, 0, false));
+	check("C REGISTER with APTPL=1", GOOD,
+	      pr_out(&c, PRO_REGISTER, 0, 0, KEY_C, true));
+	check("C RESERVE EA", GOOD,
+	      pr_out(&c, PRO_RESERVE, PR_EA, KEY_C, 0, false));
 
 	nx_login(&d, url2);
 	drain_ua(&d);
@@ -130,6 +141,42 @@ static void after(const char *url1, const char *url2)
 	nx_logout(&a);
 	nx_logout(&c);
 	nx_logout(&d);
+}
+
+static void after2(const char *url1)
+{
+	nx_login(&a, url1);
+	nx_login(&c, url1);
+	drain_ua(&a);
+	drain_ua(&c);
+	check_keys(&a, "LUN 1 after RELEASE, REGISTER, RESERVE and a restart",
+		   2, (uint64_t[]){KEY_A, KEY_C});
+	check_resv(&a, "LUN 1 after RELEASE, REGISTER, RESERVE and a restart",
+		   PR_EA, KEY_C);
+	check("A WRITE (registered, not the holder of EA)", CONFLICT,
+	      write10(&a, 0, 1, NULL));
+	check("C WRITE (holder of EA)", GOOD, write10(&c, 0, 1, NULL));
+	check("A PREEMPT of C's key, type WE", GOOD,
+	      pr_out(&a, PRO_PREEMPT, PR_WE, KEY_A, KEY_C, false));
+	nx_logout(&a);
+	nx_logout(&c);
+}
+
+static void after3(const char *url1)
+{
+	nx_login(&a, url1);
+	nx_login(&c, url1);
+	drain_ua(&a);
+	drain_ua(&c);
+	check_keys(&c, "LUN 1 after PREEMPT and a restart", 1,
+		   (uint64_t[]){KEY_A});
+	check_resv(&c, "LUN 1 after PREEMPT and a restart", PR_WE, KEY_A);
+	check("C WRITE (preempted before the restart)", CONFLICT,
+	      write10(&c, 0, 1, NULL));
+	check("A CLEAR", GOOD, pr_out(&a, PRO_CLEAR, 0, KEY_A, 0, false));
+	check_keys(&c, "LUN 1 after CLEAR", 0, NULL);
+	nx_logout(&a);
+	nx_logout(&c);
 }
 
 static void cleared(const char *url1)
@@ -150,11 +197,15 @@ int main(int argc, char **argv)
 		before(argv[2], argv[3]);
 	else if (argc == 4 && !strcmp(argv[1], "after"))
 		after(argv[2], argv[3]);
+	else if (argc == 3 && !strcmp(argv[1], "after2"))
+		after2(argv[2]);
+	else if (argc == 3 && !strcmp(argv[1], "after3"))
+		after3(argv[2]);
 	else if (argc == 3 && !strcmp(argv[1], "cleared"))
 		cleared(argv[2]);
 	else {
 		fprintf(stderr, "usage: pr_aptpl before|after URL1 URL2\n"
-				"       pr_aptpl cleared URL1\n");
+				"       pr_aptpl after2|after3|cleared URL1\n");
 		return 2;
 	}
 	return pr_exit(argv[1]);

@@ -3,8 +3,9 @@
 # registration and WE reservation made with APTPL=1 are back after
 # kill -9 of lunard and a restart with the same --state-dir and --config
 # (same key, holder and type; a non-registrant's WRITE still conflicts);
-# a registration made with APTPL=0 on another LUN is not; a CLEAR made
-# after the restart persists too. $BUILD/tests/pr_aptpl
+# a registration made with APTPL=0 on another LUN is not (nor one whose
+# last APTPL was 0); RELEASE, REGISTER, RESERVE, PREEMPT and CLEAR made
+# after a restart persist too (four restarts). $BUILD/tests/pr_aptpl
 # (tests/integration/pr_aptpl.c) does the SCSI side. A few seconds.
 . "$(dirname "$0")/lib.sh"
 
@@ -42,6 +43,12 @@ phase before "$url1" "$url2"
 lunard_kill9
 lunard_start --config "$CONF"
 phase after "$url1" "$url2"
+lunard_kill9
+lunard_start --config "$CONF"
+phase after2 "$url1"
+lunard_kill9
+lunard_start --config "$CONF"
+phase after3 "$url1"
 lunard_kill9
 lunard_start --config "$CONF"
 phase cleared "$url1"

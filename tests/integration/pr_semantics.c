@@ -28,12 +28,18 @@
  *    RESERVATIONS RELEASED (2A/04), not the releasing nexus; under an AR
  *    type any registrant may release it. CLEAR gives every other registrant
  *    RESERVATIONS PREEMPTED (2A/03).
+ *  - Malformed requests: PARAMETER LIST LENGTH not 24 (05/1A/00), an
+ *    obsolete TYPE or SCOPE, an unknown PERSISTENT RESERVE IN service
+ *    action (INVALID FIELD IN CDB, 05/24/00).
+ *  - Reservations are per logical unit: with OTHER_LUN given, the same
+ *    I_T nexuses see nothing of LUN's registrations and reservation there.
  *  - READ KEYS and READ RESERVATION contents after each step, and
  *    PRgeneration: +1 for each REGISTER, REGISTER AND IGNORE EXISTING KEY,
  *    PREEMPT and CLEAR that succeeds, +0 for RESERVE, RELEASE and anything
  *    that fails (SPC-5 6.16.2).
  *
- * usage: pr_semantics URL
+ * usage: pr_semantics URL [OTHER_LUN]   (OTHER_LUN: another LUN of the
+ *                                       same target)
  * Exit 0 when every check holds, 1 otherwise, 2 when it could not run.
  */
 #include "pr_lib.h"
@@ -83,8 +89,8 @@ static void step(const char *what, struct res want, struct res got,
 
 int main(int argc, char **argv)
 {
-	if (argc != 2) {
-		fprintf(stderr, "usage: pr_semantics URL\n");
+	if (argc != 2 && argc != 3) {
+		fprintf(stderr, "usage: pr_semantics URL [OTHER_LUN]\n");
 		return 2;
 	}
 	setvbuf(stdout, NULL, _IOLBF, 0);
@@ -111,6 +117,34 @@ int main(int argc, char **argv)
 	     pr_out(&a, PRO_REGISTER, 0, KEY_X, KEY_C, false), 0);
 	check_keys(&o, "after the refused REGISTER", 2,
 		   (uint64_t[]){KEY_A, KEY_B});
+
+	printf("\n== malformed requests\n");
+	{
+		uint8_t cdb[10] = {0x5f, PRO_REGISTER}, par[24] = {0};
+
+		put_be64(par, KEY_A);
+		put_be64(par + 8, KEY_A);
+		put_be32(cdb + 5, 20);
+		step("A REGISTER with PARAMETER LIST LENGTH 20",
+		     sense(SCSI_SENSE_ILLEGAL_REQUEST, 0x1a, 0x00),
+		     nx_cmd(&a, cdb, 10, par, 20, NULL, 0, NULL), 0);
+	}
+	step("A RESERVE with TYPE 2 (obsolete)",
+	     sense(SCSI_SENSE_ILLEGAL_REQUEST, 0x24, 0x00),
+	     pr_out(&a, PRO_RESERVE, 2, KEY_A, 0, false), 0);
+	step("A RESERVE with SCOPE 1 (obsolete)",
+	     sense(SCSI_SENSE_ILLEGAL_REQUEST, 0x24, 0x00),
+	     pr_out(&a, PRO_RESERVE, 0x10 | PR_WE, KEY_A, 0, false), 0);
+	{
+		uint8_t cdb[10] = {0x5e, 0x1f}, buf[64];
+		size_t got;
+
+		put_be16(cdb + 7, sizeof(buf));
+		check("PERSISTENT RESERVE IN with service action 1Fh",
+		      sense(SCSI_SENSE_ILLEGAL_REQUEST, 0x24, 0x00),
+		      nx_cmd(&a, cdb, 10, NULL, 0, buf, sizeof(buf), &got));
+	}
+	check_resv(&o, "after the malformed requests", 0, 0);
 
 	printf("\n== reserving\n");
 	step("A RESERVE WE with B's key", CONFLICT,
@@ -144,6 +178,18 @@ int main(int argc, char **argv)
 	step("C (not registered) RELEASE WE", CONFLICT,
 	     pr_out(&c, PRO_RELEASE, PR_WE, 0, 0, false), 0);
 	check("C WRITE under A's WE", CONFLICT, write10(&c, 0, 1, NULL));
+	if (argc == 3) {
+		/* The same sessions, another LU: other ITL nexuses. */
+		struct nexus c2 = c, o2 = o;
+
+		c2.lun = o2.lun = atoi(argv[2]);
+		drain_ua(&c2);
+		drain_ua(&o2);
+		check_keys(&o2, "LUN 2 has no registration", 0, NULL);
+		check_resv(&o2, "LUN 2 has no reservation", 0, 0);
+		check("C WRITE to the other LUN", GOOD,
+		      write10(&c2, 0, 1, NULL));
+	}
 
 	printf("\n== unregistering the holder of WE releases it\n");
 	step("A REGISTER with SERVICE ACTION RESERVATION KEY 0 (unregister)",

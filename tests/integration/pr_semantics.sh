@@ -16,9 +16,10 @@ IQN=iqn.2026-11.org.lunar:it-pr-semantics
 lunard_start --threads 2
 make_target "$IQN"
 add_file_lun "$IQN" 1 "$T/disk.img" $((8 * 1024 * 1024))
+add_file_lun "$IQN" 2 "$T/disk2.img" $((8 * 1024 * 1024))
 
 rc=0
-run_bounded 120 "$PROG" "$(lun_url "$IQN" 1)" >"$T/out" 2>&1 || rc=$?
+run_bounded 120 "$PROG" "$(lun_url "$IQN" 1)" 2 >"$T/out" 2>&1 || rc=$?
 cat "$T/out"
 [ $rc = 0 ] || fail "pr_semantics failed (status $rc)"
 lunard_alive || fail "lunard died"
