@@ -18,8 +18,9 @@
  *  - PREEMPT of a registrant's key removes its registration (it gets
  *    REGISTRATIONS PREEMPTED, 2A/05, on its next command); PREEMPT of the
  *    holder's key moves the reservation to the preempting nexus, with the
- *    type given in the PREEMPT; PREEMPT of key 0 is INVALID FIELD IN
- *    PARAMETER LIST unless the reservation is all registrants, where it
+ *    type given in the PREEMPT (when the type changes, the registrants
+ *    that stay get RESERVATIONS RELEASED, 2A/04); PREEMPT of key 0 is INVALID
+ * FIELD IN PARAMETER LIST unless the reservation is all registrants, where it
  *    removes every other registration and gives the preempting nexus a
  *    reservation of the new type.
  *  - An all registrants reservation lasts until its last registrant
@@ -327,8 +328,24 @@ int main(int argc, char **argv)
 	step("C REGISTER KEY_C", GOOD,
 	     pr_out(&c, PRO_REGISTER, 0, 0, KEY_C, false), 1);
 
+	printf("\n== PREEMPT of the holder that changes the type\n");
+	step("B PREEMPT of KEY_A with type EA (A holds WE)", GOOD,
+	     pr_out(&b, PRO_PREEMPT, PR_EA, KEY_B, KEY_A, false), 1);
+	check_resv(&o, "B holds EA", PR_EA, KEY_B);
+	check_keys(&o, "A preempted", 2, (uint64_t[]){KEY_B, KEY_C});
+	check_ua(&a, "A's next command: REGISTRATIONS PREEMPTED", 0x2a, 0x05);
+	check_ua(&c,
+		 "C's next command: RESERVATIONS RELEASED (registered, the "
+		 "type changed)",
+		 0x2a, 0x04);
+	check("B's next command (the preempting nexus)", GOOD, tur(&b));
+	step("B RELEASE EA", GOOD,
+	     pr_out(&b, PRO_RELEASE, PR_EA, KEY_B, 0, false), 0);
+	step("A REGISTER KEY_A", GOOD,
+	     pr_out(&a, PRO_REGISTER, 0, 0, KEY_A, false), 1);
+
 	printf("\n== CLEAR\n");
-	step("A RESERVE WE (already held: no change)", GOOD,
+	step("A RESERVE WE", GOOD,
 	     pr_out(&a, PRO_RESERVE, PR_WE, KEY_A, 0, false), 0);
 	step("B CLEAR with a wrong key", CONFLICT,
 	     pr_out(&b, PRO_CLEAR, 0, KEY_X, 0, false), 0);
