@@ -15,20 +15,26 @@
  *  - None of B's WRITEs ends GOOD. With TAS=1 in the Control mode page
  *    (read by MODE SENSE first) each ends with TASK ABORTED status; with
  *    TAS=0 none gets any status (SAM-5 5.6). B services its socket from
- *    then on, so it answers the R2Ts: the target must drop that data.
+ *    only then (after A was told the PREEMPT AND ABORT is done), so it
+ *    answers the R2Ts: the target must drop that data.
  *  - B's registration is gone (READ KEYS lists A's key only).
  *  - B's next commands report the unit attention REGISTRATIONS PREEMPTED
  *    (2A/05, SPC-5 5.13.11.5) and/or COMMANDS CLEARED BY ANOTHER INITIATOR
  *    (2F/00, SAM-5 5.6, required with TAS=0); then B, no longer
  *    registered, gets RESERVATION CONFLICT for a WRITE under WE-RO.
- *  - The blocks B was writing still hold what A wrote before.
+ *  - The blocks B was writing still hold what A wrote before: no WRITE
+ *    of the preempted nexus may land after the preempting one was told
+ *    the preemption is complete (what PREEMPT AND ABORT is for: fencing).
  *
  * If the target completes the PREEMPT AND ABORT only after B has sent its
  * data, the program says so and services both sessions.
  *
- * usage: pr_preempt_abort URL [TAS]
+ * Each round uses a new session for B (same name and ISID) and patterns of
+ * its own; ROUNDS rounds (default 1) make a race visible.
+ *
+ * usage: pr_preempt_abort URL [TAS|- [ROUNDS]]
  *   TAS 0 or 1: first set TAS so by MODE SELECT (6) (it is changeable in
- *   lunar; the change is for the LU); without it, the current TAS is used.
+ *   lunar; the change is for the LU); "-" or none: the current TAS.
  * Exit 0 when every check holds, 1 otherwise, 2 when it could not run.
  */
 #include <poll.h>
@@ -178,50 +184,41 @@ static void set_tas(struct nexus *nx, int tas)
 	check(what, GOOD, nx_cmd(nx, cdb, 6, par, sizeof(par), NULL, 0, NULL));
 }
 
-static void pattern(uint8_t *p, size_t len, uint8_t tag)
+static void pattern(uint8_t *p, size_t len, uint32_t tag)
 {
 	for (size_t i = 0; i < len; i++)
-		p[i] = (uint8_t)(tag ^ (i * 7) ^ (i >> 9));
+		p[i] = (uint8_t)(tag ^ (tag >> 8) ^ (tag >> 16) ^ (i * 7) ^
+				 (i >> 9));
 }
 
-int main(int argc, char **argv)
+/*
+ * One round: B logs in, registers, queues its WRITEs; A preempts and
+ * aborts; the checks; A clears and B's session is dropped. Returns
+ * whether B's data landed.
+ */
+static bool round_run(const char *url, int tas, int r)
 {
 	static uint8_t pa[NCMD * BLKS * PR_BLOCK], pb[NCMD * BLKS * PR_BLOCK],
 	    back[NCMD * BLKS * PR_BLOCK];
 	const size_t len = BLKS * PR_BLOCK;
 	struct scsi_persistent_reserve_out_basic par = {
 	    .reservation_key = KEY_A, .service_action_reservation_key = KEY_B};
-	int tas, want_tas = -1, avail = 0, ua_2a05 = 0, ua_2f00 = 0;
-	uint8_t page[12];
+	int avail = 0, ua_2a05 = 0, ua_2f00 = 0;
+	bool landed = false;
 	struct scsi_task *t;
 	double t0;
 
-	if (argc == 3 && (!strcmp(argv[2], "0") || !strcmp(argv[2], "1")))
-		want_tas = atoi(argv[2]);
-	else if (argc != 2) {
-		fprintf(stderr, "usage: pr_preempt_abort URL [TAS]\n");
-		return 2;
-	}
-	setvbuf(stdout, NULL, _IOLBF, 0);
-	nx_login(&a, argv[1]);
-	nx_login_flags(&b, argv[1], NX_SOLICITED_ONLY);
-	drain_ua(&a);
-	if (want_tas >= 0)
-		set_tas(&a, want_tas);
-	drain_ua(&b); /* MODE PARAMETERS CHANGED after a MODE SELECT */
-
-	tas = read_control(&b, page);
-	note("Control mode page: TAS=%d", tas);
-	if (tas < 0 ||
-	    (want_tas >= 0 &&
-	     !check_true(tas == want_tas, "TAS reads back as %d", want_tas)))
-		return pr_exit("pr_preempt_abort");
-
-	pattern(pa, sizeof(pa), 0xa5);
-	pattern(pb, sizeof(pb), 0x3c);
+	printf("-- round %d (TAS=%d)\n", r, tas);
+	memset(w, 0, sizeof(w));
+	memset(&preempt, 0, sizeof(preempt));
+	/* Patterns of this process and round only. */
+	pattern(pa, sizeof(pa), (uint32_t)getpid() * 131u + (uint32_t)r);
+	pattern(pb, sizeof(pb), ~((uint32_t)getpid() * 137u + (uint32_t)r));
+	nx_login_flags(&b, url, NX_SOLICITED_ONLY);
+	drain_ua(&b);
 	if (!check("A WRITE of the region B will try to overwrite", GOOD,
 		   write10(&a, REGION, NCMD * BLKS, pa)))
-		return pr_exit("pr_preempt_abort");
+		die("cannot go on");
 	check("A REGISTER", GOOD, pr_out(&a, PRO_REGISTER, 0, 0, KEY_A, false));
 	check("B REGISTER", GOOD, pr_out(&b, PRO_REGISTER, 0, 0, KEY_B, false));
 	check("A RESERVE WE-RO (B, a registrant, may write)", GOOD,
@@ -285,39 +282,40 @@ int main(int argc, char **argv)
 		check("A PREEMPT AND ABORT of B's key", GOOD,
 		      task_res(&a, preempt.task));
 
-	/* B now reads its socket: R2Ts (answered with data the target must
-	 * drop) and whatever status the aborted WRITEs get. */
-	pump(3, tas == 1 ? writes_done : never, tas == 1 ? 10 : 3);
+	/* Only now does B read its socket: R2Ts (answered with data the
+	 * target must drop: those WRITEs are aborted) and whatever status
+	 * the aborted WRITEs get. */
+	pump(3, tas == 1 ? writes_done : never, tas == 1 ? 10 : 1);
 	for (int i = 0; i < NCMD; i++) {
 		char what[96], g[160];
-		struct res r = w[i].done ? task_res(&b, w[i].task)
+		struct res x = w[i].done ? task_res(&b, w[i].task)
 					 : (struct res){.status = STATUS_NONE};
 
 		snprintf(what, sizeof(what), "B's WRITE %d (LBA %d)", i,
 			 REGION + i * BLKS);
 		if (!w[i].done)
-			snprintf(r.err, sizeof(r.err), "no status");
+			snprintf(x.err, sizeof(x.err), "no status");
 		if (tas == 1)
-			check(what, ABORTED, r);
+			check(what, ABORTED, x);
 		else
 			check_true(!w[i].done,
 				   "%s: TAS=0, expected no status, got %s",
-				   what, res_str(&r, g, sizeof(g)));
+				   what, res_str(&x, g, sizeof(g)));
 	}
 
 	check_keys(&a, "after PREEMPT AND ABORT", 1, (uint64_t[]){KEY_A});
 	check_resv(&a, "A still holds WE-RO", PR_WE_RO, KEY_A);
 
 	for (int i = 0; i < 4; i++) {
-		struct res r = tur(&b);
+		struct res x = tur(&b);
 		char g[160];
 
-		if (!is_ua(&r))
+		if (!is_ua(&x))
 			break;
 		note("B's command %d after the preemption: %s", i + 1,
-		     res_str(&r, g, sizeof(g)));
-		ua_2a05 |= r.asc == 0x2a && r.ascq == 0x05;
-		ua_2f00 |= r.asc == 0x2f && r.ascq == 0x00;
+		     res_str(&x, g, sizeof(g)));
+		ua_2a05 |= x.asc == 0x2a && x.ascq == 0x05;
+		ua_2f00 |= x.asc == 0x2f && x.ascq == 0x00;
 	}
 	check_true(ua_2a05 || ua_2f00,
 		   "B's next commands report REGISTRATIONS PREEMPTED (2A/05: "
@@ -334,22 +332,70 @@ int main(int argc, char **argv)
 
 	if (check("A READ of the region", GOOD,
 		  read10(&a, REGION, NCMD * BLKS, back))) {
-		int bad = -1;
+		for (int i = 0; i < NCMD; i++) {
+			int nb = 0, na = 0;
 
-		for (int i = 0; i < NCMD && bad < 0; i++)
-			if (memcmp(back + i * len, pa + i * len, len))
-				bad = i;
-		check_true(bad < 0,
-			   "the region still holds A's data (B's aborted "
-			   "WRITEs did not land)%s",
-			   bad < 0 ? "" : ": B's data found");
+			for (int k = 0; k < BLKS; k++) {
+				size_t o =
+				    (size_t)i * len + (size_t)k * PR_BLOCK;
+
+				na += !memcmp(back + o, pa + o, PR_BLOCK);
+				nb += !memcmp(back + o, pb + o, PR_BLOCK);
+			}
+			landed |= nb > 0;
+			check_true(na == BLKS,
+				   "the blocks of B's WRITE %d (LBA %d) still "
+				   "hold A's data: %d of %d blocks are A's, "
+				   "%d are B's",
+				   i, REGION + i * BLKS, na, BLKS, nb);
+		}
 	}
 	for (int i = 0; i < NCMD; i++)
 		check_true(!(w[i].done && w[i].status == SCSI_STATUS_GOOD),
 			   "B's WRITE %d never completed GOOD", i);
 
 	check("A CLEAR", GOOD, pr_out(&a, PRO_CLEAR, 0, KEY_A, 0, false));
-	nx_logout(&a);
+	/* B may still have WRITEs libiscsi waits for (TAS=0): drop it. */
 	nx_drop(&b);
+	return landed;
+}
+
+int main(int argc, char **argv)
+{
+	int tas, want_tas = -1, rounds = 1, landed = 0;
+	uint8_t page[12];
+
+	if (argc < 2 || argc > 4 ||
+	    (argc >= 3 && strcmp(argv[2], "-") && strcmp(argv[2], "0") &&
+	     strcmp(argv[2], "1")) ||
+	    (argc == 4 && atoi(argv[3]) < 1)) {
+		fprintf(stderr,
+			"usage: pr_preempt_abort URL [TAS|- [ROUNDS]]\n");
+		return 2;
+	}
+	if (argc >= 3 && strcmp(argv[2], "-"))
+		want_tas = atoi(argv[2]);
+	if (argc == 4)
+		rounds = atoi(argv[3]);
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	nx_login(&a, argv[1]);
+	drain_ua(&a);
+	if (want_tas >= 0)
+		set_tas(&a, want_tas);
+	tas = read_control(&a, page);
+	note("Control mode page: TAS=%d", tas);
+	if (tas < 0 ||
+	    (want_tas >= 0 &&
+	     !check_true(tas == want_tas, "TAS reads back as %d", want_tas)))
+		return pr_exit("pr_preempt_abort");
+
+	for (int r = 1; r <= rounds; r++)
+		landed += round_run(argv[1], tas, r);
+	printf("-- all rounds\n");
+	check_true(!landed,
+		   "TAS=%d: rounds in which B's aborted WRITEs landed after A "
+		   "was told PREEMPT AND ABORT was done: %d of %d",
+		   tas, landed, rounds);
+	nx_logout(&a);
 	return pr_exit("pr_preempt_abort");
 }
