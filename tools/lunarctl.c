@@ -731,6 +731,43 @@ static int ctl_lun_delete(struct ctl *c, const struct ctl_cmd *cmd, int argc,
 	return 0;
 }
 
+static int ctl_lun_resize(struct ctl *c, const struct ctl_cmd *cmd, int argc,
+			  char **argv)
+{
+	const char *pos[3] = {NULL, NULL, NULL};
+	bool shrink = false;
+	struct ctl_opt opts[] = {
+	    {"shrink", false, NULL, &shrink},
+	    {0},
+	};
+	uint64_t lun, bytes = 0;
+	json_t *req, *res;
+	char human[32];
+
+	ctl_args(cmd, argc, argv, opts, pos, 2, 3);
+	lun = ctl_lun_arg(cmd, pos[1]);
+	if (pos[2]) {
+		int rc = ctl_parse_size(pos[2], &bytes);
+		if (rc == -ERANGE)
+			ctl_usage_error(cmd, "size '%s' is too large", pos[2]);
+		if (rc || bytes == 0)
+			ctl_usage_error(cmd,
+					"bad size '%s': use bytes or a K/M/G/T "
+					"suffix, e.g. 20G",
+					pos[2]);
+	}
+	req = json_pack("{s:s, s:s, s:I, s:b}", "cmd", "lun.resize", "target",
+			pos[0], "lun", (json_int_t)lun, "shrink", shrink);
+	if (pos[2])
+		json_object_set_new(req, "size",
+				    json_integer((json_int_t)bytes));
+	res = ctl_call(c, req);
+	ctl_human_size((uint64_t)jint(res, "size"), human, sizeof(human));
+	ctl_done(c, res, "LUN %" PRIu64 " of %s is now %s (%lld bytes)", lun,
+		 pos[0], human, jint(res, "size"));
+	return 0;
+}
+
 /* ---- ACLs, portals ------------------------------------------------- */
 
 static int ctl_acl(struct ctl *c, const struct ctl_cmd *cmd, int argc,
@@ -1131,6 +1168,11 @@ static const struct ctl_cmd ctl_cmds[] = {
      "--removable lets initiators eject and load the medium",
      ctl_lun_create},
     {"lun", "delete", "IQN LUN", "remove a LUN", ctl_lun_delete},
+    {"lun", "resize", "IQN LUN [SIZE] [--shrink]",
+     "change a LUN's capacity while initiators use it (they see CAPACITY "
+     "DATA HAS CHANGED); without SIZE, take the size the file or device "
+     "now has; --shrink allows losing the blocks past the new end",
+     ctl_lun_resize},
     {"acl", "add", "IQN INITIATOR|ALL", "let an initiator (or all) log in",
      ctl_acl},
     {"acl", "delete", "IQN INITIATOR|ALL", "remove an ACL entry", ctl_acl},

@@ -536,6 +536,48 @@ static int mgmt_lun_create(json_t *req, json_t **res, char *err, size_t errlen)
 	return 0;
 }
 
+static int mgmt_lun_resize(json_t *req, json_t **res, char *err, size_t errlen)
+{
+	struct scsi_target *t = mgmt_target(req, "target", err, errlen);
+	json_int_t size = json_integer_value(json_object_get(req, "size"));
+	struct scsi_lu *lu;
+	uint64_t lun = 0, now = 0;
+	int rc;
+
+	if (!t)
+		return -ENOENT;
+	if ((rc = mgmt_lun_arg(req, &lun, err, errlen)))
+		return rc;
+	if (size < 0)
+		return mgmt_fail(-EINVAL, err, errlen, "size %lld is negative",
+				 (long long)size);
+	/* The main thread is the only one that changes the map, so the LU
+	 * stays while the read lock is held. */
+	scsi_config_rdlock();
+	lu = scsi_lun_map_find(t->lun_map, lun);
+	if (!lu) {
+		scsi_config_unlock();
+		return mgmt_fail(-ENOENT, err, errlen,
+				 "target %s has no LUN %llu; `lunarctl target "
+				 "show %s` lists its LUNs",
+				 t->name, (unsigned long long)lun, t->name);
+	}
+	err[0] = '\0';
+	rc = scsi_lu_resize(lu, (uint64_t)size, mgmt_bool(req, "shrink"), err,
+			    errlen);
+	now = atomic_load(&lu->nr_blocks) << lu->block_shift;
+	scsi_config_unlock();
+	if (rc)
+		return err[0] ? rc
+			      : mgmt_fail(rc, err, errlen,
+					  "cannot resize LUN %llu of %s: %s",
+					  (unsigned long long)lun, t->name,
+					  strerror(-rc));
+	*res = json_pack("{s:I, s:I}", "lun", (json_int_t)lun, "size",
+			 (json_int_t)now);
+	return 0;
+}
+
 static int mgmt_lun_delete(json_t *req, json_t **res, char *err, size_t errlen)
 {
 	struct scsi_target *t = mgmt_target(req, "target", err, errlen);
@@ -1018,6 +1060,9 @@ static const struct mgmt_cmd mgmt_cmds[] = {
       INT_O("block_size"), BOOL("readonly"), BOOL("direct"), STR_O("serial"),
       BOOL("thin"), INT_O("physical_block_size"), BOOL("removable")}},
     {"lun.delete", mgmt_lun_delete, {STR("target"), INT("lun")}},
+    {"lun.resize",
+     mgmt_lun_resize,
+     {STR("target"), INT("lun"), INT_O("size"), BOOL("shrink")}},
     {"acl.add", mgmt_acl_add, {STR("target"), STR("initiator")}},
     {"acl.delete", mgmt_acl_delete, {STR("target"), STR("initiator")}},
     {"portal.add", mgmt_portal_add_cmd, {STR("target"), STR("portal")}},

@@ -279,8 +279,6 @@ void scsi_nexus_init(struct scsi_nexus *n, struct scsi_target *t,
 /* The nexus lets go of an ITL; it is freed now or by its last release. */
 static void scsi_nexus_drop_itl(struct scsi_itl *itl)
 {
-	if (itl->nexus)
-		scsi_pr_nexus_lost(itl->lu, itl->nexus);
 	scsi_itl_detach(itl);
 	if (itl->nr_cmds == 0)
 		scsi_itl_free(itl);
@@ -290,8 +288,14 @@ void scsi_nexus_release(struct scsi_nexus *n)
 {
 	if (n->itl && n->lun_map) {
 		for (unsigned i = 0; i < n->lun_map->count; i++) {
-			if (n->itl[i])
-				scsi_nexus_drop_itl(n->itl[i]);
+			struct scsi_itl *itl = n->itl[i];
+
+			if (!itl)
+				continue;
+			/* I_T nexus loss (SAM-5 §6.3.4). */
+			scsi_pr_nexus_lost(itl->lu, n);
+			scsi_lu_nexus_lost(itl->lu, n);
+			scsi_nexus_drop_itl(itl);
 		}
 	}
 	free(n->itl);
