@@ -184,12 +184,17 @@ uint16_t scsi_tpg_portal_tag(const struct scsi_target *t, const char *local,
 
 	if (!tpg_configured(a))
 		return SCSI_TPG_DEFAULT_ID;
-	/* An exact address first: a wildcard portal of one group must not
-	 * take the connections of another group's specific address. */
-	for (int wild = 0; wild < 2; wild++) {
+	/* The most specific match first: the connection's own address,
+	 * then its listener's, then a wildcard portal on that port. A
+	 * wildcard of one group must not take the connections of another
+	 * group's specific address. */
+	for (int pass = 0; pass < 4; pass++) {
+		const char *addr = pass % 2 ? listener : local;
+
+		if (!addr)
+			continue;
 		list_for_each_entry (g, &a->groups, link) {
-			if ((local && tpg_has_portal(g, local, wild)) ||
-			    (listener && tpg_has_portal(g, listener, wild)))
+			if (tpg_has_portal(g, addr, pass >= 2))
 				return g->id;
 		}
 	}
