@@ -4,9 +4,10 @@
  * target whose ACL admits the initiator; a target name lists that one;
  * each target with one TargetAddress=ADDR:PORT,TPGT per portal that
  * reaches it, a wildcard listener reported as the connection's own
- * address, TPGT the portal's port group (scsi/tpg.h)), other keys negotiated through param.h, requests continued
- * with the C bit, and long responses split by the initiator's
- * MaxRecvDataSegmentLength with C bit and Target Transfer Tag.
+ * address, TPGT the portal's port group (scsi/tpg.h)), other keys negotiated
+ * through param.h, requests continued with the C bit, and long responses split
+ * by the initiator's MaxRecvDataSegmentLength with C bit and Target Transfer
+ * Tag.
  */
 #include <errno.h>
 #include <netinet/in.h>
