@@ -1028,8 +1028,8 @@ static int ctl_tpg_create(struct ctl *c, const struct ctl_cmd *cmd, int argc,
 	res = ctl_call(c, req);
 	ctl_tpg_not_listening(c, json_object_get(res, "not_listening"), pos[0]);
 	ctl_done(c, res, "Created port group %lld of %s (%s%s)", (long long)id,
-		 pos[0], state ? state : "active/optimized",
-		 pref ? ", preferred" : "");
+		 pos[0], jstr(res, "state"),
+		 jbool(res, "preferred") ? ", preferred" : "");
 	return 0;
 }
 
@@ -1059,7 +1059,7 @@ static int ctl_tpg_set(struct ctl *c, const struct ctl_cmd *cmd, int argc,
 	    {"not-preferred", false, NULL, &nopref},
 	    {0},
 	};
-	json_t *req;
+	json_t *req, *res;
 	json_int_t id;
 
 	ctl_args(cmd, argc, argv, opts, pos, 2, 2);
@@ -1076,11 +1076,10 @@ static int ctl_tpg_set(struct ctl *c, const struct ctl_cmd *cmd, int argc,
 		json_object_set_new(req, "state", json_string(state));
 	if (pref || nopref)
 		json_object_set_new(req, "preferred", json_boolean(pref));
-	ctl_done(c, ctl_call(c, req), "Port group %lld of %s is now %s%s",
-		 (long long)id, pos[0], state ? state : "",
-		 pref	  ? (state ? ", preferred" : "preferred")
-		 : nopref ? (state ? ", not preferred" : "not preferred")
-			  : "");
+	res = ctl_call(c, req);
+	ctl_done(c, res, "Port group %lld of %s is now %s%s", (long long)id,
+		 pos[0], jstr(res, "state"),
+		 jbool(res, "preferred") ? ", preferred" : "");
 	return 0;
 }
 

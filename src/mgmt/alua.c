@@ -272,8 +272,10 @@ int mgmt_tpg_create_cmd(json_t *req, json_t **res, char *err, size_t errlen)
 			       "cannot create port group %u of target %s: %s",
 			       c->id, t->name, strerror(-rc));
 	if (rc == 0)
-		*res = json_pack("{s:i, s:o}", "id", (int)c->id,
-				 "not_listening", json_incref(quiet));
+		*res =
+		    json_pack("{s:i, s:s, s:b, s:o}", "id", (int)c->id, "state",
+			      scsi_alua_state_name(c->state), "preferred",
+			      c->pref, "not_listening", json_incref(quiet));
 out:
 	json_decref(quiet);
 	free(c);
@@ -348,6 +350,20 @@ int mgmt_tpg_set_cmd(json_t *req, json_t **res, char *err, size_t errlen)
 		return alua_fail(rc, err, errlen,
 				 "cannot change port group %u of target %s: %s",
 				 id, t->name, strerror(-rc));
+	/* What the group is now, for the admin's confirmation. */
+	struct scsi_tpg_conf l[SCSI_TPG_MAX];
+	unsigned n;
+
+	scsi_config_rdlock();
+	n = scsi_tpg_conf_list_locked(t, l, SCSI_TPG_MAX);
+	scsi_config_unlock();
+	for (unsigned i = 0; i < n && i < SCSI_TPG_MAX; i++) {
+		if (l[i].id == id)
+			*res =
+			    json_pack("{s:i, s:s, s:b}", "id", (int)id, "state",
+				      scsi_alua_state_name(l[i].state),
+				      "preferred", l[i].pref);
+	}
 	return 0;
 }
 

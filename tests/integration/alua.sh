@@ -64,7 +64,8 @@ lunard_start --portal "$P2" --config "$CONF"
 make_target "$IQN"
 add_file_lun "$IQN" 0 "$T/l0.img" $((16 * 1024 * 1024))
 ctl_ok tpg create "$IQN" 1 --portal "$P1" --preferred
-ctl_ok tpg create "$IQN" 2 --portal "$P2" --state active/non-optimized
+out=$(ctl_ok tpg create "$IQN" 2 --portal "$P2" --state an)
+assert_contains "$out" "Created port group 2 of $IQN (active/non-optimized)" "tpg create with a short state"
 
 # ---- tags: SendTargets and login ----------------------------------------
 
@@ -92,7 +93,8 @@ expect "B rtpg" "rtpg 1/0/1/0/1 2/1/0/0/2 time=30"
 
 # ---- the admin puts path B in standby ---------------------------------
 
-ctl_ok tpg set "$IQN" 2 --state standby
+out=$(ctl_ok tpg set "$IQN" 2 --state standby)
+assert_contains "$out" "Port group 2 of $IQN is now standby" "tpg set"
 expect "B read" "check 6/2a/06"
 expect "B read" "check 2/04/0b"
 expect "B tur" "check 2/04/0b"
