@@ -25,7 +25,8 @@ enum mgmt_arg_type {
 	MGMT_ARG_STR,
 	MGMT_ARG_INT,
 	MGMT_ARG_BOOL,
-	MGMT_ARG_ID, /* a non-negative integer, or one written as a string */
+	MGMT_ARG_ID,   /* a non-negative integer, or one written as a string */
+	MGMT_ARG_STRS, /* an array of strings */
 };
 
 struct mgmt_arg {
@@ -1085,6 +1086,25 @@ static const struct mgmt_cmd mgmt_cmds[] = {
     {"config.show", mgmt_config_show, {{0}}},
     {"show", mgmt_show, {{0}}},
     {"system.show", mgmt_system_show, {{0}}},
+    /* Port groups (alua.c). */
+    {"tpg.create",
+     mgmt_tpg_create_cmd,
+     {STR("target"),
+      INT("id"),
+      {"portals", MGMT_ARG_STRS, false},
+      STR_O("state"),
+      BOOL("preferred")}},
+    {"tpg.delete", mgmt_tpg_delete_cmd, {STR("target"), INT("id")}},
+    {"tpg.set",
+     mgmt_tpg_set_cmd,
+     {STR("target"), INT("id"), STR_O("state"), BOOL("preferred")}},
+    {"tpg.add_portal",
+     mgmt_tpg_add_portal_cmd,
+     {STR("target"), INT("id"), STR("portal")}},
+    {"tpg.remove_portal",
+     mgmt_tpg_remove_portal_cmd,
+     {STR("target"), INT("id"), STR("portal")}},
+    {"tpg.list", mgmt_tpg_list_cmd, {STR("target")}},
 };
 
 static const char *const mgmt_type_names[] = {
@@ -1092,6 +1112,7 @@ static const char *const mgmt_type_names[] = {
     [MGMT_ARG_INT] = "an integer",
     [MGMT_ARG_BOOL] = "true or false",
     [MGMT_ARG_ID] = "an integer or a string of digits",
+    [MGMT_ARG_STRS] = "an array of strings",
 };
 
 static bool mgmt_arg_ok(enum mgmt_arg_type type, const json_t *v)
@@ -1107,6 +1128,19 @@ static bool mgmt_arg_ok(enum mgmt_arg_type type, const json_t *v)
 		return json_is_boolean(v);
 	case MGMT_ARG_ID:
 		return json_is_integer(v) || json_is_string(v);
+	case MGMT_ARG_STRS: {
+		size_t i;
+		json_t *e;
+
+		if (!json_is_array(v))
+			return false;
+		json_array_foreach(v, i, e)
+		{
+			if (!mgmt_arg_ok(MGMT_ARG_STR, e))
+				return false;
+		}
+		return true;
+	}
 	}
 	return false;
 }

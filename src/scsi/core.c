@@ -269,6 +269,7 @@ void scsi_nexus_init(struct scsi_nexus *n, struct scsi_target *t,
 	/* One target port per portal group: its tag names it (0 is not a
 	 * valid relative port identifier). */
 	n->rel_port_id = tpgt ? tpgt : 1;
+	n->tpg = scsi_tpg_nexus_join(t, n->rel_port_id);
 	n->lun_map = t->lun_map;
 	if (n->lun_map)
 		scsi_lun_map_get(n->lun_map);
@@ -303,6 +304,8 @@ void scsi_nexus_release(struct scsi_nexus *n)
 	if (n->lun_map)
 		scsi_lun_map_put(n->lun_map);
 	n->lun_map = NULL;
+	scsi_tpg_nexus_leave(n->tpg);
+	n->tpg = NULL;
 }
 
 /*

@@ -27,6 +27,7 @@
 
 struct sbc_sanitize;
 struct scsi_pr;
+struct scsi_alua;
 struct scsi_mode;
 
 struct scsi_lu_params {
@@ -122,6 +123,8 @@ struct scsi_target {
 	struct list_head users_in;    /* CHAP: initiator authenticates */
 	char user_out[SCSI_NAME_MAX]; /* mutual CHAP: target's account, "" */
 	atomic_int nr_sessions;
+	/* Port groups and their access states (tpg.h). */
+	struct scsi_alua *alua;
 };
 
 struct scsi_account {
