@@ -526,6 +526,8 @@ static void login_complete(struct iscsi_conn *c)
 			return;
 		}
 		s->nexus_live = true;
+		/* Tasks another nexus aborts come back to scsi_task.c. */
+		s->nexus.ops = &iscsi_nexus_ops;
 	}
 	l->sess = NULL;
 	c->sess = s;

@@ -80,6 +80,13 @@ struct scsi_lu {
 	unsigned nr_prevent;
 	/* Reservations (pr.h), under lock. */
 	struct scsi_pr *pr;
+	/*
+	 * Cross-nexus aborts in progress on this LU (ua.h): abort requests
+	 * whose message has not run yet plus tasks they aborted whose
+	 * backing store may still hold their buffers. A reset waits for zero
+	 * before it is confirmed (scsi_nexus_aborts_pending).
+	 */
+	atomic_uint nr_aborting;
 	/* The sanitize operation in progress (sbc_sanitize.c), or NULL. */
 	struct sbc_sanitize *_Atomic sanitize;
 };

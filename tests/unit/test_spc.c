@@ -1293,19 +1293,21 @@ static void test_report_tmfs(void **state)
 	struct ht_cmd hc;
 
 	ht_clear_power_on(&ht_nexus, 0);
-	/* ABORT TASK, ABORT TASK SET, LOGICAL UNIT RESET. */
+	/* ABORT TASK, ABORT TASK SET, CLEAR TASK SET, LOGICAL UNIT RESET,
+	 * QUERY TASK; QUERY ASYNCHRONOUS EVENT, QUERY TASK SET, I_T NEXUS
+	 * RESET. Not CLEAR ACA. */
 	rstmf(&hc, false, 256);
 	ht_assert_good(&hc);
 	assert_int_equal(hc.c.data_len, 4);
-	assert_int_equal(hc.c.buf[0], 0x80 | 0x40 | 0x08);
-	assert_int_equal(hc.c.buf[1], 0);
+	assert_int_equal(hc.c.buf[0], 0x80 | 0x40 | 0x10 | 0x08 | 0x04);
+	assert_int_equal(hc.c.buf[1], 0x04 | 0x02 | 0x01);
 	assert_int_equal(hc.c.buf[3], 0); /* ADDITIONAL DATA LENGTH */
 	ht_release(&hc);
 	/* REPD: the extended format, no timeouts (TMFTMOV 0). */
 	rstmf(&hc, true, 256);
 	ht_assert_good(&hc);
 	assert_int_equal(hc.c.data_len, 16);
-	assert_int_equal(hc.c.buf[0], 0xc8);
+	assert_int_equal(hc.c.buf[0], 0xdc);
 	assert_int_equal(hc.c.buf[3], 0x0c);
 	assert_int_equal(hc.c.buf[4] & 0x01, 0);
 	ht_release(&hc);
