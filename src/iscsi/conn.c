@@ -121,6 +121,7 @@ static void conn_start(void *arg)
 	reactor_timer_init(&c->login_timer);
 	reactor_timer_init(&c->nop_timer);
 	reactor_timer_init(&c->aux_timer);
+	reactor_timer_init(&c->tmf_timer);
 	if (c->state != ISCSI_CONN_INIT)
 		goto out;
 	c->rbuf = malloc(ISCSI_RBUF_SIZE);
@@ -176,6 +177,7 @@ void iscsi_conn_accepted(int fd, const struct sockaddr_storage *local,
 	list_init(&c->ctl_free);
 	list_init(&c->tasks);
 	list_init(&c->task_free);
+	list_init(&c->tmf_wait);
 	for (i = 0; i < ISCSI_ITT_HASH; i++)
 		list_init(&c->itt_hash[i]);
 	c->next_ttt = 1;
@@ -252,6 +254,7 @@ void iscsi_conn_close(struct iscsi_conn *c)
 	reactor_timer_cancel(c->reactor, &c->login_timer);
 	reactor_timer_cancel(c->reactor, &c->aux_timer);
 	iscsi_nop_stop(c);
+	iscsi_tmf_conn_close(c);
 	iscsi_login_free(c);
 	iscsi_text_xchg_free(c);
 	if (c->rx_hold && c->sess)
@@ -426,16 +429,26 @@ void iscsi_ctl_release(struct iscsi_conn *c, struct iscsi_ctlpdu *p)
 	c->nr_ctl_free++;
 }
 
+void iscsi_conn_rx_throttle(struct iscsi_conn *c)
+{
+	bool over = c->nr_ctl_queued > ISCSI_CTL_BACKLOG ||
+		    c->nr_tmf_wait > ISCSI_TMF_WAIT_MAX;
+	bool under = c->nr_ctl_queued <= ISCSI_CTL_BACKLOG / 2 &&
+		     c->nr_tmf_wait <= ISCSI_TMF_WAIT_MAX / 2;
+
+	if (c->rx_paused ? !under : !over)
+		return;
+	c->rx_paused = !c->rx_paused;
+	conn_update_events(c);
+}
+
 static void ctl_done(struct iscsi_conn *c, struct iscsi_txpdu *tx, bool sent)
 {
 	struct iscsi_ctlpdu *p = container_of(tx, struct iscsi_ctlpdu, tx);
 
 	c->nr_ctl_queued--;
 	iscsi_ctl_release(c, p);
-	if (c->rx_paused && c->nr_ctl_queued <= ISCSI_CTL_BACKLOG / 2) {
-		c->rx_paused = false;
-		conn_update_events(c);
-	}
+	iscsi_conn_rx_throttle(c);
 }
 
 struct iscsi_ctlpdu *iscsi_ctl_alloc(struct iscsi_conn *c)
@@ -467,11 +480,8 @@ void iscsi_ctl_send(struct iscsi_conn *c, struct iscsi_ctlpdu *p,
 	p->owned = owned;
 	iscsi_txpdu_seal(c, &p->tx);
 	c->nr_ctl_queued++;
-	if (c->nr_ctl_queued > ISCSI_CTL_BACKLOG && !c->rx_paused) {
-		/* The initiator is not reading: stop reading it. */
-		c->rx_paused = true;
-		conn_update_events(c);
-	}
+	/* An initiator that is not reading is not read either. */
+	iscsi_conn_rx_throttle(c);
 	iscsi_conn_queue(c, &p->tx);
 }
 

@@ -49,6 +49,11 @@
 #define ISCSI_HOLD_MAX (16u << 20)
 /* Control PDUs queued before the connection stops reading. */
 #define ISCSI_CTL_BACKLOG 256
+/* Task Management responses held back (waiting for aborted tasks to end)
+ * before the connection stops reading. */
+#define ISCSI_TMF_WAIT_MAX 64
+/* How often a held reset response looks at other nexuses' aborts. */
+#define ISCSI_TMF_POLL_MS 1
 /* Socket receive staging buffer; data segments this large or more are
  * read straight into their destination. */
 #define ISCSI_RBUF_SIZE 65536
@@ -84,6 +89,18 @@ struct iscsi_ctlpdu {
 	void *owned; /* freed once sent */
 	bool close_after;
 	uint8_t inline_data[ISCSI_BHS_LEN];
+	/* tmf.c: a Task Management Function Response held on
+	 * conn->tmf_wait (through tx.link) until the tasks its function
+	 * aborted have ended (RFC 7143 §11.5.1). */
+	struct {
+		uint64_t fence; /* waits for tasks with 0 < fence <= this */
+		uint32_t itt;
+		uint8_t response;
+		uint8_t add_rsp_info[3];
+		uint8_t lun[8];
+		uint8_t others; /* TMF_OTHERS_*: other nexuses' aborts */
+		bool cold;	/* TARGET COLD RESET: close sessions after */
+	} tmf;
 };
 
 enum iscsi_task_state {
@@ -119,6 +136,9 @@ struct iscsi_task {
 	uint32_t r2t_next, r2tsn;
 	unsigned nr_r2t;
 	struct iscsi_r2t_slot r2t[ISCSI_R2T_SLOTS];
+	/* A TMF aborted it while the core held it: the TMF responses with
+	 * a fence of this value or more wait for its end (tmf.c). */
+	uint64_t fence;
 	/* Data-In / response */
 	uint32_t in_len, in_off, in_burst, datasn;
 	bool collapse;
@@ -217,10 +237,17 @@ struct iscsi_conn {
 	unsigned nr_tasks, nr_free_tasks, nr_in_core, nr_immediate, nr_window;
 	uint32_t next_ttt;
 
+	/* task management responses held back (tmf.c) */
+	struct list_head tmf_wait; /* struct iscsi_ctlpdu, oldest first */
+	unsigned nr_tmf_wait;
+	uint64_t tmf_seq; /* the last fence given */
+	bool in_tmf_check;
+
 	/* timers */
 	struct reactor_timer login_timer;
 	struct reactor_timer nop_timer;
 	struct reactor_timer aux_timer; /* linger, reinstatement, shutdown */
+	struct reactor_timer tmf_timer; /* held reset responses (tmf.c) */
 	uint64_t last_rx_ms;
 	uint64_t nop_sent_ms;
 	uint32_t nop_ttt;
@@ -296,6 +323,9 @@ void iscsi_conn_sn(struct iscsi_conn *c, struct iscsi_sn *sn, bool advance);
 /* Digests and padding for a PDU whose BHS and data are in place. */
 void iscsi_txpdu_seal(struct iscsi_conn *c, struct iscsi_txpdu *p);
 struct iscsi_ctlpdu *iscsi_ctl_alloc(struct iscsi_conn *c);
+/* Stops reading a peer that leaves its answers unread or keeps many task
+ * management responses waiting; reads again once both are down to half. */
+void iscsi_conn_rx_throttle(struct iscsi_conn *c);
 /* Gives back a control PDU that will not be sent. */
 void iscsi_ctl_release(struct iscsi_conn *c, struct iscsi_ctlpdu *p);
 /* Seals and queues; data (dlen bytes) must live until sent: pass owned
@@ -370,6 +400,11 @@ void iscsi_data_out_rx_done(struct iscsi_conn *c);
 struct iscsi_task *iscsi_task_find(struct iscsi_conn *c, uint32_t itt);
 /* Stops a task without a response (TMF, connection loss). */
 void iscsi_task_abort(struct iscsi_task *t);
+/* Whether the task is in the SCSI task set: prepared, not failed, not
+ * aborted, its status not yet decided (QUERY TASK, RFC 7144). */
+bool iscsi_task_in_task_set(const struct iscsi_task *t);
+/* What the SCSI core calls to abort tasks on behalf of another nexus. */
+extern const struct scsi_nexus_ops iscsi_nexus_ops;
 void iscsi_task_abort_all(struct iscsi_conn *c);
 void iscsi_task_free(struct iscsi_task *t);
 void iscsi_task_pool_destroy(struct iscsi_conn *c);
@@ -398,6 +433,10 @@ void iscsi_logout_check(struct iscsi_conn *c);
 
 /* tmf.c */
 void iscsi_tmf_rx(struct iscsi_conn *c, const uint8_t *bhs);
+/* Sends the held task management responses whose tasks have ended. */
+void iscsi_tmf_check(struct iscsi_conn *c);
+/* The connection closes: held responses are dropped. */
+void iscsi_tmf_conn_close(struct iscsi_conn *c);
 
 /* portal.c */
 /* in_loop: called from inside the running main reactor. */

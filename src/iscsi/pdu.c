@@ -367,6 +367,7 @@ void iscsi_tmf_rsp_encode(uint8_t *b, const struct iscsi_tmf_rsp_hdr *h)
 {
 	bhs_start(b, ISCSI_OP_TMF_RSP, ISCSI_FLAG_FINAL, 0);
 	b[2] = h->response;
+	memcpy(b + 8, h->add_rsp_info, 3);
 	put_be32(b + 16, h->itt);
 	bhs_put_sn(b, &h->sn);
 }

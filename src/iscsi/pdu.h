@@ -81,7 +81,8 @@ enum iscsi_reject_reason {
 	ISCSI_REJECT_WAITING_FOR_LOGOUT = 0x0c,
 };
 
-/* Task management functions and responses (§11.5.1, §11.6.1) */
+/* Task management functions and responses (§11.5.1, §11.6.1; 9-12 and
+ * response 7 from RFC 7144 §4.3-4.4) */
 enum iscsi_tmf_function {
 	ISCSI_TMF_ABORT_TASK = 1,
 	ISCSI_TMF_ABORT_TASK_SET = 2,
@@ -91,6 +92,10 @@ enum iscsi_tmf_function {
 	ISCSI_TMF_TARGET_WARM_RESET = 6,
 	ISCSI_TMF_TARGET_COLD_RESET = 7,
 	ISCSI_TMF_TASK_REASSIGN = 8,
+	ISCSI_TMF_QUERY_TASK = 9,
+	ISCSI_TMF_QUERY_TASK_SET = 10,
+	ISCSI_TMF_IT_NEXUS_RESET = 11,
+	ISCSI_TMF_QUERY_ASYNC_EVENT = 12,
 };
 
 enum iscsi_tmf_response {
@@ -101,6 +106,7 @@ enum iscsi_tmf_response {
 	ISCSI_TMF_RSP_NO_REASSIGN = 4,
 	ISCSI_TMF_RSP_NOT_SUPPORTED = 5,
 	ISCSI_TMF_RSP_AUTH_FAILED = 6,
+	ISCSI_TMF_RSP_SUCCEEDED = 7, /* SAM-5 FUNCTION SUCCEEDED */
 	ISCSI_TMF_RSP_REJECTED = 255,
 };
 
@@ -305,6 +311,9 @@ struct iscsi_nop_in_hdr {
 
 struct iscsi_tmf_rsp_hdr {
 	uint8_t response;
+	/* RFC 7144: bytes 8-10, SAM-5's Additional Response Information
+	 * (QUERY ASYNCHRONOUS EVENT); zero otherwise */
+	uint8_t add_rsp_info[3];
 	uint32_t itt;
 	struct iscsi_sn sn;
 };

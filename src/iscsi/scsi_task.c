@@ -8,7 +8,9 @@
  * DataSN, BufferOffset, length, F bit) before its bytes land in the
  * command's buffer. Also the per-connection task pool, ITT lookup and task
  * abort (an aborted task gets no response and is freed only after the
- * core's done).
+ * core's done), and the abort of a task on behalf of another I_T nexus
+ * (SAM-5 §5.6, scsi.h): with TAS=1 it ends with TASK ABORTED status once
+ * the core is done with it, its remaining Data-Out discarded.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -54,6 +56,7 @@ static struct iscsi_task *task_alloc(struct iscsi_conn *c)
 void iscsi_task_free(struct iscsi_task *t)
 {
 	struct iscsi_conn *c = t->conn;
+	bool fenced = t->fence != 0;
 
 	if (t->prepared) {
 		scsi_cmd_release(&t->cmd);
@@ -65,14 +68,23 @@ void iscsi_task_free(struct iscsi_task *t)
 	list_del(&t->hash_link);
 	list_del(&t->link);
 	c->nr_tasks--;
-	if (c->rx_task == t)
+	if (c->rx_task == t) {
+		/* Freed while a PDU's data was landing in its buffer (an
+		 * abort from another nexus runs between reads): the rest of
+		 * that data segment is discarded. */
 		c->rx_task = NULL;
+		c->rx_dst = NULL;
+		c->rx_dst_len = 0;
+	}
 	if (c->nr_free_tasks < TASK_FREE_MAX) {
 		list_add_head(&t->link, &c->task_free);
 		c->nr_free_tasks++;
 	} else {
 		free(t);
 	}
+	/* A task management response may have waited for this task. */
+	if (fenced)
+		iscsi_tmf_check(c);
 	if (c->state == ISCSI_CONN_CLOSING)
 		iscsi_conn_maybe_teardown(c);
 	else if (c->state == ISCSI_CONN_LOGOUT)
@@ -149,6 +161,48 @@ void iscsi_task_abort(struct iscsi_task *t)
 		break;
 	}
 }
+
+bool iscsi_task_in_task_set(const struct iscsi_task *t)
+{
+	return t->prepared && !t->failed && !t->aborted &&
+	       t->state != ISCSI_TASK_TX;
+}
+
+/*
+ * Another nexus aborted the task (scsi.h "Abort"). Without a response it
+ * is an ordinary abort. With TASK ABORTED status, the core finishes it
+ * (done, status TASK ABORTED) and task_done answers: a task still
+ * collecting Data-Out is handed to the core for that, marked failed so
+ * that the rest of its data is discarded.
+ */
+static void task_abort_by_other(struct scsi_cmd *cmd, bool respond)
+{
+	struct iscsi_task *t = cmd->transport_priv;
+	struct iscsi_conn *c = t->conn;
+
+	if (!respond) {
+		iscsi_task_abort(t);
+		return;
+	}
+	if (t->aborted || t->failed || t->state == ISCSI_TASK_TX)
+		return; /* its end is decided already */
+	if (t->state == ISCSI_TASK_DATA_OUT) {
+		t->failed = true;
+		if (c->rx_task == t) {
+			c->rx_task = NULL;
+			c->rx_dst = NULL;
+			c->rx_dst_len = 0;
+		}
+		t->state = ISCSI_TASK_EXEC;
+		t->in_core = true;
+		c->nr_in_core++;
+	}
+	scsi_cmd_abort(&t->cmd);
+}
+
+const struct scsi_nexus_ops iscsi_nexus_ops = {
+    .abort_cmd = task_abort_by_other,
+};
 
 void iscsi_task_abort_all(struct iscsi_conn *c)
 {

@@ -17,11 +17,18 @@
  *    §6), which also registers device types and checks that each table
  *    can serve as the source of REPORT SUPPORTED OPERATION CODES.
  *
+ *  - SAM-5 §5.6, §6.3, §7: the target side of task management: the
+ *    tasks of other nexuses aborted on their own reactors (ua.h: the
+ *    request, here: the abort), TAS of the control mode page (TASK
+ *    ABORTED status or silence), LOGICAL UNIT RESET, target reset and
+ *    I_T NEXUS RESET with their unit attentions, QUERY ASYNCHRONOUS
+ *    EVENT.
+ *
  * The data path takes no lock: a nexus holds a reference on an immutable
  * LUN map and refreshes it under the config read lock only after the
  * target's lun_gen moved. Per I_T_L state (struct scsi_itl) is created on
  * the first command to a LU and shared with other nexuses only for unit
- * attentions, under the LU's lock.
+ * attentions and abort requests, under the LU's lock.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -266,9 +273,11 @@ void scsi_nexus_init(struct scsi_nexus *n, struct scsi_target *t,
 		 tpgt);
 	n->tpgt = tpgt;
 	n->tmfs = SCSI_TMF_CORE;
+	n->ops = NULL;
 	/* One target port per portal group: its tag names it (0 is not a
 	 * valid relative port identifier). */
 	n->rel_port_id = tpgt ? tpgt : 1;
+	n->tpg = scsi_tpg_nexus_join(t, n->rel_port_id);
 	n->lun_map = t->lun_map;
 	if (n->lun_map)
 		scsi_lun_map_get(n->lun_map);
@@ -276,22 +285,25 @@ void scsi_nexus_init(struct scsi_nexus *n, struct scsi_target *t,
 	n->itl = NULL;
 }
 
-/* The nexus lets go of an ITL; it is freed now or by its last release. */
+/* The nexus lets go of an ITL; it is freed now or by its last holder. */
 static void scsi_nexus_drop_itl(struct scsi_itl *itl)
 {
-	if (itl->nexus)
-		scsi_pr_nexus_lost(itl->lu, itl->nexus);
 	scsi_itl_detach(itl);
-	if (itl->nr_cmds == 0)
-		scsi_itl_free(itl);
+	scsi_itl_put(itl);
 }
 
 void scsi_nexus_release(struct scsi_nexus *n)
 {
 	if (n->itl && n->lun_map) {
 		for (unsigned i = 0; i < n->lun_map->count; i++) {
-			if (n->itl[i])
-				scsi_nexus_drop_itl(n->itl[i]);
+			struct scsi_itl *itl = n->itl[i];
+
+			if (!itl)
+				continue;
+			/* I_T nexus loss (SAM-5 §6.3.4). */
+			scsi_pr_nexus_lost(itl->lu, n);
+			scsi_lu_nexus_lost(itl->lu, n);
+			scsi_nexus_drop_itl(itl);
 		}
 	}
 	free(n->itl);
@@ -299,6 +311,8 @@ void scsi_nexus_release(struct scsi_nexus *n)
 	if (n->lun_map)
 		scsi_lun_map_put(n->lun_map);
 	n->lun_map = NULL;
+	scsi_tpg_nexus_leave(n->tpg);
+	n->tpg = NULL;
 }
 
 /*
@@ -388,18 +402,36 @@ bool scsi_nexus_has_lun(struct scsi_nexus *n, const uint8_t lun_raw[8])
 	return scsi_nexus_lookup(n, lun_raw) >= 0;
 }
 
+/*
+ * LOGICAL UNIT RESET of lu on behalf of n (SAM-5 §6.3.3): the tasks of the
+ * other nexuses are aborted (n's own are its transport's to abort), and
+ * every nexus, n included, gets BUS DEVICE RESET FUNCTION OCCURRED
+ * (libiscsi's MultipathIO.Reset checks both paths). Both under one hold
+ * of the lock: another nexus's command either read the task generation
+ * before it (and is aborted) or is prepared after it and meets the unit
+ * attention; none slips between.
+ */
+static void scsi_lu_reset(struct scsi_lu *lu, const struct scsi_nexus *n)
+{
+	struct scsi_itl *itl;
+
+	pthread_mutex_lock(&lu->lock);
+	list_for_each_entry (itl, &lu->itl_list, lu_link) {
+		if (itl->nexus != n)
+			scsi_itl_abort_for_reset_locked(itl, n);
+		scsi_ua_establish_locked(itl, SCSI_ASC_BUS_DEVICE_RESET);
+	}
+	pthread_mutex_unlock(&lu->lock);
+	scsi_lu_clear_prevent(lu);
+	scsi_pr_lu_reset(lu);
+}
+
 void scsi_lu_reset_by(struct scsi_nexus *n, const uint8_t lun_raw[8])
 {
 	int idx = scsi_nexus_lookup(n, lun_raw);
 
-	if (idx < 0)
-		return;
-	/* SAM-5 §6.3.3: a unit attention for every I_T nexus, the one that
-	 * asked included (libiscsi's MultipathIO.Reset checks both paths). */
-	scsi_ua_establish_others(n->lun_map->ent[idx].lu, NULL,
-				 SCSI_ASC_BUS_DEVICE_RESET);
-	scsi_lu_clear_prevent(n->lun_map->ent[idx].lu);
-	scsi_pr_lu_reset(n->lun_map->ent[idx].lu);
+	if (idx >= 0)
+		scsi_lu_reset(n->lun_map->ent[idx].lu, n);
 }
 
 void scsi_target_reset_by(struct scsi_nexus *n)
@@ -408,12 +440,68 @@ void scsi_target_reset_by(struct scsi_nexus *n)
 
 	/* Picks up the current map first. */
 	scsi_nexus_lookup(n, raw);
-	for (unsigned i = 0; n->lun_map && i < n->lun_map->count; i++) {
-		scsi_ua_establish_others(n->lun_map->ent[i].lu, NULL,
-					 SCSI_ASC_BUS_DEVICE_RESET);
-		scsi_lu_clear_prevent(n->lun_map->ent[i].lu);
-		scsi_pr_lu_reset(n->lun_map->ent[i].lu);
+	for (unsigned i = 0; n->lun_map && i < n->lun_map->count; i++)
+		scsi_lu_reset(n->lun_map->ent[i].lu, n);
+}
+
+void scsi_nexus_reset(struct scsi_nexus *n)
+{
+	uint8_t raw[8] = {0};
+
+	scsi_nexus_lookup(n, raw);
+	for (unsigned i = 0; n->itl && n->lun_map && i < n->lun_map->count;
+	     i++) {
+		struct scsi_itl *itl = n->itl[i];
+		struct scsi_lu *lu;
+
+		if (!itl)
+			continue; /* never used: nothing to lose */
+		lu = itl->lu;
+		scsi_pr_nexus_lost(lu, n);
+		pthread_mutex_lock(&lu->lock);
+		if (itl->prevent) {
+			itl->prevent = false;
+			lu->nr_prevent--;
+		}
+		scsi_ua_establish_locked(itl, SCSI_ASC_IT_NEXUS_LOSS);
+		pthread_mutex_unlock(&lu->lock);
 	}
+}
+
+static bool scsi_lu_aborting(const struct scsi_lu *lu)
+{
+	return atomic_load_explicit(&lu->nr_aborting, memory_order_acquire);
+}
+
+bool scsi_nexus_aborts_pending(struct scsi_nexus *n, const uint8_t lun_raw[8])
+{
+	int idx;
+
+	if (lun_raw) {
+		idx = scsi_nexus_lookup(n, lun_raw);
+		return idx >= 0 && scsi_lu_aborting(n->lun_map->ent[idx].lu);
+	}
+	for (unsigned i = 0; n->lun_map && i < n->lun_map->count; i++) {
+		if (scsi_lu_aborting(n->lun_map->ent[i].lu))
+			return true;
+	}
+	return false;
+}
+
+int scsi_nexus_query_ua(struct scsi_nexus *n, const uint8_t lun_raw[8],
+			uint8_t *asc, uint8_t *ascq)
+{
+	int idx = scsi_nexus_lookup(n, lun_raw);
+	struct scsi_itl *itl;
+
+	if (idx < 0)
+		return -ENXIO;
+	/* A nexus that has not used the LU yet has its POWER ON RESET
+	 * waiting: creating the ITL is what makes it visible. */
+	itl = scsi_nexus_itl(n, (unsigned)idx);
+	if (!itl)
+		return -ENOMEM;
+	return (int)scsi_ua_peek(itl, asc, ascq);
 }
 
 /* ---- the task set of an I_T_L nexus (SAM-5 §8) ---- */
@@ -514,6 +602,9 @@ static void scsi_cmd_reset(struct scsi_cmd *cmd)
 	cmd->nr_blocks = 0;
 	cmd->flags = SCSI_CMD_IDLE;
 	cmd->aborted = false;
+	cmd->task_gen = 0;
+	cmd->xabort_seen = false;
+	cmd->xabort_counted = false;
 	list_init(&cmd->lu_link);
 	list_init(&cmd->bs.link);
 	scsi_range_req_init(&cmd->range);
@@ -533,7 +624,13 @@ static int scsi_cmd_resolve_lun(struct scsi_cmd *cmd)
 		scsi_cmd_set_status(cmd, SAM_STAT_BUSY);
 		return -ENOMEM;
 	}
-	itl->nr_cmds++;
+	scsi_itl_get(itl);
+	/* Before anything is checked under lu->lock (reservations): a
+	 * command that read the generation before an abort request is
+	 * aborted by it, one that read it after sees what the request's
+	 * holder changed. */
+	cmd->task_gen =
+	    atomic_load_explicit(&itl->task_gen, memory_order_acquire);
 	cmd->itl = itl;
 	cmd->lu = itl->lu;
 	return 0;
@@ -731,6 +828,12 @@ void scsi_cmd_complete(struct scsi_cmd *cmd)
 		cmd->sense_len = 0;
 		cmd->data_len = 0;
 	}
+	/* The store is done with buf: a reset waiting for it may finish. */
+	if (cmd->xabort_counted) {
+		cmd->xabort_counted = false;
+		atomic_fetch_sub_explicit(&cmd->lu->nr_aborting, 1,
+					  memory_order_release);
+	}
 	/* Start what this task held back before done: done may release the
 	 * command, and with it the last hold on a detached ITL. */
 	if (scsi_task_unlink(cmd))
@@ -795,6 +898,67 @@ void scsi_cmd_abort(struct scsi_cmd *cmd)
 	}
 }
 
+/* PERSISTENT RESERVE OUT with service action PREEMPT AND ABORT: the
+ * command that preempts is not among the tasks it aborts (SPC-5
+ * §5.13.11.2.6). */
+static bool scsi_cmd_is_preempt_and_abort(const struct scsi_cmd *cmd)
+{
+	return cmd->cdb[0] == 0x5f && (cmd->cdb[1] & 0x1f) == 0x05;
+}
+
+void scsi_itl_abort_run(void *arg)
+{
+	struct scsi_itl *itl = arg;
+	struct scsi_lu *lu = itl->lu;
+	struct scsi_cmd *c;
+	uint32_t upto;
+	bool other, own, ua, tas, respond;
+	unsigned aborted = 0;
+
+	pthread_mutex_lock(&lu->lock);
+	upto = itl->abort_upto;
+	other = itl->abort_other;
+	own = itl->abort_own;
+	ua = itl->abort_ua;
+	itl->abort_posted = false;
+	itl->abort_other = itl->abort_own = itl->abort_ua = false;
+	pthread_mutex_unlock(&lu->lock);
+	/* SPC-5 §7.5.8: TAS concerns tasks aborted by another I_T nexus. */
+	tas = scsi_mode_tas(lu);
+	respond = other && tas;
+restart:
+	list_for_each_entry (c, &itl->tasks, lu_link) {
+		/* Newer than the request (serial arithmetic), or done. */
+		if (c->xabort_seen || (int32_t)(c->task_gen - upto) >= 0)
+			continue;
+		if (own && !other && scsi_cmd_is_preempt_and_abort(c))
+			continue;
+		c->xabort_seen = true;
+		aborted++;
+		if (c->flags == SCSI_CMD_BLOCKED ||
+		    c->flags == SCSI_CMD_RUNNING ||
+		    c->flags == SCSI_CMD_ABORTING) {
+			/* The core holds it until done: a reset waits. */
+			c->xabort_counted = true;
+			atomic_fetch_add_explicit(&lu->nr_aborting, 1,
+						  memory_order_relaxed);
+		}
+		if (c->aborted)
+			continue; /* its own nexus aborted it already */
+		if (c->nexus->ops && c->nexus->ops->abort_cmd)
+			c->nexus->ops->abort_cmd(c, respond);
+		else
+			scsi_cmd_abort(c);
+		/* The transport may have released commands, and a release
+		 * starts blocked ones: the list is not what it was. */
+		goto restart;
+	}
+	if (aborted && ua && !tas)
+		scsi_ua_establish(itl, SCSI_ASC_COMMANDS_CLEARED_BY_OTHER);
+	atomic_fetch_sub_explicit(&lu->nr_aborting, 1, memory_order_release);
+	scsi_itl_put(itl);
+}
+
 void scsi_cmd_release(struct scsi_cmd *cmd)
 {
 	struct scsi_itl *itl = cmd->itl;
@@ -814,8 +978,7 @@ void scsi_cmd_release(struct scsi_cmd *cmd)
 	cmd->buf = NULL;
 	if (itl) {
 		cmd->itl = NULL;
-		if (--itl->nr_cmds == 0 && itl->detached)
-			scsi_itl_free(itl);
+		scsi_itl_put(itl);
 	}
 	cmd->lu = NULL;
 	cmd->flags = SCSI_CMD_IDLE;

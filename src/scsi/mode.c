@@ -9,8 +9,9 @@
  *   change establishes MODE PARAMETERS CHANGED for the other I_T nexuses
  *   (§7.5.2); SP=1 saves every page to a file under the state directory,
  *   written atomically on the main thread.
- * The pages every device type shares are here: control (§7.5.8, SWP and
- * D_SENSE changeable) and informational exceptions control (§7.5.11).
+ * The pages every device type shares are here: control (§7.5.8, SWP,
+ * D_SENSE and TAS changeable) and informational exceptions control
+ * (§7.5.11).
  *
  * Locking: a LU's current and saved values change under lu->lock; the
  * default values and the changeable masks never change after init, so
@@ -93,6 +94,7 @@ static void mode_control(const struct scsi_lu *lu, enum scsi_mode_pc pc,
 	if (pc == SCSI_MODE_PC_CHANGEABLE) {
 		p[2] = 0x04; /* D_SENSE */
 		p[4] = 0x08; /* SWP */
+		p[5] = 0x40; /* TAS */
 		return;
 	}
 	/* TST 001b: a task set per I_T nexus (core.c); GLTSD: no log
@@ -101,7 +103,11 @@ static void mode_control(const struct scsi_lu *lu, enum scsi_mode_pc pc,
 	/* QUEUE ALGORITHM MODIFIER 1: SIMPLE tasks may be reordered; QERR
 	 * 00b: other tasks go on after a CHECK CONDITION. */
 	p[3] = 0x10;
-	/* SWP 0; TAS 0: aborted tasks end without status. */
+	/* SWP 0. TAS 1: a task another I_T nexus aborts (its LOGICAL UNIT
+	 * RESET, PREEMPT AND ABORT) ends with TASK ABORTED status, as LIO
+	 * does by default: with TAS 0 it would end without any response
+	 * and its initiator would learn of it only by timing out. */
+	p[5] = 0x40;
 	put_be16(p + 8, 0xffff); /* BUSY TIMEOUT PERIOD: unlimited */
 }
 
@@ -128,6 +134,7 @@ static const struct {
     {0x08, 2, 0x04, SCSI_MODE_F_WCE},
     {0x0a, 4, 0x08, SCSI_MODE_F_SWP},
     {0x0a, 2, 0x04, SCSI_MODE_F_D_SENSE},
+    {0x0a, 5, 0x40, SCSI_MODE_F_TAS},
 };
 
 #define MODE_COUNT(a) (sizeof(a) / sizeof((a)[0]))

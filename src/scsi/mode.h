@@ -2,8 +2,8 @@
  * The mode parameters of a logical unit (SPC-5 §7.5): for each mode page
  * the LU supports, its current, changeable, default and saved values.
  * MODE SENSE reads them, MODE SELECT writes them (mode.c); the few bits
- * the data path acts on (WCE, SWP, D_SENSE) are mirrored into an atomic
- * word so that it never takes a lock to read them.
+ * the data path acts on (WCE, SWP, D_SENSE, TAS) are mirrored into an
+ * atomic word so that it never takes a lock to read them.
  *
  * The pages a LU has are its device type's table (device.h, struct
  * scsi_mode_page: the build function gives the default values and the
@@ -31,6 +31,7 @@ struct scsi_lu;
 #define SCSI_MODE_F_WCE	    (1u << 0) /* caching page (08h): write cache */
 #define SCSI_MODE_F_SWP	    (1u << 1) /* control page: software write protect */
 #define SCSI_MODE_F_D_SENSE (1u << 2) /* control page: descriptor sense */
+#define SCSI_MODE_F_TAS	    (1u << 3) /* control page: task aborted status */
 
 struct scsi_mode_page;
 
@@ -81,6 +82,12 @@ static inline bool scsi_mode_wce(const struct scsi_lu *lu)
 static inline bool scsi_mode_swp(const struct scsi_lu *lu)
 {
 	return scsi_mode_flag(lu, SCSI_MODE_F_SWP);
+}
+/* TAS (SPC-5 §7.5.8): tasks aborted by another I_T nexus end with TASK
+ * ABORTED status (1) or without a response (0). */
+static inline bool scsi_mode_tas(const struct scsi_lu *lu)
+{
+	return scsi_mode_flag(lu, SCSI_MODE_F_TAS);
 }
 
 #endif

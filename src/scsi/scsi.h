@@ -25,8 +25,19 @@
  * by E - D.
  *
  * Abort: scsi_cmd_abort() asks the core to stop; done is still called
- * exactly once (status meaningless), so buffers a backing store writes
- * into are never freed early. The transport sends no response for it.
+ * exactly once (status TASK ABORTED), so buffers a backing store writes
+ * into are never freed early. A task aborted by its own nexus (ABORT
+ * TASK, ABORT TASK SET, ...) gets no response.
+ *
+ * Tasks aborted by another nexus (a LOGICAL UNIT RESET or TARGET RESET
+ * from another session, PREEMPT AND ABORT; SAM-5 §5.6) are aborted by the
+ * core on the nexus's own reactor, one by one through
+ * nexus->ops->abort_cmd(cmd, respond), so that the transport keeps its
+ * bookkeeping: respond is true when TAS of the control mode page is one
+ * and the task must end with TASK ABORTED status, false when it ends
+ * without a response. The transport stops collecting Data-Out for it; a
+ * command the core holds (after scsi_cmd_execute) is finished through
+ * scsi_cmd_abort and done, never released from inside abort_cmd.
  */
 #ifndef LUNAR_SCSI_SCSI_H
 #define LUNAR_SCSI_SCSI_H
@@ -45,6 +56,7 @@ struct scsi_lu;
 struct scsi_lun_map;
 struct scsi_op;
 struct scsi_itl;
+struct scsi_tpg;
 
 #define SCSI_CDB_MAX	   32
 #define SCSI_SENSE_MAX	   252
@@ -81,16 +93,37 @@ enum scsi_dir {
 #define SCSI_TMF_QUERY_ASYNC_EVENT 0x0004u /* QAES */
 #define SCSI_TMF_QUERY_TASK_SET	   0x0002u /* QTSS */
 #define SCSI_TMF_IT_NEXUS_RESET	   0x0001u /* ITNRS */
-/* What the core gives a transport the means for: aborting each task
- * (scsi_cmd_abort) and the unit attentions of a reset (scsi_lu_reset_by). */
+/*
+ * What the core gives a transport the means for: aborting each task
+ * (scsi_cmd_abort) and the task set (the transport's own tasks; with TST
+ * 001b CLEAR TASK SET clears only the requester's task set, so it is
+ * ABORT TASK SET again), resets with the other nexuses' tasks and unit
+ * attentions (scsi_lu_reset_by, scsi_target_reset_by), I_T NEXUS RESET
+ * (scsi_nexus_reset) and the queries of SAM-5 §7.6-7.8 (the task queries
+ * look at the transport's tasks; the unit attention one is
+ * scsi_nexus_query_ua). Not CLEAR ACA: the
+ * core never enters ACA (NACA=1 is refused).
+ */
 #define SCSI_TMF_CORE                                                          \
-	(SCSI_TMF_ABORT_TASK | SCSI_TMF_ABORT_TASK_SET | SCSI_TMF_LU_RESET)
+	(SCSI_TMF_ABORT_TASK | SCSI_TMF_ABORT_TASK_SET |                       \
+	 SCSI_TMF_CLEAR_TASK_SET | SCSI_TMF_LU_RESET | SCSI_TMF_QUERY_TASK |   \
+	 SCSI_TMF_QUERY_ASYNC_EVENT | SCSI_TMF_QUERY_TASK_SET |                \
+	 SCSI_TMF_IT_NEXUS_RESET)
 
 enum scsi_task_attr {
 	SCSI_TASK_SIMPLE = 0,
 	SCSI_TASK_ORDERED = 1,
 	SCSI_TASK_HEAD_OF_QUEUE = 2,
 	SCSI_TASK_ACA = 3,
+};
+
+struct scsi_cmd;
+
+/* What the core asks of the transport of a nexus (see "Abort" above). */
+struct scsi_nexus_ops {
+	/* On the nexus's reactor: end cmd, a task of this nexus another
+	 * nexus aborted, with TASK ABORTED status (respond) or silently. */
+	void (*abort_cmd)(struct scsi_cmd *cmd, bool respond);
 };
 
 /* An I_T nexus: one initiator port logged in to one target port. */
@@ -105,9 +138,15 @@ struct scsi_nexus {
 	char target_port[SCSI_PORT_NAME_MAX];
 	uint16_t rel_port_id; /* relative target port identifier */
 	uint16_t tpgt;
+	/* Core-private: the target port group of this port (tpg.h), whose
+	 * access state every command reads; NULL: always active. */
+	struct scsi_tpg *tpg;
 	/* SCSI_TMF_* the transport carries on this nexus; scsi_nexus_init()
 	 * sets SCSI_TMF_CORE, a transport that lacks one clears it. */
 	uint16_t tmfs;
+	/* Set by the transport after scsi_nexus_init; NULL: the core
+	 * aborts other nexuses' tasks with scsi_cmd_abort alone. */
+	const struct scsi_nexus_ops *ops;
 	/* Core-private: the LUN map in force for this nexus and its
 	 * generation; refreshed lazily when the target's map changes. */
 	struct scsi_lun_map *lun_map;
@@ -149,6 +188,11 @@ struct scsi_cmd {
 	uint32_t nr_blocks;
 	unsigned flags;
 	bool aborted;
+	/* The ITL's task generation at prepare (ua.h, cross-nexus abort);
+	 * whether a cross-nexus abort reached it, and whether it is counted
+	 * in lu->nr_aborting until it completes. */
+	uint32_t task_gen;
+	bool xabort_seen, xabort_counted;
 	struct bs_req bs;
 	/* The blocks a write holds in its LU's range lock (range_lock.h). */
 	struct scsi_range_req range;
@@ -174,13 +218,45 @@ void scsi_cmd_execute(struct scsi_cmd *cmd);
 void scsi_cmd_abort(struct scsi_cmd *cmd);
 void scsi_cmd_release(struct scsi_cmd *cmd);
 
-/* Task management at the LU (SAM-5 §7). The transport aborts its own
- * tasks; these establish the unit attentions the nexuses must see. */
+/*
+ * Task management at the LU (SAM-5 §7). The transport aborts the tasks of
+ * its own nexus (it knows which tasks it has handed over); these abort the
+ * other nexuses' tasks (asynchronously, on their reactors, see "Abort")
+ * and establish the unit attentions the nexuses must see.
+ *
+ * scsi_lu_reset_by: LOGICAL UNIT RESET (SAM-5 §6.3.3): every other
+ * nexus's tasks on the LU are aborted, BUS DEVICE RESET FUNCTION OCCURRED
+ * for every nexus (the one that asked included), prevention of medium
+ * removal and SPC-2 reservations end.
+ * scsi_target_reset_by: TARGET WARM/COLD RESET, the same for every LU the
+ * nexus reaches.
+ * scsi_nexus_reset: I_T NEXUS RESET (SAM-5 §7.7): the I_T nexus loss
+ * functions for this nexus on every LU it has used: I_T NEXUS LOSS
+ * OCCURRED, its prevention of medium removal and SPC-2 reservation end
+ * (scsi_pr_nexus_lost); the nexus itself stays.
+ */
 void scsi_lu_reset_by(struct scsi_nexus *n, const uint8_t lun_raw[8]);
-/* A target reset (TARGET WARM/COLD RESET): every LU the nexus reaches. */
 void scsi_target_reset_by(struct scsi_nexus *n);
+void scsi_nexus_reset(struct scsi_nexus *n);
+/*
+ * Whether tasks of other nexuses that a reset aborted on the LU lun_raw
+ * names (every LU of the nexus when lun_raw is NULL) may still be in a
+ * backing store's hands. A transport confirms a reset only once this is
+ * false, so that no write of an aborted task lands after the initiator was
+ * told the reset is complete. Counts every cross-nexus abort on the LU,
+ * not only this nexus's (never shorter than needed, possibly longer).
+ */
+bool scsi_nexus_aborts_pending(struct scsi_nexus *n, const uint8_t lun_raw[8]);
 /* Whether lun_raw names a LU this nexus can reach (for TMF answers). */
 bool scsi_nexus_has_lun(struct scsi_nexus *n, const uint8_t lun_raw[8]);
+/*
+ * QUERY ASYNCHRONOUS EVENT (SAM-5 §7.6): the unit attentions pending for
+ * this nexus on the LU, without clearing any. Returns how many (0: none)
+ * and the one a command would report next in *asc and *ascq; -ENXIO when
+ * the nexus cannot reach the LU, -ENOMEM.
+ */
+int scsi_nexus_query_ua(struct scsi_nexus *n, const uint8_t lun_raw[8],
+			uint8_t *asc, uint8_t *ascq);
 
 /* Sets CHECK CONDITION with the given sense key / ASC / ASCQ. */
 void scsi_cmd_set_sense(struct scsi_cmd *cmd, uint8_t key, uint8_t asc,

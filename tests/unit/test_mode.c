@@ -174,25 +174,30 @@ static int mode_teardown(void **state)
 
 /* ---- MODE SENSE page control ---- */
 
+/* Bytes 2-11 of the control page's changeable mask: D_SENSE, SWP, TAS. */
+static const uint8_t ctl_changeable[12] = {[2] = 0x04, [4] = 0x08, [5] = 0x40};
+
 static void test_changeable_and_default(void **state)
 {
 	uint8_t p[64];
 
-	/* Control: D_SENSE and SWP changeable, nothing else. */
+	/* Control: D_SENSE, SWP and TAS changeable, nothing else. */
 	assert_int_equal(get_page(&ht_nexus, 1, CTL_PAGE, p), 12);
 	assert_int_equal(p[0], CTL_PAGE); /* PS 0: no state directory */
 	assert_int_equal(p[1], 10);
 	for (unsigned i = 2; i < 12; i++)
-		assert_int_equal(p[i], i == 2 ? 0x04 : i == 4 ? 0x08 : 0);
+		assert_int_equal(p[i], ctl_changeable[i]);
 	/* Caching: WCE. */
 	assert_int_equal(get_page(&ht_nexus, 1, CACHING, p), 20);
 	for (unsigned i = 2; i < 20; i++)
 		assert_int_equal(p[i], i == 2 ? 0x04 : 0);
-	/* Defaults: TST 001b, GLTSD, QAM 1, SWP 0, D_SENSE 0; WCE 1. */
+	/* Defaults: TST 001b, GLTSD, QAM 1, SWP 0, D_SENSE 0, TAS 1;
+	 * WCE 1. */
 	get_page(&ht_nexus, 2, CTL_PAGE, p);
 	assert_int_equal(p[2], 0x22);
 	assert_int_equal(p[3], 0x10);
 	assert_int_equal(p[4], 0);
+	assert_int_equal(p[5], 0x40);
 	get_page(&ht_nexus, 2, CACHING, p);
 	assert_int_equal(p[2], 0x04);
 }

@@ -624,6 +624,19 @@ static void test_encode_text_tmf_logout(void **state)
 	assert_int_equal(b[2], 5);
 	assert_int_equal(r32(b, 16), 10);
 	assert_sn(b);
+	/* RFC 7144: Additional Response Information in bytes 8-10, the
+	 * rest of 8-15 reserved. */
+	m.response = ISCSI_TMF_RSP_SUCCEEDED;
+	m.add_rsp_info[0] = 0x16;
+	m.add_rsp_info[1] = 0x29;
+	m.add_rsp_info[2] = 0x03;
+	iscsi_tmf_rsp_encode(b, &m);
+	assert_int_equal(b[2], 7);
+	assert_int_equal(b[8], 0x16);
+	assert_int_equal(b[9], 0x29);
+	assert_int_equal(b[10], 0x03);
+	for (int i = 11; i < 16; i++)
+		assert_int_equal(b[i], 0);
 
 	iscsi_logout_rsp_encode(b, &l);
 	assert_int_equal(b[0], ISCSI_OP_LOGOUT_RSP);

@@ -246,9 +246,13 @@ static void test_ua_per_nexus_and_lu_reset(void **state)
 	scsi_lun_encode(9, raw);
 	scsi_lu_reset_by(&ht_nexus, raw);
 	ht_expect_good(&ht_nexus, 0, cdb_tur, 6);
-	/* A new nexus after the reset sees only its power on. */
+	/* The same initiator port after its nexus was lost sees only that
+	 * loss; a port never seen before sees a power on. */
 	ht_nexus_release(&b);
 	ht_nexus_init(&b, HT_INITIATOR "-b");
+	ht_clear_nexus_loss(&b, 0);
+	ht_nexus_release(&b);
+	ht_nexus_init(&b, HT_INITIATOR "-c");
 	ht_clear_power_on(&b, 0);
 	ht_nexus_release(&b);
 }
@@ -1289,19 +1293,21 @@ static void test_report_tmfs(void **state)
 	struct ht_cmd hc;
 
 	ht_clear_power_on(&ht_nexus, 0);
-	/* ABORT TASK, ABORT TASK SET, LOGICAL UNIT RESET. */
+	/* ABORT TASK, ABORT TASK SET, CLEAR TASK SET, LOGICAL UNIT RESET,
+	 * QUERY TASK; QUERY ASYNCHRONOUS EVENT, QUERY TASK SET, I_T NEXUS
+	 * RESET. Not CLEAR ACA. */
 	rstmf(&hc, false, 256);
 	ht_assert_good(&hc);
 	assert_int_equal(hc.c.data_len, 4);
-	assert_int_equal(hc.c.buf[0], 0x80 | 0x40 | 0x08);
-	assert_int_equal(hc.c.buf[1], 0);
+	assert_int_equal(hc.c.buf[0], 0x80 | 0x40 | 0x10 | 0x08 | 0x04);
+	assert_int_equal(hc.c.buf[1], 0x04 | 0x02 | 0x01);
 	assert_int_equal(hc.c.buf[3], 0); /* ADDITIONAL DATA LENGTH */
 	ht_release(&hc);
 	/* REPD: the extended format, no timeouts (TMFTMOV 0). */
 	rstmf(&hc, true, 256);
 	ht_assert_good(&hc);
 	assert_int_equal(hc.c.data_len, 16);
-	assert_int_equal(hc.c.buf[0], 0xc8);
+	assert_int_equal(hc.c.buf[0], 0xdc);
 	assert_int_equal(hc.c.buf[3], 0x0c);
 	assert_int_equal(hc.c.buf[4] & 0x01, 0);
 	ht_release(&hc);
