@@ -567,14 +567,15 @@ out:
 
 /* MAINTENANCE OUT / SET TARGET PORT GROUPS. It changes no medium (not
  * SCSI_OP_WRITES: a read-only LU takes it) and runs in every state: it
- * is how an initiator brings a standby path back. */
+ * is how an initiator brings a standby path back. Under a reservation of
+ * another I_T nexus it conflicts like a write (SPC-5 table 64). */
 const struct scsi_op spc_op_set_tpgs = {
     .name = "SET TARGET PORT GROUPS",
     .opcode = 0xa4,
     .service_action = 0x0a,
     .cdb_len = 12,
     .dir = SCSI_DIR_WRITE,
-    .flags = SCSI_OP_SA | SCSI_OP_ALUA_ANY,
+    .flags = SCSI_OP_SA | SCSI_OP_ALUA_ANY | SCSI_OP_PR_WRITE,
     .parse = tpg_set_parse,
     .execute = tpg_set,
     .supported = tpg_set_supported,
