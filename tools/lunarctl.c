@@ -569,6 +569,24 @@ static void ctl_lun_line(json_t *l, char *out, size_t outlen)
 		 jbool(l, "removable") ? ", removable" : "");
 }
 
+/* "standby, preferred, portals A, B (1 session)" */
+static void ctl_tpg_line(json_t *g, char *out, size_t outlen)
+{
+	char portals[2048];
+	json_t *sessions = json_object_get(g, "sessions");
+
+	ctl_join(json_object_get(g, "portals"), "none", portals,
+		 sizeof(portals));
+	snprintf(out, outlen, "%s%s, portals %s", jstr(g, "state"),
+		 jbool(g, "preferred") ? ", preferred" : "", portals);
+	if (json_is_integer(sessions)) {
+		size_t used = strlen(out);
+		snprintf(out + used, outlen - used, " (%lld session%s)",
+			 (long long)json_integer_value(sessions),
+			 json_integer_value(sessions) == 1 ? "" : "s");
+	}
+}
+
 static void ctl_session_line(json_t *s, const char *indent)
 {
 	char sid[32], peers[512] = "";
@@ -626,6 +644,15 @@ static int ctl_target_show(struct ctl *c, const struct ctl_cmd *cmd, int argc,
 	printf("  Incoming accounts: %s\n", line);
 	printf("  Outgoing account: %s\n",
 	       jstr(t, "outgoing_user")[0] ? jstr(t, "outgoing_user") : "none");
+	printf("  Port groups:%s\n",
+	       json_array_size(json_object_get(t, "port_groups"))
+		   ? ""
+		   : " none (every portal in group 1, active/optimized)");
+	json_array_foreach(json_object_get(t, "port_groups"), i, v)
+	{
+		ctl_tpg_line(v, line, sizeof(line));
+		printf("    %lld: %s\n", jint(v, "id"), line);
+	}
 	printf("  Sessions:%s\n",
 	       json_array_size(json_object_get(t, "sessions")) ? "" : " none");
 	json_array_foreach(json_object_get(t, "sessions"), i, v)
@@ -728,6 +755,43 @@ static int ctl_lun_delete(struct ctl *c, const struct ctl_cmd *cmd, int argc,
 	    ctl_call(c, json_pack("{s:s, s:s, s:I}", "cmd", "lun.delete",
 				  "target", pos[0], "lun", (json_int_t)lun)),
 	    "Deleted LUN %" PRIu64 " of %s", lun, pos[0]);
+	return 0;
+}
+
+static int ctl_lun_resize(struct ctl *c, const struct ctl_cmd *cmd, int argc,
+			  char **argv)
+{
+	const char *pos[3] = {NULL, NULL, NULL};
+	bool shrink = false;
+	struct ctl_opt opts[] = {
+	    {"shrink", false, NULL, &shrink},
+	    {0},
+	};
+	uint64_t lun, bytes = 0;
+	json_t *req, *res;
+	char human[32];
+
+	ctl_args(cmd, argc, argv, opts, pos, 2, 3);
+	lun = ctl_lun_arg(cmd, pos[1]);
+	if (pos[2]) {
+		int rc = ctl_parse_size(pos[2], &bytes);
+		if (rc == -ERANGE)
+			ctl_usage_error(cmd, "size '%s' is too large", pos[2]);
+		if (rc || bytes == 0)
+			ctl_usage_error(cmd,
+					"bad size '%s': use bytes or a K/M/G/T "
+					"suffix, e.g. 20G",
+					pos[2]);
+	}
+	req = json_pack("{s:s, s:s, s:I, s:b}", "cmd", "lun.resize", "target",
+			pos[0], "lun", (json_int_t)lun, "shrink", shrink);
+	if (pos[2])
+		json_object_set_new(req, "size",
+				    json_integer((json_int_t)bytes));
+	res = ctl_call(c, req);
+	ctl_human_size((uint64_t)jint(res, "size"), human, sizeof(human));
+	ctl_done(c, res, "LUN %" PRIu64 " of %s is now %s (%lld bytes)", lun,
+		 pos[0], human, jint(res, "size"));
 	return 0;
 }
 
@@ -907,6 +971,208 @@ static int ctl_session_close(struct ctl *c, const struct ctl_cmd *cmd, int argc,
 	return 0;
 }
 
+/* ---- port groups (ALUA) ------------------------------------------- */
+
+#define CTL_TPG_ID_MAX 65535
+
+static json_int_t ctl_tpg_id(const struct ctl_cmd *cmd, const char *s)
+{
+	uint64_t v;
+
+	if (ctl_parse_u64(s, &v) || v < 1 || v > CTL_TPG_ID_MAX)
+		ctl_usage_error(cmd,
+				"bad port group id '%s': use 1..%d (it is also "
+				"the iSCSI target portal group tag)",
+				s, CTL_TPG_ID_MAX);
+	return (json_int_t)v;
+}
+
+/*
+ * Takes every "--NAME VALUE" / "--NAME=VALUE" out of argv (options before
+ * a "--") into arr: ctl_args keeps one value per option, this one may
+ * repeat. Returns the new argc.
+ */
+static int ctl_take_repeated(const struct ctl_cmd *cmd, const char *name,
+			     int argc, char **argv, json_t *arr)
+{
+	size_t n = strlen(name);
+	int out = 0, i;
+
+	for (i = 0; i < argc; i++) {
+		const char *a = argv[i];
+
+		if (strcmp(a, "--") == 0)
+			break;
+		if (strncmp(a, "--", 2) != 0 || strncmp(a + 2, name, n) != 0 ||
+		    (a[2 + n] != '\0' && a[2 + n] != '=')) {
+			argv[out++] = argv[i];
+			continue;
+		}
+		if (a[2 + n] == '=') {
+			json_array_append_new(arr, json_string(a + 3 + n));
+			continue;
+		}
+		if (i + 1 >= argc)
+			ctl_usage_error(cmd, "option --%s needs a value", name);
+		json_array_append_new(arr, json_string(argv[++i]));
+	}
+	for (; i < argc; i++)
+		argv[out++] = argv[i];
+	return out;
+}
+
+/* Says which group portals lunard does not listen on (yet). */
+static void ctl_tpg_not_listening(struct ctl *c, json_t *arr,
+				  const char *target)
+{
+	size_t i;
+	json_t *v;
+
+	if (c->json)
+		return;
+	json_array_foreach(arr, i, v)
+	{
+		fprintf(stderr,
+			"lunarctl: note: lunard does not listen on %s yet; "
+			"nobody logs in through it until `lunarctl portal add "
+			"%s %s` (or lunard --portal %s)\n",
+			json_string_value(v), target, json_string_value(v),
+			json_string_value(v));
+	}
+}
+
+static int ctl_tpg_create(struct ctl *c, const struct ctl_cmd *cmd, int argc,
+			  char **argv)
+{
+	const char *pos[2], *state = NULL;
+	bool pref = false;
+	struct ctl_opt opts[] = {
+	    {"state", true, &state, NULL},
+	    {"preferred", false, NULL, &pref},
+	    {0},
+	};
+	json_t *portals = json_array(), *req, *res;
+	json_int_t id;
+
+	argc = ctl_take_repeated(cmd, "portal", argc, argv, portals);
+	ctl_args(cmd, argc, argv, opts, pos, 2, 2);
+	id = ctl_tpg_id(cmd, pos[1]);
+	req = json_pack("{s:s, s:s, s:I, s:o, s:b}", "cmd", "tpg.create",
+			"target", pos[0], "id", id, "portals", portals,
+			"preferred", pref);
+	if (state)
+		json_object_set_new(req, "state", json_string(state));
+	res = ctl_call(c, req);
+	ctl_tpg_not_listening(c, json_object_get(res, "not_listening"), pos[0]);
+	ctl_done(c, res, "Created port group %lld of %s (%s%s)", (long long)id,
+		 pos[0], jstr(res, "state"),
+		 jbool(res, "preferred") ? ", preferred" : "");
+	return 0;
+}
+
+static int ctl_tpg_delete(struct ctl *c, const struct ctl_cmd *cmd, int argc,
+			  char **argv)
+{
+	const char *pos[2];
+	json_int_t id;
+
+	ctl_args(cmd, argc, argv, NULL, pos, 2, 2);
+	id = ctl_tpg_id(cmd, pos[1]);
+	ctl_done(c,
+		 ctl_call(c, json_pack("{s:s, s:s, s:I}", "cmd", "tpg.delete",
+				       "target", pos[0], "id", id)),
+		 "Deleted port group %lld of %s", (long long)id, pos[0]);
+	return 0;
+}
+
+static int ctl_tpg_set(struct ctl *c, const struct ctl_cmd *cmd, int argc,
+		       char **argv)
+{
+	const char *pos[2], *state = NULL;
+	bool pref = false, nopref = false;
+	struct ctl_opt opts[] = {
+	    {"state", true, &state, NULL},
+	    {"preferred", false, NULL, &pref},
+	    {"not-preferred", false, NULL, &nopref},
+	    {0},
+	};
+	json_t *req, *res;
+	json_int_t id;
+
+	ctl_args(cmd, argc, argv, opts, pos, 2, 2);
+	id = ctl_tpg_id(cmd, pos[1]);
+	if (pref && nopref)
+		ctl_usage_error(cmd, "--preferred and --not-preferred "
+				     "contradict each other; give one");
+	if (!state && !pref && !nopref)
+		ctl_usage_error(cmd, "give --state STATE, --preferred or "
+				     "--not-preferred");
+	req = json_pack("{s:s, s:s, s:I}", "cmd", "tpg.set", "target", pos[0],
+			"id", id);
+	if (state)
+		json_object_set_new(req, "state", json_string(state));
+	if (pref || nopref)
+		json_object_set_new(req, "preferred", json_boolean(pref));
+	res = ctl_call(c, req);
+	ctl_done(c, res, "Port group %lld of %s is now %s%s", (long long)id,
+		 pos[0], jstr(res, "state"),
+		 jbool(res, "preferred") ? ", preferred" : "");
+	return 0;
+}
+
+static int ctl_tpg_portal(struct ctl *c, const struct ctl_cmd *cmd, int argc,
+			  char **argv)
+{
+	const char *pos[3];
+	bool add = strcmp(cmd->action, "add-portal") == 0;
+	json_int_t id;
+	json_t *res;
+
+	ctl_args(cmd, argc, argv, NULL, pos, 3, 3);
+	id = ctl_tpg_id(cmd, pos[1]);
+	res = ctl_call(c,
+		       json_pack("{s:s, s:s, s:I, s:s}", "cmd",
+				 add ? "tpg.add_portal" : "tpg.remove_portal",
+				 "target", pos[0], "id", id, "portal", pos[2]));
+	if (add && json_is_false(json_object_get(res, "listening"))) {
+		json_t *one = json_pack("[s]", pos[2]);
+		ctl_tpg_not_listening(c, one, pos[0]);
+		json_decref(one);
+	}
+	ctl_done(c, res, "Portal %s %s port group %lld of %s", pos[2],
+		 add ? "joined" : "left", (long long)id, pos[0]);
+	return 0;
+}
+
+static int ctl_tpg_list(struct ctl *c, const struct ctl_cmd *cmd, int argc,
+			char **argv)
+{
+	const char *pos[1];
+	char line[4096];
+	json_t *res, *g;
+	size_t i;
+
+	ctl_args(cmd, argc, argv, NULL, pos, 1, 1);
+	res = ctl_call(
+	    c, json_pack("{s:s, s:s}", "cmd", "tpg.list", "target", pos[0]));
+	if (ctl_json_out(c, res)) {
+		json_decref(res);
+		return 0;
+	}
+	if (json_array_size(res) == 0)
+		printf("No port groups: every portal of %s is in group 1, "
+		       "active/optimized. Create one with: lunarctl tpg "
+		       "create %s ID --portal ADDR:PORT --state STATE\n",
+		       pos[0], pos[0]);
+	json_array_foreach(res, i, g)
+	{
+		ctl_tpg_line(g, line, sizeof(line));
+		printf("%lld: %s\n", jint(g, "id"), line);
+	}
+	json_decref(res);
+	return 0;
+}
+
 /* ---- configuration ------------------------------------------------- */
 
 static int ctl_config_save(struct ctl *c, const struct ctl_cmd *cmd, int argc,
@@ -1047,6 +1313,17 @@ static int ctl_show(struct ctl *c, const struct ctl_cmd *cmd, int argc,
 			      "none: nobody may log in", false);
 		ctl_tree_list(p1, "portals", json_object_get(t, "portals"),
 			      "all", false);
+		json_t *tpgs = json_object_get(t, "port_groups");
+		snprintf(info, sizeof(info), "%zu", json_array_size(tpgs));
+		ctl_node(p1, "port groups",
+			 json_array_size(tpgs) ? info : "none: all in group 1");
+		snprintf(p2, sizeof(p2), "%s| ", p1);
+		json_array_foreach(tpgs, j, v)
+		{
+			snprintf(name, sizeof(name), "tpg%lld", jint(v, "id"));
+			ctl_tpg_line(v, line, sizeof(line));
+			ctl_node(p2, name, line);
+		}
 		ctl_join(json_object_get(t, "incoming_users"), "-", line,
 			 sizeof(line));
 		snprintf(info, sizeof(info), "in: %.200s, out: %s", line,
@@ -1131,6 +1408,11 @@ static const struct ctl_cmd ctl_cmds[] = {
      "--removable lets initiators eject and load the medium",
      ctl_lun_create},
     {"lun", "delete", "IQN LUN", "remove a LUN", ctl_lun_delete},
+    {"lun", "resize", "IQN LUN [SIZE] [--shrink]",
+     "change a LUN's capacity while initiators use it (they see CAPACITY "
+     "DATA HAS CHANGED); without SIZE, take the size the file or device "
+     "now has; --shrink allows losing the blocks past the new end",
+     ctl_lun_resize},
     {"acl", "add", "IQN INITIATOR|ALL", "let an initiator (or all) log in",
      ctl_acl},
     {"acl", "delete", "IQN INITIATOR|ALL", "remove an ACL entry", ctl_acl},
@@ -1149,6 +1431,22 @@ static const struct ctl_cmd ctl_cmds[] = {
      ctl_account_bind},
     {"account", "unbind", "IQN USER [--outgoing]", "remove a binding",
      ctl_account_bind},
+    {"tpg", "create",
+     "IQN ID [--portal ADDR:PORT]... [--state STATE] [--preferred]",
+     "create ALUA port group ID (1..65535, also the iSCSI portal group "
+     "tag) with its portals; STATE: active/optimized (default), "
+     "active/non-optimized, standby, unavailable, transitioning",
+     ctl_tpg_create},
+    {"tpg", "delete", "IQN ID",
+     "delete a port group (refused while sessions use it)", ctl_tpg_delete},
+    {"tpg", "set", "IQN ID [--state STATE] [--preferred|--not-preferred]",
+     "change a port group's access state (initiators get a unit attention)",
+     ctl_tpg_set},
+    {"tpg", "add-portal", "IQN ID ADDR:PORT",
+     "put a portal in a port group (new logins through it)", ctl_tpg_portal},
+    {"tpg", "remove-portal", "IQN ID ADDR:PORT",
+     "take a portal out of a port group", ctl_tpg_portal},
+    {"tpg", "list", "IQN", "list a target's port groups", ctl_tpg_list},
     {"session", "list", "[IQN]", "list sessions", ctl_session_list},
     {"session", "close", "IQN SID", "close a session", ctl_session_close},
     {"config", "save", "[FILE]",

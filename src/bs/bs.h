@@ -70,6 +70,13 @@ struct bs_ops {
 	/* Optional: re-reads the size after the medium grew. */
 	int (*refresh_size)(struct bs_dev *dev);
 	/*
+	 * Optional: gives the medium a new size in bytes (a file is
+	 * truncated or extended, sparse). -EOPNOTSUPP when the store cannot
+	 * choose its size (a block device: grow it, then refresh_size).
+	 * Main thread; requests may be in flight.
+	 */
+	int (*resize)(struct bs_dev *dev, uint64_t size);
+	/*
 	 * Optional: the allocation status of the bytes at offset (len > 0):
 	 * sets *mapped for the run that starts there and *run_len to its
 	 * length (at most len). Deallocated bytes read as zeros (DISCARD).

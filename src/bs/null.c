@@ -59,6 +59,12 @@ static void bs_null_submit(struct bs_dev *dev, struct bs_req *req)
 	bs_complete(req, rc);
 }
 
+static int bs_null_resize(struct bs_dev *dev, uint64_t size)
+{
+	__atomic_store_n(&dev->size, size, __ATOMIC_RELAXED);
+	return 0;
+}
+
 /* Nothing is ever stored: every block is deallocated and reads zeros. */
 static int bs_null_lba_status(struct bs_dev *dev, uint64_t offset,
 			      uint64_t len, bool *mapped, uint64_t *run_len)
@@ -74,6 +80,7 @@ static struct bs_ops bs_null_ops = {
     .close = bs_null_close,
     .submit = bs_null_submit,
     .lba_status = bs_null_lba_status,
+    .resize = bs_null_resize,
 };
 
 BS_REGISTER(bs_null_ops)

@@ -363,6 +363,31 @@ static int bs_rdwr_refresh_size(struct bs_dev *dev)
 	return 0;
 }
 
+static int bs_rdwr_resize(struct bs_dev *dev, uint64_t size)
+{
+	struct bs_rdwr *rd = bs_rdwr_of(dev);
+	struct stat st;
+
+	if (fstat(rd->fd, &st) < 0)
+		return -errno;
+	if (!S_ISREG(st.st_mode))
+		return -EOPNOTSUPP;
+	if (size > INT64_MAX)
+		return -EFBIG;
+	/* A shrink takes effect for new requests first: none is admitted
+	 * past the new end while the file is cut. */
+	if (size < bs_rdwr_size(rd))
+		__atomic_store_n(&dev->size, size, __ATOMIC_RELAXED);
+	if (ftruncate(rd->fd, (off_t)size) < 0) {
+		int e = errno;
+
+		bs_rdwr_refresh_size(dev);
+		return -e;
+	}
+	__atomic_store_n(&dev->size, size, __ATOMIC_RELAXED);
+	return 0;
+}
+
 /* Creates path as a sparse file of size bytes; -EEXIST if it appeared. */
 static int bs_rdwr_create(const char *path, int flags, uint64_t size, char *err,
 			  size_t errlen)
@@ -664,6 +689,7 @@ static struct bs_ops bs_rdwr_ops = {
     .close = bs_rdwr_close,
     .submit = bs_rdwr_submit,
     .refresh_size = bs_rdwr_refresh_size,
+    .resize = bs_rdwr_resize,
     .lba_status = bs_rdwr_lba_status,
 };
 

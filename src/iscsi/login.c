@@ -16,6 +16,7 @@
 
 #include "iscsi/conn.h"
 #include "scsi/target.h"
+#include "scsi/tpg.h"
 #include "util/log.h"
 
 enum login_auth {
@@ -262,7 +263,8 @@ static uint16_t login_first_keys(struct iscsi_conn *c, struct iscsi_text *rsp)
 	if (st == ISCSI_LOGIN_OK) {
 		scsi_target_get(t);
 		l->target = t;
-		l->tpgt = t->tpgt;
+		/* The port group of the portal it came through (tpg.h). */
+		l->tpgt = scsi_tpg_portal_tag(t, c->local, c->portal);
 		l->auth_required = !list_empty(&t->users_in);
 		snprintf(alias, sizeof(alias), "%s", t->alias);
 	}
@@ -510,6 +512,11 @@ static void login_complete(struct iscsi_conn *c)
 			st = ISCSI_LOGIN_TARGET_REMOVED;
 		else if (!scsi_target_allows(s->target, s->initiator))
 			st = ISCSI_LOGIN_AUTHZ_FAILED;
+		else if (scsi_tpg_portal_tag(s->target, c->local, c->portal) !=
+			 l->tpgt)
+			/* Its portal changed groups since the first response
+			 * named the tag: a retry gets the new one. */
+			st = ISCSI_LOGIN_SERVICE_UNAVAILABLE;
 		else
 			scsi_nexus_init(&s->nexus, s->target, c->reactor,
 					s->initiator, port, l->tpgt);

@@ -4,9 +4,10 @@
  * target whose ACL admits the initiator; a target name lists that one;
  * each target with one TargetAddress=ADDR:PORT,TPGT per portal that
  * reaches it, a wildcard listener reported as the connection's own
- * address), other keys negotiated through param.h, requests continued
- * with the C bit, and long responses split by the initiator's
- * MaxRecvDataSegmentLength with C bit and Target Transfer Tag.
+ * address, TPGT the portal's port group (scsi/tpg.h)), other keys negotiated
+ * through param.h, requests continued with the C bit, and long responses split
+ * by the initiator's MaxRecvDataSegmentLength with C bit and Target Transfer
+ * Tag.
  */
 #include <errno.h>
 #include <netinet/in.h>
@@ -17,6 +18,7 @@
 #include "iscsi/conn.h"
 #include "iscsi/iscsi.h"
 #include "scsi/target.h"
+#include "scsi/tpg.h"
 #include "util/log.h"
 
 #define TEXT_PORTALS_MAX 64
@@ -80,14 +82,18 @@ struct text_addrs {
 	char a[TEXT_ADDRS_MAX][64];
 };
 
+/* Caller holds the config read lock. */
 static int text_add_addr(const struct iscsi_conn *c, const char *portal,
-			 uint16_t tpgt, struct text_addrs *seen,
+			 const struct scsi_target *t, struct text_addrs *seen,
 			 struct iscsi_text *out)
 {
 	char addr[64];
+	uint16_t tpgt;
 	unsigned i;
 
 	text_report_addr(c, portal, addr, sizeof(addr));
+	/* The tag a login to this address gets: its port group's. */
+	tpgt = scsi_tpg_portal_tag(t, addr, portal);
 	for (i = 0; i < seen->n; i++) {
 		if (!strcmp(seen->a[i], addr))
 			return 0;
@@ -114,14 +120,14 @@ static int text_add_target(const struct iscsi_conn *c,
 		list_for_each_entry (ref, &t->portals, link) {
 			if (!iscsi_portal_serves(ref->addr))
 				continue;
-			r = text_add_addr(c, ref->addr, t->tpgt, &seen, out);
+			r = text_add_addr(c, ref->addr, t, &seen, out);
 			if (r < 0)
 				return r;
 		}
 		return 0;
 	}
 	for (i = 0; i < nportals; i++) {
-		r = text_add_addr(c, portals[i], t->tpgt, &seen, out);
+		r = text_add_addr(c, portals[i], t, &seen, out);
 		if (r < 0)
 			return r;
 	}

@@ -23,11 +23,12 @@
  *    "Function complete" with zeros.
  *  - CLEAR ACA: "Task management function not supported" (NACA=1 is
  *    refused, so the LU never enters ACA). TASK REASSIGN: "Task allegiance
- *    reassignment not supported" whatever the ErrorRecoveryLevel: it
- *    needs ERL 2, and lunar negotiates 0 (RFC 7143 §6.2.2, §11.6.1).
+ *    reassignment not supported", the response code made for it:
+ *    allegiance reassignment is connection recovery (RFC 7143 §6.2.2),
+ *    which only ErrorRecoveryLevel 2 has, and lunar negotiates 0.
  *
  * Aborted tasks of this session get no response; their memory waits for
- * the core's done. Response fence (RFC 7143 §4.2.3.5, §11.5.1): a
+ * the core's done. Response fence (RFC 7143 §11.5.1, §11.6.1): a
  * function's response is sent only once every task it aborted that the
  * SCSI core held has ended (its done came, the store is done with its
  * buffer); the responses of a reset also wait for the tasks it aborted on

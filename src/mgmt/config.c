@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "iscsi/iscsi.h"
+#include "scsi/tpg.h"
 
 #define MGMT_CONFIG_FILE_MAX (64u << 20)
 
@@ -371,8 +372,9 @@ static int cfg_target_from_json(struct cfg_ctx *c, json_t *o, const char *path,
 				struct mgmt_cfg_target *t)
 {
 	static const char *const keys[] = {
-	    "name",	      "alias",	       "acls", "portals",
-	    "incoming_users", "outgoing_user", "luns", NULL,
+	    "name",    "alias",		 "acls",
+	    "portals", "incoming_users", "outgoing_user",
+	    "luns",    "port_groups",	 NULL,
 	};
 	char p[512], why[320];
 	json_t *luns, *v;
@@ -410,7 +412,9 @@ static int cfg_target_from_json(struct cfg_ctx *c, json_t *o, const char *path,
 				    &t->nr_portals)) ||
 	    (rc = cfg_get_str_array(c, o, path, "incoming_users", SCSI_NAME_MAX,
 				    cfg_norm_user, (void **)&t->users_in,
-				    &t->nr_users_in)))
+				    &t->nr_users_in)) ||
+	    (rc = mgmt_cfg_tpgs_from_json(o, c->src, path, t, c->err,
+					  c->errlen)))
 		return rc;
 	if ((rc = cfg_get(c, o, path, "luns", JSON_ARRAY, false, &luns)) ||
 	    !luns || json_array_size(luns) == 0)
@@ -663,12 +667,12 @@ json_t *mgmt_cfg_lun_to_json(const struct mgmt_cfg_lun *l, unsigned flags)
 
 json_t *mgmt_cfg_target_to_json(const struct mgmt_cfg_target *t, unsigned flags)
 {
-	json_t *luns = json_array();
+	json_t *luns = json_array(), *o;
 
 	for (size_t i = 0; luns && i < t->nr_luns; i++)
 		json_array_append_new(luns,
 				      mgmt_cfg_lun_to_json(&t->luns[i], flags));
-	return json_pack(
+	o = json_pack(
 	    "{s:s, s:s, s:o, s:o, s:o, s:s, s:o}", "name", t->name, "alias",
 	    t->alias, "acls",
 	    cfg_str_array((const char *)t->acls, SCSI_NAME_MAX, t->nr_acls),
@@ -679,6 +683,8 @@ json_t *mgmt_cfg_target_to_json(const struct mgmt_cfg_target *t, unsigned flags)
 	    cfg_str_array((const char *)t->users_in, SCSI_NAME_MAX,
 			  t->nr_users_in),
 	    "outgoing_user", t->user_out, "luns", luns);
+	mgmt_cfg_tpgs_to_json(t, flags, o);
+	return o;
 }
 
 json_t *mgmt_config_to_json(const struct mgmt_config *c, unsigned flags)
@@ -744,6 +750,8 @@ static int cfg_snapshot_target(struct scsi_target *st,
 	i = 0;
 	list_for_each_entry (u, &st->users_in, link)
 		memcpy(t->users_in[i++], u->user, SCSI_NAME_MAX);
+	if (mgmt_cfg_tpgs_snapshot(st, t))
+		return -ENOMEM;
 	for (i = 0; i < t->nr_luns; i++) {
 		const struct scsi_lu *lu = st->lun_map->ent[i].lu;
 		struct mgmt_cfg_lun *l = &t->luns[i];
@@ -813,6 +821,7 @@ void mgmt_config_free(struct mgmt_config *c)
 		free(c->targets[i].portals);
 		free(c->targets[i].users_in);
 		free(c->targets[i].luns);
+		free(c->targets[i].tpgs);
 	}
 	if (c->accounts)
 		explicit_bzero(c->accounts,
@@ -950,6 +959,11 @@ static void cfg_apply_target(const struct mgmt_cfg_target *ct,
 			cfg_apply_fail(a, rc, "target %s LUN %llu: %s",
 				       ct->name, (unsigned long long)l->lun,
 				       msg[0] ? msg : strerror(-rc));
+	}
+	for (size_t i = 0; i < ct->nr_tpgs; i++) {
+		rc = mgmt_cfg_tpg_apply(t, &ct->tpgs[i], msg, sizeof(msg));
+		if (rc)
+			cfg_apply_fail(a, rc, "target %s: %s", ct->name, msg);
 	}
 	for (size_t i = 0; i < ct->nr_users_in; i++) {
 		rc = scsi_account_bind(t, ct->users_in[i], false);

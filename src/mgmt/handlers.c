@@ -25,7 +25,8 @@ enum mgmt_arg_type {
 	MGMT_ARG_STR,
 	MGMT_ARG_INT,
 	MGMT_ARG_BOOL,
-	MGMT_ARG_ID, /* a non-negative integer, or one written as a string */
+	MGMT_ARG_ID,   /* a non-negative integer, or one written as a string */
+	MGMT_ARG_STRS, /* an array of strings */
 };
 
 struct mgmt_arg {
@@ -536,6 +537,48 @@ static int mgmt_lun_create(json_t *req, json_t **res, char *err, size_t errlen)
 	return 0;
 }
 
+static int mgmt_lun_resize(json_t *req, json_t **res, char *err, size_t errlen)
+{
+	struct scsi_target *t = mgmt_target(req, "target", err, errlen);
+	json_int_t size = json_integer_value(json_object_get(req, "size"));
+	struct scsi_lu *lu;
+	uint64_t lun = 0, now = 0;
+	int rc;
+
+	if (!t)
+		return -ENOENT;
+	if ((rc = mgmt_lun_arg(req, &lun, err, errlen)))
+		return rc;
+	if (size < 0)
+		return mgmt_fail(-EINVAL, err, errlen, "size %lld is negative",
+				 (long long)size);
+	/* The main thread is the only one that changes the map, so the LU
+	 * stays while the read lock is held. */
+	scsi_config_rdlock();
+	lu = scsi_lun_map_find(t->lun_map, lun);
+	if (!lu) {
+		scsi_config_unlock();
+		return mgmt_fail(-ENOENT, err, errlen,
+				 "target %s has no LUN %llu; `lunarctl target "
+				 "show %s` lists its LUNs",
+				 t->name, (unsigned long long)lun, t->name);
+	}
+	err[0] = '\0';
+	rc = scsi_lu_resize(lu, (uint64_t)size, mgmt_bool(req, "shrink"), err,
+			    errlen);
+	now = atomic_load(&lu->nr_blocks) << lu->block_shift;
+	scsi_config_unlock();
+	if (rc)
+		return err[0] ? rc
+			      : mgmt_fail(rc, err, errlen,
+					  "cannot resize LUN %llu of %s: %s",
+					  (unsigned long long)lun, t->name,
+					  strerror(-rc));
+	*res = json_pack("{s:I, s:I}", "lun", (json_int_t)lun, "size",
+			 (json_int_t)now);
+	return 0;
+}
+
 static int mgmt_lun_delete(json_t *req, json_t **res, char *err, size_t errlen)
 {
 	struct scsi_target *t = mgmt_target(req, "target", err, errlen);
@@ -1018,6 +1061,9 @@ static const struct mgmt_cmd mgmt_cmds[] = {
       INT_O("block_size"), BOOL("readonly"), BOOL("direct"), STR_O("serial"),
       BOOL("thin"), INT_O("physical_block_size"), BOOL("removable")}},
     {"lun.delete", mgmt_lun_delete, {STR("target"), INT("lun")}},
+    {"lun.resize",
+     mgmt_lun_resize,
+     {STR("target"), INT("lun"), INT_O("size"), BOOL("shrink")}},
     {"acl.add", mgmt_acl_add, {STR("target"), STR("initiator")}},
     {"acl.delete", mgmt_acl_delete, {STR("target"), STR("initiator")}},
     {"portal.add", mgmt_portal_add_cmd, {STR("target"), STR("portal")}},
@@ -1040,6 +1086,25 @@ static const struct mgmt_cmd mgmt_cmds[] = {
     {"config.show", mgmt_config_show, {{0}}},
     {"show", mgmt_show, {{0}}},
     {"system.show", mgmt_system_show, {{0}}},
+    /* Port groups (alua.c). */
+    {"tpg.create",
+     mgmt_tpg_create_cmd,
+     {STR("target"),
+      INT("id"),
+      {"portals", MGMT_ARG_STRS, false},
+      STR_O("state"),
+      BOOL("preferred")}},
+    {"tpg.delete", mgmt_tpg_delete_cmd, {STR("target"), INT("id")}},
+    {"tpg.set",
+     mgmt_tpg_set_cmd,
+     {STR("target"), INT("id"), STR_O("state"), BOOL("preferred")}},
+    {"tpg.add_portal",
+     mgmt_tpg_add_portal_cmd,
+     {STR("target"), INT("id"), STR("portal")}},
+    {"tpg.remove_portal",
+     mgmt_tpg_remove_portal_cmd,
+     {STR("target"), INT("id"), STR("portal")}},
+    {"tpg.list", mgmt_tpg_list_cmd, {STR("target")}},
 };
 
 static const char *const mgmt_type_names[] = {
@@ -1047,6 +1112,7 @@ static const char *const mgmt_type_names[] = {
     [MGMT_ARG_INT] = "an integer",
     [MGMT_ARG_BOOL] = "true or false",
     [MGMT_ARG_ID] = "an integer or a string of digits",
+    [MGMT_ARG_STRS] = "an array of strings",
 };
 
 static bool mgmt_arg_ok(enum mgmt_arg_type type, const json_t *v)
@@ -1062,6 +1128,19 @@ static bool mgmt_arg_ok(enum mgmt_arg_type type, const json_t *v)
 		return json_is_boolean(v);
 	case MGMT_ARG_ID:
 		return json_is_integer(v) || json_is_string(v);
+	case MGMT_ARG_STRS: {
+		size_t i;
+		json_t *e;
+
+		if (!json_is_array(v))
+			return false;
+		json_array_foreach(v, i, e)
+		{
+			if (!mgmt_arg_ok(MGMT_ARG_STR, e))
+				return false;
+		}
+		return true;
+	}
 	}
 	return false;
 }

@@ -25,6 +25,8 @@
 /* Longest request line the control socket accepts. */
 #define MGMT_LINE_MAX (1024 * 1024)
 
+struct scsi_tpg_conf;
+
 struct mgmt_cfg_lun {
 	uint64_t lun;
 	struct scsi_lu_params p; /* as configured: what the file holds */
@@ -46,6 +48,8 @@ struct mgmt_cfg_target {
 	char user_out[SCSI_NAME_MAX];
 	struct mgmt_cfg_lun *luns;
 	size_t nr_luns;
+	struct scsi_tpg_conf *tpgs; /* port groups (alua.c) */
+	size_t nr_tpgs;
 };
 
 struct mgmt_cfg_account {
@@ -94,6 +98,29 @@ json_t *mgmt_handle_request(const char *line, size_t len);
 /* Listens on addr and records it on t; undoes the listen on failure. */
 int mgmt_portal_add(struct scsi_target *t, const char *addr, char *err,
 		    size_t errlen);
+
+/* alua.c: the tpg.* commands and a target's "port_groups". */
+int mgmt_tpg_create_cmd(json_t *req, json_t **res, char *err, size_t errlen);
+int mgmt_tpg_delete_cmd(json_t *req, json_t **res, char *err, size_t errlen);
+int mgmt_tpg_set_cmd(json_t *req, json_t **res, char *err, size_t errlen);
+int mgmt_tpg_add_portal_cmd(json_t *req, json_t **res, char *err,
+			    size_t errlen);
+int mgmt_tpg_remove_portal_cmd(json_t *req, json_t **res, char *err,
+			       size_t errlen);
+int mgmt_tpg_list_cmd(json_t *req, json_t **res, char *err, size_t errlen);
+/* Parses target["port_groups"] (path names the target in messages). */
+int mgmt_cfg_tpgs_from_json(json_t *target, const char *src, const char *path,
+			    struct mgmt_cfg_target *t, char *err,
+			    size_t errlen);
+/* Adds "port_groups" to obj when t has any. */
+void mgmt_cfg_tpgs_to_json(const struct mgmt_cfg_target *t, unsigned flags,
+			   json_t *obj);
+/* Copies st's groups into t; caller holds the config read lock. */
+int mgmt_cfg_tpgs_snapshot(const struct scsi_target *st,
+			   struct mgmt_cfg_target *t);
+/* Creates group c on t unless it exists; msg says why it could not. */
+int mgmt_cfg_tpg_apply(struct scsi_target *t, const struct scsi_tpg_conf *c,
+		       char *msg, size_t msglen);
 
 /* ctl.c */
 /* The daemon's options (defaults before mgmt_init). */

@@ -277,6 +277,7 @@ void scsi_nexus_init(struct scsi_nexus *n, struct scsi_target *t,
 	/* One target port per portal group: its tag names it (0 is not a
 	 * valid relative port identifier). */
 	n->rel_port_id = tpgt ? tpgt : 1;
+	n->tpg = scsi_tpg_nexus_join(t, n->rel_port_id);
 	n->lun_map = t->lun_map;
 	if (n->lun_map)
 		scsi_lun_map_get(n->lun_map);
@@ -287,8 +288,6 @@ void scsi_nexus_init(struct scsi_nexus *n, struct scsi_target *t,
 /* The nexus lets go of an ITL; it is freed now or by its last holder. */
 static void scsi_nexus_drop_itl(struct scsi_itl *itl)
 {
-	if (itl->nexus)
-		scsi_pr_nexus_lost(itl->lu, itl->nexus);
 	scsi_itl_detach(itl);
 	scsi_itl_put(itl);
 }
@@ -297,8 +296,14 @@ void scsi_nexus_release(struct scsi_nexus *n)
 {
 	if (n->itl && n->lun_map) {
 		for (unsigned i = 0; i < n->lun_map->count; i++) {
-			if (n->itl[i])
-				scsi_nexus_drop_itl(n->itl[i]);
+			struct scsi_itl *itl = n->itl[i];
+
+			if (!itl)
+				continue;
+			/* I_T nexus loss (SAM-5 §6.3.4). */
+			scsi_pr_nexus_lost(itl->lu, n);
+			scsi_lu_nexus_lost(itl->lu, n);
+			scsi_nexus_drop_itl(itl);
 		}
 	}
 	free(n->itl);
@@ -306,6 +311,8 @@ void scsi_nexus_release(struct scsi_nexus *n)
 	if (n->lun_map)
 		scsi_lun_map_put(n->lun_map);
 	n->lun_map = NULL;
+	scsi_tpg_nexus_leave(n->tpg);
+	n->tpg = NULL;
 }
 
 /*

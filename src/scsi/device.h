@@ -293,6 +293,8 @@ extern const struct scsi_op spc_op_mode_sense10;
 extern const struct scsi_op spc_op_mode_select6;
 extern const struct scsi_op spc_op_mode_select10;
 extern const struct scsi_op spc_op_report_tpgs;
+/* MAINTENANCE OUT: SET TARGET PORT GROUPS (tpg.c). */
+extern const struct scsi_op spc_op_set_tpgs;
 extern const struct scsi_op spc_op_report_luns;
 /* MAINTENANCE IN: REPORT SUPPORTED OPERATION CODES, REPORT SUPPORTED TASK
  * MANAGEMENT FUNCTIONS. */

@@ -22,7 +22,9 @@
 #include "scsi/device.h"
 #include "scsi/mode.h"
 #include "scsi/pr.h"
+#include "scsi/sense.h"
 #include "scsi/target.h"
+#include "scsi/ua.h"
 #include "util/log.h"
 
 /*
@@ -414,6 +416,88 @@ int scsi_lu_create(struct scsi_target *t, uint64_t lun,
 		 t->name, lun, bstype, p->backing, scsi_lu_blocks(lu), bsize,
 		 scsi_lu_readonly(lu) ? ", read-only" : "",
 		 p->thin ? ", thin" : "", p->removable ? ", removable" : "");
+	return 0;
+}
+
+/* The store takes the new size; one that cannot choose its size (a block
+ * device) must already have it. */
+static int scsi_lu_resize_store(struct scsi_lu *lu, uint64_t size, char *err,
+				size_t errlen)
+{
+	const struct bs_ops *ops = lu->bs->ops;
+	int rc = ops->resize ? ops->resize(lu->bs, size) : -EOPNOTSUPP;
+
+	if (rc == -EOPNOTSUPP && ops->refresh_size)
+		rc = ops->refresh_size(lu->bs);
+	else if (rc == -EOPNOTSUPP)
+		rc = 0;
+	if (rc < 0) {
+		snprintf(err, errlen, "cannot resize %s to %" PRIu64 " bytes: %s",
+			 lu->params.backing, size, strerror(-rc));
+		return rc;
+	}
+	if (lu->bs->size < size) {
+		snprintf(err, errlen,
+			 "%s has %" PRIu64 " bytes, fewer than %" PRIu64
+			 "; grow the device first, then resize the LUN",
+			 lu->params.backing, lu->bs->size, size);
+		return -ENOSPC;
+	}
+	return 0;
+}
+
+int scsi_lu_resize(struct scsi_lu *lu, uint64_t size, bool allow_shrink,
+		   char *err, size_t errlen)
+{
+	uint64_t old = scsi_lu_blocks(lu) << lu->block_shift;
+	int rc;
+
+	if (size == 0) {
+		/* The admin grew the file or device: expose all of it. */
+		if (lu->bs->ops->refresh_size &&
+		    (rc = lu->bs->ops->refresh_size(lu->bs)) < 0) {
+			snprintf(err, errlen, "cannot read the size of %s: %s",
+				 lu->params.backing, strerror(-rc));
+			return rc;
+		}
+		size = lu->bs->size & ~(uint64_t)(lu->block_size - 1);
+	}
+	if (size % lu->block_size || size < lu->block_size) {
+		snprintf(err, errlen,
+			 "size %" PRIu64 " is not a positive multiple of LUN "
+			 "%" PRIu64 "'s %u-byte block size",
+			 size, lu->lun, lu->block_size);
+		return -EINVAL;
+	}
+	if (size < old && !allow_shrink) {
+		snprintf(err, errlen,
+			 "shrinking LUN %" PRIu64 " of %s from %" PRIu64
+			 " to %" PRIu64 " bytes loses the data past the new "
+			 "end; pass --shrink if that is what you want",
+			 lu->lun, lu->target->name, old, size);
+		return -EINVAL;
+	}
+	if (size == old)
+		return 0;
+	if (scsi_lu_readonly(lu) && size > lu->bs->size) {
+		snprintf(err, errlen,
+			 "LUN %" PRIu64 " of %s is read-only; lunard cannot "
+			 "grow %s",
+			 lu->lun, lu->target->name, lu->params.backing);
+		return -EROFS;
+	}
+	if (!scsi_lu_readonly(lu)) {
+		rc = scsi_lu_resize_store(lu, size, err, errlen);
+		if (rc < 0)
+			return rc;
+	}
+	lu->params.size = size;
+	atomic_store(&lu->nr_blocks, size >> lu->block_shift);
+	/* SBC-4 §4.10: every initiator port re-reads the capacity. */
+	scsi_ua_establish_others(lu, NULL, SCSI_ASC_CAPACITY_DATA_CHANGED);
+	log_info("target %s: LUN %" PRIu64 " resized from %" PRIu64
+		 " to %" PRIu64 " bytes",
+		 lu->target->name, lu->lun, old, size);
 	return 0;
 }
 

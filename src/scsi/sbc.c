@@ -14,11 +14,13 @@
  * short and long LBA block descriptors (§6.5.2). INQUIRY, REPORT LUNS,
  * REPORT SUPPORTED OPERATION CODES, REPORT SUPPORTED TASK MANAGEMENT
  * FUNCTIONS, REQUEST SENSE and TEST UNIT READY are spc.c's rows; MODE
- * SENSE and MODE SELECT mode.c's, REPORT TARGET PORT GROUPS tpg.c's,
- * PERSISTENT RESERVE IN/OUT and RESERVE/RELEASE (6)/(10) pr*.c's.
+ * SENSE and MODE SELECT mode.c's, REPORT and SET TARGET PORT GROUPS tpg.c's.
  *
  * Writes honour the caching page: with WCE=0 every write is issued with
  * BS_F_FUA, so GOOD means stable.
+ *
+ * PERSISTENT RESERVE IN/OUT and RESERVE/RELEASE (6)/(10) are the rows of
+ * pr_in.c, pr_out.c and pr.c.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -573,6 +575,7 @@ static const struct scsi_op *const sbc_ops[] = {
 	&spc_op_report_opcodes,
 	&spc_op_report_tmfs,
 	&spc_op_report_tpgs,
+	&spc_op_set_tpgs,
 	&sbc_op_read12,
 	&sbc_op_write12,
 	&sbc_op_verify12,

@@ -56,6 +56,7 @@ struct scsi_lu;
 struct scsi_lun_map;
 struct scsi_op;
 struct scsi_itl;
+struct scsi_tpg;
 
 #define SCSI_CDB_MAX	   32
 #define SCSI_SENSE_MAX	   252
@@ -137,6 +138,9 @@ struct scsi_nexus {
 	char target_port[SCSI_PORT_NAME_MAX];
 	uint16_t rel_port_id; /* relative target port identifier */
 	uint16_t tpgt;
+	/* Core-private: the target port group of this port (tpg.h), whose
+	 * access state every command reads; NULL: always active. */
+	struct scsi_tpg *tpg;
 	/* SCSI_TMF_* the transport carries on this nexus; scsi_nexus_init()
 	 * sets SCSI_TMF_CORE, a transport that lacks one clears it. */
 	uint16_t tmfs;

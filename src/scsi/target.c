@@ -23,6 +23,7 @@
 
 #include "scsi/mode.h"
 #include "scsi/pr.h"
+#include "scsi/tpg.h"
 
 static pthread_rwlock_t scsi_config_lock = PTHREAD_RWLOCK_INITIALIZER;
 static struct list_head scsi_targets = LIST_HEAD_INIT(scsi_targets);
@@ -487,6 +488,7 @@ static void scsi_target_free(struct scsi_target *t)
 		free(u);
 	if (t->lun_map)
 		scsi_lun_map_put(t->lun_map);
+	scsi_alua_exit(t);
 	free(t);
 }
 
@@ -520,6 +522,11 @@ int scsi_target_create(const char *name, const char *alias,
 		return -ENOMEM;
 	}
 	atomic_init(&t->lun_map->refcnt, 1);
+	if (scsi_alua_init(t) < 0) {
+		free(t->lun_map);
+		free(t);
+		return -ENOMEM;
+	}
 	atomic_init(&t->refcnt, 1);
 	atomic_init(&t->lun_gen, 0);
 	atomic_init(&t->nr_sessions, 0);
@@ -534,6 +541,7 @@ int scsi_target_create(const char *name, const char *alias,
 	scsi_config_wrlock();
 	if (scsi_target_find(norm)) {
 		scsi_config_unlock();
+		scsi_alua_exit(t);
 		free(t->lun_map);
 		free(t);
 		return -EEXIST;

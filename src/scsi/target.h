@@ -23,9 +23,11 @@
 #define SCSI_MAX_LUN	16383 /* flat/peripheral addressing, 14 bits */
 #define SCSI_PORTAL_MAX 64    /* "[v6addr]:port" fits */
 #define SCSI_SECRET_MAX 256
+#define SCSI_LOST_NEXUS_MAX 64
 
 struct sbc_sanitize;
 struct scsi_pr;
+struct scsi_alua;
 struct scsi_mode;
 
 struct scsi_lu_params {
@@ -62,6 +64,11 @@ struct scsi_lu {
 	/* Shared state touched by several reactors (UAs, reservations). */
 	pthread_mutex_t lock;
 	struct list_head itl_list; /* per I_T nexus state, under lock */
+	/* I_T nexuses lost while they used the LU (ua.c), by a hash of
+	 * their port names: the next login of the same initiator port sees
+	 * I_T NEXUS LOSS OCCURRED, not POWER ON. A ring, under lock. */
+	uint64_t lost_nexus[SCSI_LOST_NEXUS_MAX];
+	unsigned lost_next;
 	void *dtype_priv;
 	struct scsi_mode *mode; /* mode pages (mode.h); values under lock */
 	/*
@@ -123,6 +130,8 @@ struct scsi_target {
 	struct list_head users_in;    /* CHAP: initiator authenticates */
 	char user_out[SCSI_NAME_MAX]; /* mutual CHAP: target's account, "" */
 	atomic_int nr_sessions;
+	/* Port groups and their access states (tpg.h). */
+	struct scsi_alua *alua;
 };
 
 struct scsi_account {
@@ -181,6 +190,14 @@ int scsi_target_delete_force(const char *name);
 int scsi_lu_create(struct scsi_target *t, uint64_t lun,
 		   const struct scsi_lu_params *p, char *err, size_t errlen);
 int scsi_lu_delete(struct scsi_target *t, uint64_t lun);
+/*
+ * Gives the LU a new capacity of `size` bytes (0: whatever the store now
+ * has, after a block device or file grew outside lunard). A shrink needs
+ * allow_shrink: the blocks past the new end are lost. Every I_T nexus
+ * then sees CAPACITY DATA HAS CHANGED (SBC-4 §4.10). Main thread.
+ */
+int scsi_lu_resize(struct scsi_lu *lu, uint64_t size, bool allow_shrink,
+		   char *err, size_t errlen);
 int scsi_acl_add(struct scsi_target *t, const char *initiator);
 int scsi_acl_delete(struct scsi_target *t, const char *initiator);
 int scsi_portal_ref_add(struct scsi_target *t, const char *addr);

@@ -18,6 +18,49 @@
 
 #define SCSI_ASC_RESET_CLASS 0x29 /* POWER ON, RESET, OR BUS DEVICE RESET */
 
+/* Names an I_T nexus (initiator port and target port) in a word; 0 is
+ * never used, so an empty ring slot matches nothing. */
+static uint64_t scsi_nexus_hash(const struct scsi_nexus *n)
+{
+	uint64_t h = 0xcbf29ce484222325ull; /* FNV-1a */
+	const char *parts[2] = {n->initiator_port, n->target_port};
+
+	for (unsigned i = 0; i < 2; i++) {
+		for (const char *s = parts[i]; *s; s++)
+			h = (h ^ (uint8_t)*s) * 0x100000001b3ull;
+		h = (h ^ 0xff) * 0x100000001b3ull;
+	}
+	return h ? h : 1;
+}
+
+/* SAM-5 §6.3.4: the nexus comes back after it was lost; which reset
+ * condition it sees first. Caller holds lu->lock. */
+static void scsi_ua_establish_first_locked(struct scsi_itl *itl,
+					   const struct scsi_nexus *n)
+{
+	struct scsi_lu *lu = itl->lu;
+	uint64_t h = scsi_nexus_hash(n);
+
+	for (unsigned i = 0; i < SCSI_LOST_NEXUS_MAX; i++) {
+		if (lu->lost_nexus[i] == h) {
+			lu->lost_nexus[i] = 0;
+			scsi_ua_establish_locked(itl, SCSI_ASC_IT_NEXUS_LOSS);
+			return;
+		}
+	}
+	/* A new I_T nexus sees this LU for the first time: to it, the LU
+	 * has just powered on. */
+	scsi_ua_establish_locked(itl, SCSI_ASC_POWER_ON_RESET);
+}
+
+void scsi_lu_nexus_lost(struct scsi_lu *lu, const struct scsi_nexus *n)
+{
+	pthread_mutex_lock(&lu->lock);
+	lu->lost_nexus[lu->lost_next] = scsi_nexus_hash(n);
+	lu->lost_next = (lu->lost_next + 1) % SCSI_LOST_NEXUS_MAX;
+	pthread_mutex_unlock(&lu->lock);
+}
+
 struct scsi_itl *scsi_itl_create(struct scsi_lu *lu, const struct scsi_nexus *n)
 {
 	struct scsi_itl *itl = calloc(1, sizeof(*itl));
@@ -34,9 +77,7 @@ struct scsi_itl *scsi_itl_create(struct scsi_lu *lu, const struct scsi_nexus *n)
 	itl->abort_msg.fn = scsi_itl_abort_run;
 	itl->abort_msg.arg = itl;
 	pthread_mutex_lock(&lu->lock);
-	/* A new I_T nexus sees this LU for the first time: to it, the LU
-	 * has just powered on. */
-	scsi_ua_establish_locked(itl, SCSI_ASC_POWER_ON_RESET);
+	scsi_ua_establish_first_locked(itl, n);
 	list_add_tail(&itl->lu_link, &lu->itl_list);
 	pthread_mutex_unlock(&lu->lock);
 	return itl;
@@ -137,15 +178,51 @@ static void scsi_ua_remove_locked(struct scsi_itl *itl, unsigned i)
 				      memory_order_release);
 }
 
-/* The condition to report next: resets first (SAM-5 §5.14), else the
- * oldest. Caller holds lu->lock and the queue is not empty. */
+/*
+ * Which pending condition is reported first (SAM-5 §5.14): the resets
+ * (29h) outrank everything, because they imply every other change; then
+ * the changes of what the initiator must re-read, in the order it has to
+ * re-read them: capacity, LUN inventory, mode parameters, INQUIRY data,
+ * asymmetric access state; then everything else (reservations, commands
+ * cleared) in the order established.
+ */
+static unsigned scsi_ua_rank(uint8_t asc, uint8_t ascq)
+{
+	static const struct {
+		uint8_t asc, ascq;
+	} order[] = {
+	    {SCSI_ASC_CAPACITY_DATA_CHANGED},
+	    {SCSI_ASC_REPORTED_LUNS_CHANGED},
+	    {SCSI_ASC_MODE_PARAMETERS_CHANGED},
+	    {SCSI_ASC_INQUIRY_DATA_CHANGED},
+	    {SCSI_ASC_ASYMMETRIC_ACCESS_CHANGED},
+	};
+
+	if (asc == SCSI_ASC_RESET_CLASS)
+		return 0;
+	for (unsigned i = 0; i < sizeof(order) / sizeof(order[0]); i++) {
+		if (order[i].asc == asc && order[i].ascq == ascq)
+			return i + 1;
+	}
+	return sizeof(order) / sizeof(order[0]) + 1;
+}
+
+/* The condition to report next (scsi_ua_rank; the oldest of a rank).
+ * Caller holds lu->lock and the queue is not empty. */
 static unsigned scsi_ua_next_locked(const struct scsi_itl *itl)
 {
-	for (unsigned i = 0; i < itl->nr_ua; i++) {
-		if (itl->ua[i].asc == SCSI_ASC_RESET_CLASS)
-			return i;
+	unsigned pick = 0;
+	unsigned best = scsi_ua_rank(itl->ua[0].asc, itl->ua[0].ascq);
+
+	for (unsigned i = 1; i < itl->nr_ua && best; i++) {
+		unsigned r = scsi_ua_rank(itl->ua[i].asc, itl->ua[i].ascq);
+
+		if (r < best) {
+			best = r;
+			pick = i;
+		}
 	}
-	return 0;
+	return pick;
 }
 
 bool scsi_ua_take(struct scsi_itl *itl, uint8_t *asc, uint8_t *ascq)

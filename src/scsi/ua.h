@@ -93,6 +93,9 @@ struct scsi_itl {
 /* Creates the ITL of (lu, n) with POWER ON RESET pending; NULL on ENOMEM. */
 struct scsi_itl *scsi_itl_create(struct scsi_lu *lu,
 				 const struct scsi_nexus *n);
+/* The I_T nexus n was lost (its session ended) while it used lu: when the
+ * same initiator port logs in again, it sees I_T NEXUS LOSS OCCURRED. */
+void scsi_lu_nexus_lost(struct scsi_lu *lu, const struct scsi_nexus *n);
 /* The nexus lets go: the ITL leaves the LU's list (no more UAs, no more
  * abort requests). The nexus then drops its hold with scsi_itl_put. */
 void scsi_itl_detach(struct scsi_itl *itl);

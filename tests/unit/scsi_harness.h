@@ -418,6 +418,17 @@ static HT_UNUSED void ht_clear_power_on(struct scsi_nexus *n, uint64_t lun)
 	ht_expect_good(n, lun, tur, 6);
 }
 
+/* The first unit attention of an initiator port that comes back after
+ * its I_T nexus was lost (SAM-5 §6.3.4). */
+static HT_UNUSED void ht_clear_nexus_loss(struct scsi_nexus *n, uint64_t lun)
+{
+	const uint8_t tur[6] = {0x00};
+
+	ht_expect_sense(n, lun, tur, 6, SCSI_SK_UNIT_ATTENTION,
+			SCSI_ASC_IT_NEXUS_LOSS);
+	ht_expect_good(n, lun, tur, 6);
+}
+
 /* ---- target, LUs and nexuses ---- */
 
 static HT_UNUSED int ht_lu_add(uint64_t lun, uint64_t size, uint32_t bsize,

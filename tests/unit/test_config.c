@@ -24,6 +24,7 @@
 
 #include "event/reactor.h"
 #include "mgmt/mgmt_internal.h"
+#include "scsi/tpg.h"
 
 static const char full_config[] =
     "{\"version\": 1,"
@@ -810,6 +811,183 @@ static void test_control_socket(void **state)
 	rmdir(path);
 }
 
+/* ---- port groups (alua.c) ------------------------------------------- */
+
+static const char alua_config[] =
+    "{\"version\": 1, \"accounts\": [],"
+    " \"targets\": [{\"name\": \"iqn.2026-11.org.lunar:alua\","
+    "   \"alias\": \"\", \"acls\": [], \"portals\": [],"
+    "   \"incoming_users\": [], \"outgoing_user\": \"\", \"luns\": [],"
+    "   \"port_groups\": ["
+    "    {\"id\": 1, \"state\": \"active/optimized\", \"preferred\": true,"
+    "     \"portals\": [\"127.0.0.1:3260\"]},"
+    "    {\"id\": 2, \"state\": \"standby\", \"preferred\": false,"
+    "     \"portals\": [\"127.0.0.1:3261\", \"[::1]:3261\"]}]}]}";
+
+static void test_port_groups(void **state)
+{
+	static const struct {
+		const char *groups;
+		const char *msg;
+	} bad[] = {
+	    {"{}", "targets[0].port_groups: expected an array, got an object"},
+	    {"[3]", "targets[0].port_groups[0]: expected an object"},
+	    {"[{\"state\": \"standby\"}]",
+	     "targets[0].port_groups[0].id: missing"},
+	    {"[{\"id\": 0}]",
+	     "targets[0].port_groups[0].id: 0 is out of range 1..65535"},
+	    {"[{\"id\": \"2\"}]",
+	     "targets[0].port_groups[0].id: expected an integer, got a "
+	     "string"},
+	    {"[{\"id\": 2, \"state\": \"asleep\"}]",
+	     "targets[0].port_groups[0].state: 'asleep' is not a state a port "
+	     "group can be put in; use active/optimized"},
+	    {"[{\"id\": 2, \"state\": \"offline\"}]",
+	     "port_groups[0].state: 'offline' is not a state"},
+	    {"[{\"id\": 2, \"preferred\": 1}]",
+	     "port_groups[0].preferred: expected a boolean, got an integer"},
+	    {"[{\"id\": 2, \"portals\": [\"127.0.0.1\"]}]",
+	     "port_groups[0].portals[0]: portal '127.0.0.1' has no port"},
+	    {"[{\"id\": 2, \"portals\": [\"127.0.0.1:1\", \"127.0.0.1:01\"]}]",
+	     "port_groups[0].portals[1]: '127.0.0.1:1' is listed twice"},
+	    {"[{\"id\": 2}, {\"id\": 2}]",
+	     "port_groups[1]: port group 2 is defined twice in this target"},
+	    {"[{\"id\": 2, \"portals\": [\"127.0.0.1:1\"]},"
+	     " {\"id\": 3, \"portals\": [\"127.0.0.1:1\"]}]",
+	     "port_groups[1]: portal 127.0.0.1:1 is in port groups 2 and 3; a "
+	     "portal belongs to one group"},
+	    {"[{\"id\": 2, \"sessions\": 1}]",
+	     "port_groups[0].sessions: unknown field"},
+	};
+	char err[1024] = "", text[1024];
+	struct mgmt_config *c, *snap;
+	json_t *in, *out, *res;
+	int rc;
+
+	/* Parsed, written back the same. */
+	c = parse(alua_config, err, sizeof(err), &rc);
+	if (rc)
+		fail_msg("refused: %s", err);
+	assert_int_equal(c->targets[0].nr_tpgs, 2);
+	assert_int_equal(c->targets[0].tpgs[1].state, SCSI_ALUA_STANDBY);
+	assert_string_equal(c->targets[0].tpgs[1].portals[1], "[::1]:3261");
+	in = json_loads(alua_config, 0, NULL);
+	out = mgmt_config_to_json(c, MGMT_CFG_SECRETS);
+	assert_true(json_equal(in, out));
+	json_decref(out);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		struct mgmt_config *b;
+
+		snprintf(text, sizeof(text),
+			 "{\"targets\": [{\"name\": \"iqn.2026-11.org.l:a\","
+			 " \"port_groups\": %s}]}",
+			 bad[i].groups);
+		err[0] = '\0';
+		b = parse(text, err, sizeof(err), &rc);
+		if (rc == 0)
+			fail_msg("accepted: %s", text);
+		assert_null(b);
+		if (!strstr(err, bad[i].msg))
+			fail_msg("for %s\n  got:  %s\n  want: %s", text, err,
+				 bad[i].msg);
+	}
+
+	/* Applied onto the model and read back; again is no change. */
+	rc = mgmt_config_apply(c, "test.json", err, sizeof(err));
+	if (rc)
+		fail_msg("apply failed: %s", err);
+	rc = mgmt_config_apply(c, "test.json", err, sizeof(err));
+	if (rc)
+		fail_msg("second apply failed: %s", err);
+	assert_int_equal(mgmt_config_snapshot(&snap), 0);
+	out = mgmt_config_to_json(snap, MGMT_CFG_SECRETS);
+	if (!json_equal(in, out))
+		fail_msg("snapshot differs: %s", json_dumps(out, JSON_COMPACT));
+	json_decref(out);
+	json_decref(in);
+	mgmt_config_free(snap);
+	mgmt_config_free(c);
+
+	/* The commands and their messages. */
+#define T "\"target\": \"iqn.2026-11.org.lunar:alua\""
+	res = expect_ok("{\"cmd\": \"tpg.list\", " T "}");
+	assert_int_equal(json_array_size(res), 2);
+	assert_int_equal(
+	    json_integer_value(json_object_get(json_array_get(res, 1), "id")),
+	    2);
+	assert_int_equal(json_integer_value(json_object_get(
+			     json_array_get(res, 1), "sessions")),
+			 0);
+	json_decref(res);
+	expect_error("{\"cmd\": \"tpg.create\", " T ", \"id\": 2}", EEXIST,
+		     "target iqn.2026-11.org.lunar:alua already has port group "
+		     "2; delete it first");
+	expect_error("{\"cmd\": \"tpg.create\", " T ", \"id\": 70000}", EINVAL,
+		     "port group id 70000 of target iqn.2026-11.org.lunar:alua "
+		     "is out of range; use 1..65535");
+	expect_error("{\"cmd\": \"tpg.create\", " T
+		     ", \"id\": 3, \"portals\": [\"127.0.0.1:3262\","
+		     " \"[::1]:3261\"]}",
+		     EADDRINUSE,
+		     "portal [::1]:3261 is already in port group 2 of target "
+		     "iqn.2026-11.org.lunar:alua; a portal belongs to one "
+		     "group: remove it there first (`lunarctl tpg "
+		     "remove-portal iqn.2026-11.org.lunar:alua 2 [::1]:3261`)");
+	expect_error("{\"cmd\": \"tpg.create\", " T
+		     ", \"id\": 3, \"portals\": [5]}",
+		     EINVAL, "'portals' must be an array of strings");
+	expect_error("{\"cmd\": \"tpg.create\", " T
+		     ", \"id\": 3, \"state\": \"up\"}",
+		     EINVAL, "'up' is not a state a port group can be put in");
+	res = expect_ok("{\"cmd\": \"tpg.create\", " T
+			", \"id\": 3, \"portals\": [\"127.0.0.9:3262\"],"
+			" \"state\": \"an\"}");
+	/* lunard listens on nothing here: the answer says so. */
+	assert_int_equal(json_array_size(json_object_get(res, "not_listening")),
+			 1);
+	json_decref(res);
+	expect_error("{\"cmd\": \"tpg.set\", " T ", \"id\": 3}", EINVAL,
+		     "needs a state or preferred");
+	expect_error("{\"cmd\": \"tpg.set\", " T
+		     ", \"id\": 4, \"state\": \"standby\"}",
+		     ENOENT,
+		     "target iqn.2026-11.org.lunar:alua has no port group 4; "
+		     "`lunarctl tpg list iqn.2026-11.org.lunar:alua`");
+	json_decref(expect_ok("{\"cmd\": \"tpg.set\", " T
+			      ", \"id\": 3, \"state\": \"unavailable\","
+			      " \"preferred\": true}"));
+	expect_error("{\"cmd\": \"tpg.add_portal\", " T
+		     ", \"id\": 3, \"portal\": \"127.0.0.1:3260\"}",
+		     EADDRINUSE, "is already in port group 1 of target");
+	expect_error("{\"cmd\": \"tpg.add_portal\", " T
+		     ", \"id\": 3, \"portal\": \"127.0.0.9:3262\"}",
+		     EEXIST,
+		     "portal 127.0.0.9:3262 is already in port group 3");
+	expect_error("{\"cmd\": \"tpg.remove_portal\", " T
+		     ", \"id\": 3, \"portal\": \"127.0.0.9:9\"}",
+		     ENOENT, "portal 127.0.0.9:9 is not in port group 3");
+	expect_error("{\"cmd\": \"tpg.remove_portal\", " T
+		     ", \"id\": 9, \"portal\": \"127.0.0.9:9\"}",
+		     ENOENT, "has no port group 9");
+	json_decref(expect_ok("{\"cmd\": \"tpg.remove_portal\", " T
+			      ", \"id\": 3, \"portal\": \"127.0.0.9:3262\"}"));
+	json_decref(expect_ok("{\"cmd\": \"tpg.delete\", " T ", \"id\": 3}"));
+	json_decref(expect_ok("{\"cmd\": \"tpg.delete\", " T ", \"id\": 1}"));
+	expect_error("{\"cmd\": \"tpg.delete\", " T ", \"id\": 1}", ENOENT,
+		     "has no port group 1 configured");
+	/* target.show shows the groups with their sessions. */
+	res = expect_ok("{\"cmd\": \"target.show\", \"name\": "
+			"\"iqn.2026-11.org.lunar:alua\"}");
+	out = json_object_get(res, "port_groups");
+	assert_int_equal(json_array_size(out), 1);
+	assert_string_equal(
+	    json_string_value(json_object_get(json_array_get(out, 0), "state")),
+	    "standby");
+	json_decref(res);
+#undef T
+	scsi_target_delete("iqn.2026-11.org.lunar:alua");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -825,6 +1003,7 @@ int main(void)
 	    cmocka_unit_test(test_request_validation),
 	    cmocka_unit_test(test_request_flow),
 	    cmocka_unit_test(test_control_socket),
+	    cmocka_unit_test(test_port_groups),
 	};
 
 	return cmocka_run_group_tests(tests, setup_dir, teardown_dir);

@@ -59,6 +59,26 @@ static void nexus_init_isid(struct scsi_nexus *n, const char *iname,
 	scsi_config_unlock();
 }
 
+/* A returning initiator port first sees a unit attention (POWER ON, or
+ * I_T NEXUS LOSS OCCURRED): take it, whichever. */
+static void clear_ua(struct scsi_nexus *n)
+{
+	const uint8_t tur[6] = {0};
+	struct ht_cmd hc;
+
+	for (int i = 0; i < 4; i++) {
+		ht_exec(&hc, n, 0, tur, 6, SCSI_DIR_NONE, 0, NULL);
+		if (hc.c.status == SAM_STAT_GOOD) {
+			ht_release(&hc);
+			return;
+		}
+		ht_assert_sense(&hc, SCSI_SK_UNIT_ATTENTION, hc.c.sense[12],
+				hc.c.sense[13]);
+		ht_release(&hc);
+	}
+	fail_msg("unit attentions without end");
+}
+
 static int pr_setup(void **state)
 {
 	if (ht_setup(state))
@@ -390,7 +410,7 @@ static void test_register(void **state)
 		scsi_config_rdlock();
 		scsi_nexus_init(&b2, ht_target, ht_reactor, INIT_B, port, 2);
 		scsi_config_unlock();
-		ht_clear_power_on(&b2, 0);
+		clear_ua(&b2);
 		prout_full(&hc, &b2, SA_REGISTER, 0, 0, KEY_C, 0x04, NULL, 0);
 		assert_param_sense(&hc, SCSI_ASC_INVALID_FIELD_IN_PARAM, 20);
 		ht_release(&hc);
@@ -818,15 +838,15 @@ static void test_spec_i_pt(void **state)
 	assert_int_equal(rw10(&nc, true), SAM_STAT_GOOD);
 	/* C with another ISID, and D logging in later: registered. */
 	nexus_init_isid(&nd, "iqn.2026-01.org.lunar:d", 0x1234);
-	ht_clear_power_on(&nd, 0);
+	clear_ua(&nd);
 	assert_int_equal(rw10(&nd, true), SAM_STAT_GOOD);
 	nexus_init_isid(&ne, INIT_C, 0x99);
-	ht_clear_power_on(&ne, 0);
+	clear_ua(&ne);
 	assert_int_equal(rw10(&ne, true), SAM_STAT_GOOD);
 	ht_nexus_release(&nd);
 	/* D's other ISID is another initiator port: not registered. */
 	nexus_init_isid(&nd, "iqn.2026-01.org.lunar:d", 0x1235);
-	ht_clear_power_on(&nd, 0);
+	clear_ua(&nd);
 	assert_int_equal(rw10(&nd, true), SAM_STAT_RESERVATION_CONFLICT);
 	ht_nexus_release(&nd);
 	ht_nexus_release(&ne);
@@ -879,13 +899,13 @@ static void test_relogin_keeps_registration(void **state)
 	prout_good(&nb, SA_RESERVE, SCSI_PR_EXCLUSIVE_ACCESS, KEY_B, 0);
 	ht_nexus_release(&nb);
 	nexus_init_isid(&nb, INIT_B, ISID_A);
-	ht_clear_power_on(&nb, 0);
+	clear_ua(&nb);
 	assert_int_equal(rw10(&nb, true), SAM_STAT_GOOD);
 	prout_good(&nb, SA_RELEASE, SCSI_PR_EXCLUSIVE_ACCESS, KEY_B, 0);
 	/* Another ISID of the same name is another initiator port. */
 	ht_nexus_release(&nb);
 	nexus_init_isid(&nb, INIT_B, ISID_A + 1);
-	ht_clear_power_on(&nb, 0);
+	clear_ua(&nb);
 	assert_int_equal(prout(&nb, SA_REGISTER, 0, KEY_B, 0),
 			 SAM_STAT_RESERVATION_CONFLICT);
 }
@@ -935,7 +955,7 @@ static void test_spc2(void **state)
 	ht_nexus_release(&nb);
 	assert_int_equal(rw10(&nc, false), SAM_STAT_GOOD);
 	nexus_init_isid(&nb, INIT_B, ISID_A);
-	ht_clear_power_on(&nb, 0);
+	clear_ua(&nb);
 	/* So does a LU reset. */
 	assert_int_equal(run_cdb(&nc, reserve6, 6, SCSI_DIR_NONE, 0),
 			 SAM_STAT_GOOD);
@@ -1001,9 +1021,9 @@ static int recreate_lu(char *err, size_t errlen)
 	nexus_init_isid(&nb, INIT_B, ISID_A);
 	nexus_init_isid(&nc, INIT_C, ISID_A);
 	if (rc == 0) {
-		ht_clear_power_on(&ht_nexus, 0);
-		ht_clear_power_on(&nb, 0);
-		ht_clear_power_on(&nc, 0);
+		clear_ua(&ht_nexus);
+		clear_ua(&nb);
+		clear_ua(&nc);
 	}
 	return rc;
 }

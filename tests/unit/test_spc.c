@@ -246,9 +246,13 @@ static void test_ua_per_nexus_and_lu_reset(void **state)
 	scsi_lun_encode(9, raw);
 	scsi_lu_reset_by(&ht_nexus, raw);
 	ht_expect_good(&ht_nexus, 0, cdb_tur, 6);
-	/* A new nexus after the reset sees only its power on. */
+	/* The same initiator port after its nexus was lost sees only that
+	 * loss; a port never seen before sees a power on. */
 	ht_nexus_release(&b);
 	ht_nexus_init(&b, HT_INITIATOR "-b");
+	ht_clear_nexus_loss(&b, 0);
+	ht_nexus_release(&b);
+	ht_nexus_init(&b, HT_INITIATOR "-c");
 	ht_clear_power_on(&b, 0);
 	ht_nexus_release(&b);
 }

@@ -1141,7 +1141,7 @@ static void test_rcr_misc(void **state)
 	/* Results are dropped with the nexus. */
 	ht_nexus_release(&ht_nexus);
 	ht_nexus_init(&ht_nexus, HT_INITIATOR);
-	ht_clear_power_on(&ht_nexus, LU_SMALL);
+	ht_clear_nexus_loss(&ht_nexus, LU_SMALL);
 	run_rcr(&hc, 0x00, 1, 64);
 	ht_assert_invalid_field(&hc, 2, 7);
 	ht_release(&hc);
