@@ -18,13 +18,13 @@
  *    nexus under every type; SBC-4: so is READ CAPACITY.
  *
  * Three nexuses (three initiator names, or with "same-name" one initiator
- * name and three ISIDs): A registers and reserves (the
- * holder), B registers (a registrant; a holder too for the AR types), C
- * does nothing. For each type every nexus runs each command; the program
- * prints one row per command (expected vs actual) and fails on any
- * difference. Between types A's CLEAR removes everything; SPC-5 5.13.11.6
- * (CLEAR) gives every other registrant the unit attention RESERVATIONS
- * PREEMPTED (2A/03), which is checked too.
+ * name and three ISIDs): A registers and reserves (the holder), B
+ * registers (a registrant; a holder too for the AR types), C does nothing. For
+ * each type every nexus runs each command; the program prints one row per
+ * command (expected vs actual) and fails on any difference. Between types A's
+ * CLEAR removes everything; SPC-5 5.13.11.6 (CLEAR) gives every other
+ * registrant the unit attention RESERVATIONS PREEMPTED (2A/03), which is
+ * checked too.
  *
  * usage: pr_matrix URL [same-name]
  *   (iscsi://127.0.0.1:PORT/IQN/LUN, 512-byte LUN)

@@ -14,9 +14,9 @@
  *  - A's PREEMPT AND ABORT: GOOD.
  *  - None of B's WRITEs ends GOOD. With TAS=1 in the Control mode page
  *    (read by MODE SENSE first) each ends with TASK ABORTED status; with
- *    TAS=0 none gets any status (SAM-5 5.6). B services its socket from
- *    only then (after A was told the PREEMPT AND ABORT is done), so it
- *    answers the R2Ts: the target must drop that data.
+ *    TAS=0 none gets any status (SAM-5 5.6). B reads its socket only
+ *    after A was told the PREEMPT AND ABORT is done, and then answers the
+ *    R2Ts: the target must drop that data.
  *  - B's registration is gone (READ KEYS lists A's key only).
  *  - B's next commands report the unit attention REGISTRATIONS PREEMPTED
  *    (2A/05, SPC-5 5.13.11.5) and/or COMMANDS CLEARED BY ANOTHER INITIATOR

@@ -3,7 +3,9 @@
  * RESERVE IN reports after each, per SPC-5 (6.16 PERSISTENT RESERVE IN,
  * 6.17 PERSISTENT RESERVE OUT, 5.13.7 registering, 5.13.9 reserving,
  * 5.13.11 releasing, preempting, clearing). Three I_T nexuses (three
- * initiator names) A, B and C:
+ * initiator names) A, B and C, and a fourth, O, that only reads (READ
+ * KEYS, READ RESERVATION): never registered, it has no unit attention of
+ * these to eat (PERSISTENT RESERVE IN reports unit attentions too).
  *
  *  - REGISTER with a RESERVATION KEY that is not the nexus's key, RESERVE
  *    with a wrong key or from an unregistered nexus, RESERVE of another
@@ -12,17 +14,17 @@
  *    REQUEST, INVALID RELEASE OF PERSISTENT RESERVATION (05/26/04), and the
  *    reservation stays; RELEASE by a registrant that does not hold it:
  *    GOOD, and the reservation stays.
- *  - Unregistering the holder of a WE reservation releases it; unregistering
- *    the holder of a registrants only one also gives the other registrants
- *    RESERVATIONS RELEASED (2A/04).
+ *  - Unregistering the holder of a WE or EA reservation releases it;
+ *    unregistering the holder of a registrants only one also gives the
+ *    other registrants RESERVATIONS RELEASED (2A/04).
  *  - PREEMPT of a registrant's key removes its registration (it gets
  *    REGISTRATIONS PREEMPTED, 2A/05, on its next command); PREEMPT of the
  *    holder's key moves the reservation to the preempting nexus, with the
  *    type given in the PREEMPT (when the type changes, the registrants
- *    that stay get RESERVATIONS RELEASED, 2A/04); PREEMPT of key 0 is INVALID
- * FIELD IN PARAMETER LIST unless the reservation is all registrants, where it
- *    removes every other registration and gives the preempting nexus a
- *    reservation of the new type.
+ *    that stay get RESERVATIONS RELEASED, 2A/04); PREEMPT of key 0 is
+ *    INVALID FIELD IN PARAMETER LIST unless the reservation is all
+ *    registrants, where it removes every other registration and gives the
+ *    preempting nexus a reservation of the new type.
  *  - An all registrants reservation lasts until its last registrant
  *    unregisters.
  *  - RELEASE of an RO or AR reservation gives every other registrant
@@ -192,13 +194,22 @@ int main(int argc, char **argv)
 		      write10(&c2, 0, 1, NULL));
 	}
 
-	printf("\n== unregistering the holder of WE releases it\n");
+	printf("\n== unregistering the holder of WE or EA releases it\n");
 	step("A REGISTER with SERVICE ACTION RESERVATION KEY 0 (unregister)",
 	     GOOD, pr_out(&a, PRO_REGISTER, 0, KEY_A, 0, false), 1);
 	check_resv(&o, "after the holder unregistered", 0, 0);
 	check_keys(&o, "after A unregistered", 1, (uint64_t[]){KEY_B});
 	check("C WRITE once nothing is reserved", GOOD,
 	      write10(&c, 0, 1, NULL));
+	step("A REGISTER KEY_A", GOOD,
+	     pr_out(&a, PRO_REGISTER, 0, 0, KEY_A, false), 1);
+	step("A RESERVE EA", GOOD,
+	     pr_out(&a, PRO_RESERVE, PR_EA, KEY_A, 0, false), 0);
+	check("C READ under A's EA", CONFLICT, read10(&c, 0, 1, NULL));
+	step("A unregisters while holding EA", GOOD,
+	     pr_out(&a, PRO_REGISTER, 0, KEY_A, 0, false), 1);
+	check_resv(&o, "after the EA holder unregistered", 0, 0);
+	check("C READ once nothing is reserved", GOOD, read10(&c, 0, 1, NULL));
 	drain_ua(&b);
 
 	printf("\n== PREEMPT of a registrant\n");
