@@ -468,11 +468,6 @@ void scsi_nexus_reset(struct scsi_nexus *n)
 	}
 }
 
-static bool scsi_lu_aborting(const struct scsi_lu *lu)
-{
-	return atomic_load_explicit(&lu->nr_aborting, memory_order_acquire);
-}
-
 bool scsi_nexus_aborts_pending(struct scsi_nexus *n, const uint8_t lun_raw[8])
 {
 	int idx;

@@ -264,6 +264,12 @@ static inline uint64_t scsi_lu_blocks(const struct scsi_lu *lu)
 {
 	return atomic_load_explicit(&lu->nr_blocks, memory_order_relaxed);
 }
+/* Whether tasks of the LU aborted on behalf of another nexus (reset,
+ * PREEMPT AND ABORT) are still on their way out (scsi.h). */
+static inline bool scsi_lu_aborting(const struct scsi_lu *lu)
+{
+	return atomic_load_explicit(&lu->nr_aborting, memory_order_acquire);
+}
 /* Read-only by configuration or because the store is. */
 static inline bool scsi_lu_readonly(const struct scsi_lu *lu)
 {

@@ -65,6 +65,7 @@ struct pr_out_params {
 struct pr_out_ctx {
 	struct list_head removed; /* registrations it took away */
 	bool changed;		  /* the persistent state changed */
+	bool aborting;		  /* PREEMPT AND ABORT aborted tasks */
 };
 
 /* ---- errors ---- */
@@ -709,9 +710,11 @@ static void pr_out_commit(struct scsi_cmd *cmd, struct pr_set *s,
 					continue;
 				scsi_ua_establish_locked(itl, reg->ua_asc,
 							 reg->ua_ascq);
-				if (reg->abort)
+				if (reg->abort) {
 					scsi_itl_abort_tasks_locked(itl,
 								    cmd->nexus);
+					ctx->aborting = true;
+				}
 			}
 		}
 	}
@@ -754,7 +757,7 @@ static int pr_out_persist(struct scsi_cmd *cmd, const struct scsi_pr *pr,
 
 /* The whole command, under lu->lock. */
 static int pr_out_run_locked(struct scsi_cmd *cmd,
-			     const struct pr_out_params *p)
+			     const struct pr_out_params *p, bool *fence)
 {
 	struct scsi_pr *pr = cmd->lu->pr;
 	struct pr_out_ctx ctx;
@@ -770,6 +773,7 @@ static int pr_out_run_locked(struct scsi_cmd *cmd,
 	}
 	list_init(&ctx.removed);
 	ctx.changed = false;
+	ctx.aborting = false;
 	rc = pr_out_apply(cmd, p, &work, &ctx);
 	if (rc == 0 && ctx.changed && pr_out_persist(cmd, pr, &work) < 0) {
 		scsi_cmd_set_sense(cmd, SCSI_SK_HARDWARE_ERROR,
@@ -780,6 +784,7 @@ static int pr_out_run_locked(struct scsi_cmd *cmd,
 		pr_set_replace(&pr->set, &work);
 		pr_out_commit(cmd, &pr->set, &ctx);
 		pr_update_state(pr);
+		*fence = ctx.aborting;
 	} else {
 		pr_set_clear(&work);
 	}
@@ -787,10 +792,63 @@ static int pr_out_run_locked(struct scsi_cmd *cmd,
 	return rc;
 }
 
+/*
+ * PREEMPT AND ABORT is complete only when the preempted nexuses' tasks are
+ * (SPC-5 §5.13.11.2.6, SAM-5 §5.6): the aborts run on those nexuses'
+ * reactors, and a write of theirs that is still in a store, or whose
+ * Data-Out is still being taken, must not land after the preempting
+ * initiator was told GOOD. So the status waits, polled on this reactor,
+ * until the LU has no abort in progress.
+ */
+#define PR_OUT_FENCE_POLL_MS 1
+
+struct pr_out_fence {
+	struct scsi_cmd *cmd;
+	struct reactor_timer timer;
+};
+
+static void pr_out_fence_check(void *arg)
+{
+	struct pr_out_fence *f = arg;
+	struct scsi_cmd *cmd = f->cmd;
+
+	if (scsi_lu_aborting(cmd->lu)) {
+		reactor_timer_arm(cmd->nexus->reactor, &f->timer,
+				  PR_OUT_FENCE_POLL_MS, pr_out_fence_check, f);
+		return;
+	}
+	free(f);
+	scsi_cmd_complete(cmd);
+}
+
+/* Completes cmd now, or once the aborts it started are over. */
+static void pr_out_complete(struct scsi_cmd *cmd, bool fence)
+{
+	struct pr_out_fence *f;
+
+	if (!fence || !scsi_lu_aborting(cmd->lu)) {
+		scsi_cmd_complete(cmd);
+		return;
+	}
+	f = calloc(1, sizeof(*f));
+	if (!f) {
+		/* Cannot wait without memory; BUSY makes the initiator ask
+		 * again, and by then the aborts are over. */
+		scsi_cmd_set_status(cmd, SAM_STAT_BUSY);
+		scsi_cmd_complete(cmd);
+		return;
+	}
+	f->cmd = cmd;
+	reactor_timer_init(&f->timer);
+	reactor_timer_arm(cmd->nexus->reactor, &f->timer, PR_OUT_FENCE_POLL_MS,
+			  pr_out_fence_check, f);
+}
+
 /* A command on its way through the main thread, which saves. */
 struct pr_out_job {
 	struct scsi_cmd *cmd;
 	struct pr_out_params p;
+	bool fence;
 	struct reactor_msg msg;
 };
 
@@ -798,9 +856,10 @@ static void pr_out_job_done(void *arg)
 {
 	struct pr_out_job *job = arg;
 	struct scsi_cmd *cmd = job->cmd;
+	bool fence = job->fence;
 
 	free(job);
-	scsi_cmd_complete(cmd);
+	pr_out_complete(cmd, fence);
 }
 
 static void pr_out_job_run(void *arg)
@@ -809,7 +868,7 @@ static void pr_out_job_run(void *arg)
 	struct scsi_lu *lu = job->cmd->lu;
 
 	pthread_mutex_lock(&lu->lock);
-	pr_out_run_locked(job->cmd, &job->p);
+	pr_out_run_locked(job->cmd, &job->p, &job->fence);
 	pthread_mutex_unlock(&lu->lock);
 	job->msg.fn = pr_out_job_done;
 	job->msg.arg = job;
@@ -822,7 +881,7 @@ static int pr_out_execute(struct scsi_cmd *cmd)
 	struct scsi_lu *lu = cmd->lu;
 	struct pr_out_params p;
 	struct pr_out_job *job;
-	bool save;
+	bool save, fence = false;
 	int rc;
 
 	rc = pr_out_decode(cmd, &p);
@@ -835,9 +894,12 @@ static int pr_out_execute(struct scsi_cmd *cmd)
 	pthread_mutex_lock(&lu->lock);
 	save = lu->pr->set.aptpl || (pr_out_sa_registers(p.sa) && p.aptpl);
 	if (!save || !main_reactor) {
-		rc = pr_out_run_locked(cmd, &p);
+		rc = pr_out_run_locked(cmd, &p, &fence);
 		pthread_mutex_unlock(&lu->lock);
-		return rc;
+		if (rc || !fence)
+			return rc;
+		pr_out_complete(cmd, true);
+		return -EINPROGRESS;
 	}
 	pthread_mutex_unlock(&lu->lock);
 	job = calloc(1, sizeof(*job));
