@@ -885,8 +885,12 @@ void scsi_cmd_abort(struct scsi_cmd *cmd)
 		break;
 	case SCSI_CMD_RUNNING:
 		/* The store may be writing into buf: done comes when it is
-		 * finished with it. */
+		 * finished with it, or sooner if the row knows how. */
+		if (cmd->aborted)
+			break;
 		cmd->aborted = true;
+		if (cmd->op->abort)
+			cmd->op->abort(cmd);
 		break;
 	default:
 		break;

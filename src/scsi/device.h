@@ -139,6 +139,15 @@ struct scsi_op {
 	int (*parse)(struct scsi_cmd *cmd);
 	int (*execute)(struct scsi_cmd *cmd);
 	/*
+	 * Optional, for a command whose execute can last long after its
+	 * data are no longer needed (SANITIZE without IMMED waits for the
+	 * whole operation): called on the nexus's reactor when the running
+	 * command is aborted, so that it finishes (scsi_cmd_complete) soon
+	 * instead of holding the task management response back. Without it
+	 * an aborted command finishes when its work does.
+	 */
+	void (*abort)(struct scsi_cmd *cmd);
+	/*
 	 * NULL: every LU of the type supports the command. Otherwise whether
 	 * this LU does (UNMAP only on a thin LU): for a LU that does not, the
 	 * row is absent, in dispatch (INVALID COMMAND OPERATION CODE, or

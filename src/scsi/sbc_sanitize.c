@@ -93,6 +93,9 @@ struct sbc_sanitize {
 	struct reactor_msg start_msg;
 	struct scsi_cmd *waiter; /* IMMED=0: completed at the end */
 	int result;
+	/* The waiter was aborted: let it go (sbc_sanitize_abort). */
+	struct reactor_msg abort_msg;
+	atomic_bool abort_posted;
 };
 
 static struct sbc_sanitize *sbc_sanitize_of(const struct scsi_lu *lu)
@@ -155,6 +158,7 @@ static struct sbc_sanitize *sbc_sanitize_get(struct scsi_lu *lu)
 	atomic_init(&s->failed, false);
 	atomic_init(&s->exit_allowed, false);
 	atomic_init(&s->progress, 0);
+	atomic_init(&s->abort_posted, false);
 	reactor_timer_init(&s->timer);
 	scsi_range_req_init(&s->range);
 	if (!atomic_compare_exchange_strong(&lu->sanitize, &none, s)) {
@@ -206,6 +210,39 @@ static void sbc_sanitize_finish(struct sbc_sanitize *s)
 		reactor_post_msg(cmd->nexus->reactor, &cmd->bs.done_msg);
 	}
 	scsi_lu_put(lu);
+}
+
+/*
+ * SAM-5: aborting the SANITIZE command does not stop the operation, which
+ * belongs to the LU (SBC-4 §4.11.2); the command just stops waiting for
+ * it, so that ABORT TASK and the resets answer at once. On the main
+ * reactor, where the waiter is finished too, so the two cannot race.
+ */
+static void sbc_sanitize_release_waiter(void *arg)
+{
+	struct sbc_sanitize *s = arg;
+	struct scsi_cmd *cmd = s->waiter;
+
+	atomic_store(&s->abort_posted, false);
+	if (cmd && cmd->aborted) {
+		s->waiter = NULL;
+		cmd->bs.done_msg.fn = sbc_sanitize_waiter_done;
+		cmd->bs.done_msg.arg = cmd;
+		reactor_post_msg(cmd->nexus->reactor, &cmd->bs.done_msg);
+	}
+	scsi_lu_put(s->lu);
+}
+
+static void sbc_sanitize_abort(struct scsi_cmd *cmd)
+{
+	struct sbc_sanitize *s = sbc_sanitize_of(cmd->lu);
+
+	if (!s || atomic_exchange(&s->abort_posted, true))
+		return;
+	scsi_lu_get(cmd->lu); /* s lives as long as its LU */
+	s->abort_msg.fn = sbc_sanitize_release_waiter;
+	s->abort_msg.arg = s;
+	reactor_post_msg(scsi_core_main_reactor(), &s->abort_msg);
 }
 
 static void sbc_sanitize_fill(struct sbc_sanitize *s)
@@ -505,6 +542,7 @@ static int sbc_sanitize_exit_failure(struct scsi_cmd *cmd)
 	    .flags = SCSI_OP_SA | SCSI_OP_PR_WRITE | (fl),                     \
 	    .parse = sbc_sanitize_parse,                                       \
 	    .execute = (exe),                                                  \
+	    .abort = sbc_sanitize_abort,                                       \
 	    __VA_ARGS__ /* IMMED, ZNR (refused), AUSE and the service action;  \
 			 * bytes 2-6 (reserved, refused); PARAMETER LIST       \
 			 * LENGTH. */                                          \
