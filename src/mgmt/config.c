@@ -23,6 +23,7 @@
 
 #include "iscsi/iscsi.h"
 #include "scsi/tpg.h"
+#include "util/file.h"
 
 #define MGMT_CONFIG_FILE_MAX (64u << 20)
 
@@ -1037,89 +1038,46 @@ int mgmt_config_load(const char *path, char *err, size_t errlen)
 
 /* ---- atomic save --------------------------------------------------- */
 
-static int cfg_write_all(int fd, const char *buf, size_t len)
-{
-	while (len) {
-		ssize_t n = write(fd, buf, len);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		buf += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 int mgmt_config_write_file(const char *path, json_t *root, char *err,
 			   size_t errlen)
 {
-	char dirbuf[4096], base[4096], tmp[4096 + 64];
-	const char *dir;
-	char *text;
-	int fd, dfd, rc;
+	enum util_file_stage stage;
+	char *text, *line;
+	size_t len;
+	int rc;
 
-	if (strlen(path) >= sizeof(dirbuf) || path[0] == '\0') {
+	if (path[0] == '\0' || strlen(path) >= 4096) {
 		snprintf(err, errlen, "config file path '%.64s' is invalid",
 			 path);
 		return -EINVAL;
 	}
-	snprintf(dirbuf, sizeof(dirbuf), "%s", path);
-	snprintf(base, sizeof(base), "%s", path);
-	dir = dirname(dirbuf);
-	snprintf(tmp, sizeof(tmp), "%s/.%s.tmp.XXXXXX", dir, basename(base));
 	text = json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-	if (!text) {
+	len = text ? strlen(text) : 0;
+	line = text ? realloc(text, len + 2) : NULL;
+	if (!line) {
+		free(text);
 		snprintf(err, errlen, "config %s: out of memory", path);
 		return -ENOMEM;
 	}
-	fd = mkostemp(tmp, O_CLOEXEC);
-	if (fd < 0) {
-		rc = -errno;
+	line[len++] = '\n';
+	line[len] = '\0';
+	rc = util_file_replace(path, line, len, &stage);
+	free(line);
+	if (rc == 0)
+		return 0;
+	if (stage == UTIL_FILE_CREATE)
 		snprintf(err, errlen,
-			 "config %s: cannot create a file in %s: %s; check "
-			 "that the directory exists and is writable",
-			 path, dir, strerror(errno));
-		free(text);
-		return rc;
-	}
-	if (fchmod(fd, 0600) < 0 ||
-	    (rc = cfg_write_all(fd, text, strlen(text))) ||
-	    (rc = cfg_write_all(fd, "\n", 1)) || fsync(fd) < 0) {
-		rc = rc ? rc : -errno;
-		snprintf(err, errlen, "config %s: writing %s failed: %s", path,
-			 tmp, strerror(-rc));
-		goto fail;
-	}
-	if (close(fd) < 0) {
-		fd = -1;
-		rc = -errno;
-		snprintf(err, errlen, "config %s: writing %s failed: %s", path,
-			 tmp, strerror(-rc));
-		goto fail;
-	}
-	fd = -1;
-	if (rename(tmp, path) < 0) {
-		rc = -errno;
+			 "config %s: cannot create a file next to it: %s; "
+			 "check that the directory exists and is writable",
+			 path, strerror(-rc));
+	else if (stage == UTIL_FILE_WRITE)
+		snprintf(err, errlen, "config %s: writing it failed: %s", path,
+			 strerror(-rc));
+	else
 		snprintf(err, errlen,
 			 "config %s: cannot replace it: %s; is it a "
 			 "directory, or on another file system?",
 			 path, strerror(-rc));
-		goto fail;
-	}
-	free(text);
-	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dfd >= 0) {
-		fsync(dfd);
-		close(dfd);
-	}
-	return 0;
-fail:
-	if (fd >= 0)
-		close(fd);
-	unlink(tmp);
-	free(text);
 	return rc;
 }
 

@@ -34,6 +34,7 @@
 #include "scsi/sense.h"
 #include "scsi/ua.h"
 #include "util/bytes.h"
+#include "util/file.h"
 #include "util/log.h"
 
 /* Header, a long LBA block descriptor and every page. */
@@ -332,32 +333,17 @@ void scsi_mode_lu_forget(struct scsi_lu *lu)
 
 /* ---- saving ---- */
 
-static int mode_write_all(int fd, const char *s, size_t len)
-{
-	while (len) {
-		ssize_t n = write(fd, s, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		s += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 /* The file of saved pages: one line per page, its code and its bytes in
- * hex. Written to a temporary file, synced, renamed over the old one. */
+ * hex, replaced atomically (util/file.h). */
 static int mode_save_file(const struct scsi_lu *lu,
 			  uint8_t image[][SCSI_MODE_PAGE_LEN_MAX])
 {
 	const struct scsi_mode *m = lu->mode;
-	char path[4096], dir[4096], tmp[4200];
+	char path[4096], dir[4096];
 	char text[SCSI_MODE_PAGES_MAX * (2 * SCSI_MODE_PAGE_LEN_MAX + 4) +
 		  SCSI_NAME_MAX + 64];
 	size_t len;
-	int fd, dfd, rc;
+	int rc;
 
 	if (m->deleted)
 		return 0; /* the LU and its saved values are gone */
@@ -379,27 +365,7 @@ static int mode_save_file(const struct scsi_lu *lu,
 						"%02x", image[i][j]);
 		text[len++] = '\n';
 	}
-	snprintf(tmp, sizeof(tmp), "%s.tmp.XXXXXX", path);
-	fd = mkostemp(tmp, O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	rc = mode_write_all(fd, text, len);
-	if (rc == 0 && fsync(fd) < 0)
-		rc = -errno;
-	if (close(fd) < 0 && rc == 0)
-		rc = -errno;
-	if (rc == 0 && rename(tmp, path) < 0)
-		rc = -errno;
-	if (rc) {
-		unlink(tmp);
-		return rc;
-	}
-	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dfd >= 0) {
-		fsync(dfd);
-		close(dfd);
-	}
-	return 0;
+	return util_file_replace(path, text, len, NULL);
 }
 
 /* ---- MODE SENSE (6) and (10) ---- */
@@ -512,21 +478,11 @@ struct mode_change {
 	uint8_t val[SCSI_MODE_PAGES_MAX][SCSI_MODE_PAGE_LEN_MAX];
 };
 
-static void mode_param_error(struct scsi_cmd *cmd, uint8_t asc, uint8_t ascq,
-			     int byte, int bit)
-{
-	struct scsi_sense_info si;
-
-	scsi_sense_info_init(&si, SCSI_SK_ILLEGAL_REQUEST, asc, ascq);
-	if (byte >= 0)
-		scsi_sense_field_pointer(&si, false, (uint16_t)byte, bit);
-	scsi_cmd_set_sense_full(cmd, &si);
-}
-
 #define mode_invalid_param(cmd, byte, bit)                                     \
-	mode_param_error(cmd, SCSI_ASC_INVALID_FIELD_IN_PARAM, byte, bit)
+	scsi_cmd_set_param_error(cmd, SCSI_ASC_INVALID_FIELD_IN_PARAM, byte,   \
+				 bit)
 #define mode_length_error(cmd)                                                 \
-	mode_param_error(cmd, SCSI_ASC_PARAMETER_LIST_LENGTH, -1, -1)
+	scsi_cmd_set_param_error(cmd, SCSI_ASC_PARAMETER_LIST_LENGTH, -1, -1)
 
 static int mode_select_parse(struct scsi_cmd *cmd)
 {

@@ -76,23 +76,11 @@ static int pr_conflict(struct scsi_cmd *cmd)
 	return -EBUSY;
 }
 
-/* ILLEGAL REQUEST with a field pointer into the parameter list. */
-static int pr_param_error(struct scsi_cmd *cmd, uint8_t asc, uint8_t ascq,
-			  int byte, int bit)
-{
-	struct scsi_sense_info si;
-
-	scsi_sense_info_init(&si, SCSI_SK_ILLEGAL_REQUEST, asc, ascq);
-	if (byte >= 0)
-		scsi_sense_field_pointer(&si, false, (uint16_t)byte, bit);
-	scsi_cmd_set_sense_full(cmd, &si);
-	return -EINVAL;
-}
-
 #define pr_invalid_param(cmd, byte, bit)                                       \
-	pr_param_error(cmd, SCSI_ASC_INVALID_FIELD_IN_PARAM, byte, bit)
+	scsi_cmd_set_param_error(cmd, SCSI_ASC_INVALID_FIELD_IN_PARAM, byte,   \
+				 bit)
 #define pr_length_error(cmd)                                                   \
-	pr_param_error(cmd, SCSI_ASC_PARAMETER_LIST_LENGTH, -1, -1)
+	scsi_cmd_set_param_error(cmd, SCSI_ASC_PARAMETER_LIST_LENGTH, -1, -1)
 
 static int pr_no_resources(struct scsi_cmd *cmd)
 {

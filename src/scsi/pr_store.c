@@ -35,6 +35,7 @@
 #include "scsi/pr_internal.h"
 #include "scsi/target.h"
 #include "util/bytes.h"
+#include "util/file.h"
 
 #define PR_STORE_SUBDIR	 "pr"
 #define PR_STORE_FORMAT	 "lunar-pr"
@@ -527,21 +528,6 @@ fail:
 	return NULL;
 }
 
-static int pr_write_all(int fd, const char *s, size_t len)
-{
-	while (len) {
-		ssize_t n = write(fd, s, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		s += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 static void pr_sync_dir(const char *dir)
 {
 	int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -556,10 +542,10 @@ static int pr_file_save(const struct scsi_lu *lu,
 			const struct scsi_pr_image *img, char *err,
 			size_t errlen)
 {
-	char path[4096], dir[4096], tmp[4200];
+	char path[4096], dir[4096];
 	json_t *root;
 	char *text;
-	int fd, rc;
+	int rc;
 
 	rc = pr_file_path(lu, path, sizeof(path), err, errlen);
 	if (rc)
@@ -578,32 +564,13 @@ static int pr_file_save(const struct scsi_lu *lu,
 		snprintf(err, errlen, "out of memory writing %s", path);
 		return -ENOMEM;
 	}
-	snprintf(tmp, sizeof(tmp), "%s.tmp.XXXXXX", path);
-	fd = mkostemp(tmp, O_CLOEXEC);
-	if (fd < 0) {
-		rc = -errno;
-		snprintf(err, errlen, "cannot create a file in %s: %s", dir,
-			 strerror(-rc));
-		free(text);
-		return rc;
-	}
-	rc = pr_write_all(fd, text, strlen(text));
-	if (rc == 0)
-		rc = pr_write_all(fd, "\n", 1);
-	if (rc == 0 && fsync(fd) < 0)
-		rc = -errno;
-	if (close(fd) < 0 && rc == 0)
-		rc = -errno;
-	if (rc == 0 && rename(tmp, path) < 0)
-		rc = -errno;
+	rc = util_file_replace(path, text, strlen(text), NULL);
 	free(text);
 	if (rc) {
-		unlink(tmp);
 		snprintf(err, errlen, "cannot write %s: %s", path,
 			 strerror(-rc));
 		return rc;
 	}
-	pr_sync_dir(dir);
 	return 0;
 }
 

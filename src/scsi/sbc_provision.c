@@ -171,16 +171,6 @@ static int sbc_unmap_parse(struct scsi_cmd *cmd)
 	return 0;
 }
 
-static void sbc_param_invalid(struct scsi_cmd *cmd, uint16_t byte, int bit)
-{
-	struct scsi_sense_info si;
-
-	scsi_sense_info_init(&si, SCSI_SK_ILLEGAL_REQUEST,
-			     SCSI_ASC_INVALID_FIELD_IN_PARAM);
-	scsi_sense_field_pointer(&si, false, byte, bit);
-	scsi_cmd_set_sense_full(cmd, &si);
-}
-
 /*
  * The block descriptors of the parameter list that arrived, after the
  * checks of SBC-4 §5.31.2 (all made before any block is deallocated).
@@ -204,7 +194,8 @@ static int sbc_unmap_descriptors(struct scsi_cmd *cmd)
 		bddl = cmd->xfer_len - SBC_UNMAP_HDR_LEN;
 	count = bddl / SBC_UNMAP_DESC_LEN;
 	if (count > SBC_UNMAP_MAX_DESCS) {
-		sbc_param_invalid(cmd, 2, 7);
+		scsi_cmd_set_param_error(cmd, SCSI_ASC_INVALID_FIELD_IN_PARAM,
+					 2, 7);
 		return -1;
 	}
 	for (uint32_t i = 0; i < count; i++) {
@@ -220,11 +211,11 @@ static int sbc_unmap_descriptors(struct scsi_cmd *cmd)
 		}
 		total += nr;
 		if (total > SBC_UNMAP_MAX_LBAS) {
-			sbc_param_invalid(cmd,
-					  (uint16_t)(SBC_UNMAP_HDR_LEN +
-						     i * SBC_UNMAP_DESC_LEN +
-						     8),
-					  7);
+			scsi_cmd_set_param_error(
+			    cmd, SCSI_ASC_INVALID_FIELD_IN_PARAM,
+			    (uint16_t)(SBC_UNMAP_HDR_LEN +
+				       i * SBC_UNMAP_DESC_LEN + 8),
+			    7);
 			return -1;
 		}
 	}

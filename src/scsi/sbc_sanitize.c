@@ -421,17 +421,6 @@ static int sbc_sanitize_parse(struct scsi_cmd *cmd)
 	return 0;
 }
 
-static void sbc_sanitize_param_invalid(struct scsi_cmd *cmd, uint16_t byte,
-				       int bit)
-{
-	struct scsi_sense_info si;
-
-	scsi_sense_info_init(&si, SCSI_SK_ILLEGAL_REQUEST,
-			     SCSI_ASC_INVALID_FIELD_IN_PARAM);
-	scsi_sense_field_pointer(&si, false, byte, bit);
-	scsi_cmd_set_sense_full(cmd, &si);
-}
-
 /* The OVERWRITE parameter list (SBC-4 §5.30.3). */
 static int sbc_sanitize_overwrite_params(struct scsi_cmd *cmd,
 					 struct sbc_sanitize *s)
@@ -445,14 +434,16 @@ static int sbc_sanitize_overwrite_params(struct scsi_cmd *cmd,
 		return -EINVAL;
 	}
 	if ((d[0] & 0x1f) == 0) { /* OVERWRITE COUNT */
-		sbc_sanitize_param_invalid(cmd, 0, 4);
+		scsi_cmd_set_param_error(cmd, SCSI_ASC_INVALID_FIELD_IN_PARAM,
+					 0, 4);
 		return -EINVAL;
 	}
 	/* TEST (bits 6:5) is vendor specific: this device server has no
 	 * test modes and ignores it. */
 	iplen = get_be16(d + 2);
 	if (iplen == 0 || iplen > cmd->lu->block_size) {
-		sbc_sanitize_param_invalid(cmd, 2, 7);
+		scsi_cmd_set_param_error(cmd, SCSI_ASC_INVALID_FIELD_IN_PARAM,
+					 2, 7);
 		return -EINVAL;
 	}
 	if (SBC_SANITIZE_HDR_LEN + iplen > cmd->xfer_len) {

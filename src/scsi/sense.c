@@ -7,6 +7,7 @@
  */
 #include "scsi/sense.h"
 
+#include <errno.h>
 #include <string.h>
 
 #include "scsi/device.h"
@@ -130,6 +131,18 @@ void scsi_cmd_set_invalid_field(struct scsi_cmd *cmd, uint16_t byte, int bit)
 			     SCSI_ASC_INVALID_FIELD_IN_CDB);
 	scsi_sense_field_pointer(&si, true, byte, bit);
 	scsi_cmd_set_sense_full(cmd, &si);
+}
+
+int scsi_cmd_set_param_error(struct scsi_cmd *cmd, uint8_t asc, uint8_t ascq,
+			     long byte, int bit)
+{
+	struct scsi_sense_info si;
+
+	scsi_sense_info_init(&si, SCSI_SK_ILLEGAL_REQUEST, asc, ascq);
+	if (byte >= 0 && byte <= UINT16_MAX)
+		scsi_sense_field_pointer(&si, false, (uint16_t)byte, bit);
+	scsi_cmd_set_sense_full(cmd, &si);
+	return -EINVAL;
 }
 
 void scsi_cmd_set_status(struct scsi_cmd *cmd, uint8_t status)

@@ -122,6 +122,11 @@ void scsi_cmd_set_sense_full(struct scsi_cmd *cmd,
 			     const struct scsi_sense_info *si);
 /* ILLEGAL REQUEST / INVALID FIELD IN CDB pointing at byte/bit (-1: none). */
 void scsi_cmd_set_invalid_field(struct scsi_cmd *cmd, uint16_t byte, int bit);
+/* ILLEGAL REQUEST with asc/ascq about the parameter list, and a field
+ * pointer to byte (and bit, -1 for none) when byte is 0..65535. Returns
+ * -EINVAL so that a parser can return it. */
+int scsi_cmd_set_param_error(struct scsi_cmd *cmd, uint8_t asc, uint8_t ascq,
+			     long byte, int bit);
 /* A status without sense data (BUSY, TASK SET FULL, ...). */
 void scsi_cmd_set_status(struct scsi_cmd *cmd, uint8_t status);
 

@@ -440,17 +440,6 @@ const struct scsi_op spc_op_report_tpgs = {
 
 /* ---- SET TARGET PORT GROUPS (SPC-5 §6.43) --------------------------- */
 
-static void tpg_param_error(struct scsi_cmd *cmd, uint8_t asc, uint8_t ascq,
-			    int byte, int bit)
-{
-	struct scsi_sense_info si;
-
-	scsi_sense_info_init(&si, SCSI_SK_ILLEGAL_REQUEST, asc, ascq);
-	if (byte >= 0)
-		scsi_sense_field_pointer(&si, false, (uint16_t)byte, bit);
-	scsi_cmd_set_sense_full(cmd, &si);
-}
-
 /* Only a target with configured groups lets initiators set states. */
 static bool tpg_set_supported(const struct scsi_lu *lu)
 {
@@ -463,7 +452,8 @@ static int tpg_set_parse(struct scsi_cmd *cmd)
 	/* More descriptors than groups can only repeat one (refused
 	 * below); no need to buffer an arbitrary length for that. */
 	if (cmd->cdb_xfer_len > TPG_SET_MAX) {
-		tpg_param_error(cmd, SCSI_ASC_PARAMETER_LIST_LENGTH, -1, -1);
+		scsi_cmd_set_param_error(cmd, SCSI_ASC_PARAMETER_LIST_LENGTH,
+					 -1, -1);
 		return -EINVAL;
 	}
 	return 0;
@@ -503,7 +493,8 @@ static int tpg_set(struct scsi_cmd *cmd)
 	/* Only whole descriptors after the header, all of which arrived. */
 	if (len < cmd->cdb_xfer_len || len < TPG_SET_HDR_LEN ||
 	    (len - TPG_SET_HDR_LEN) % TPG_SET_DESC_LEN) {
-		tpg_param_error(cmd, SCSI_ASC_PARAMETER_LIST_LENGTH, -1, -1);
+		scsi_cmd_set_param_error(cmd, SCSI_ASC_PARAMETER_LIST_LENGTH,
+					 -1, -1);
 		return -EINVAL;
 	}
 	n = (len - TPG_SET_HDR_LEN) / TPG_SET_DESC_LEN;
@@ -517,8 +508,9 @@ static int tpg_set(struct scsi_cmd *cmd)
 		target[i] =
 		    tpg_set_target(a, get_be16(d + off + 2), &supported);
 		if (!target[i]) {
-			tpg_param_error(cmd, SCSI_ASC_INVALID_FIELD_IN_PARAM,
-					(int)off + 2, -1);
+			scsi_cmd_set_param_error(
+			    cmd, SCSI_ASC_INVALID_FIELD_IN_PARAM, (int)off + 2,
+			    -1);
 			rc = -EINVAL;
 			goto out;
 		}
@@ -526,16 +518,16 @@ static int tpg_set(struct scsi_cmd *cmd)
 		 * dependent and offline are not supported here. */
 		if (state[i] == SCSI_ALUA_TRANSITIONING ||
 		    !(tpg_sup_bit(state[i]) & supported)) {
-			tpg_param_error(cmd, SCSI_ASC_INVALID_FIELD_IN_PARAM,
-					(int)off, 3);
+			scsi_cmd_set_param_error(
+			    cmd, SCSI_ASC_INVALID_FIELD_IN_PARAM, (int)off, 3);
 			rc = -EINVAL;
 			goto out;
 		}
 		for (unsigned j = 0; j < i; j++) {
 			if (target[j] == target[i]) {
-				tpg_param_error(cmd,
-						SCSI_ASC_INVALID_FIELD_IN_PARAM,
-						(int)off + 2, -1);
+				scsi_cmd_set_param_error(
+				    cmd, SCSI_ASC_INVALID_FIELD_IN_PARAM,
+				    (int)off + 2, -1);
 				rc = -EINVAL;
 				goto out;
 			}

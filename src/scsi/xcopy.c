@@ -167,18 +167,6 @@ static atomic_uint xcopy_active;
 
 /* ---- sense helpers ---- */
 
-/* ILLEGAL REQUEST with a field pointer into the parameter list. */
-static void xcopy_param_error(struct scsi_cmd *cmd, uint8_t asc, uint8_t ascq,
-			      uint32_t byte, int bit)
-{
-	struct scsi_sense_info si;
-
-	scsi_sense_info_init(&si, SCSI_SK_ILLEGAL_REQUEST, asc, ascq);
-	if (byte <= UINT16_MAX)
-		scsi_sense_field_pointer(&si, false, (uint16_t)byte, bit);
-	scsi_cmd_set_sense_full(cmd, &si);
-}
-
 static void xcopy_list_length_error(struct scsi_cmd *cmd)
 {
 	struct scsi_sense_info si;
@@ -234,27 +222,31 @@ static int xcopy_parse_header(struct scsi_cmd *cmd, const uint8_t *p,
 	l->list_id = p[0];
 	/* STR is a hint and PRIORITY orders nothing here: both ignored. */
 	if (p[1] & 0xc0) {
-		xcopy_param_error(cmd, SCSI_ASC_INVALID_FIELD_IN_PARAM, 1, 7);
+		scsi_cmd_set_param_error(cmd, SCSI_ASC_INVALID_FIELD_IN_PARAM,
+					 1, 7);
 		return -EINVAL;
 	}
 	l->usage = (p[1] >> 3) & 0x03;
 	if (l->usage == XCOPY_LIST_RESERVED) {
-		xcopy_param_error(cmd, SCSI_ASC_INVALID_FIELD_IN_PARAM, 1, 4);
+		scsi_cmd_set_param_error(cmd, SCSI_ASC_INVALID_FIELD_IN_PARAM,
+					 1, 4);
 		return -EINVAL;
 	}
 	if (l->usage == XCOPY_LIST_NONE && l->list_id) {
-		xcopy_param_error(cmd, SCSI_ASC_INVALID_FIELD_IN_PARAM, 0, 7);
+		scsi_cmd_set_param_error(cmd, SCSI_ASC_INVALID_FIELD_IN_PARAM,
+					 0, 7);
 		return -EINVAL;
 	}
 	if (get_be32(p + 4)) {
-		xcopy_param_error(cmd, SCSI_ASC_INVALID_FIELD_IN_PARAM, 4, 7);
+		scsi_cmd_set_param_error(cmd, SCSI_ASC_INVALID_FIELD_IN_PARAM,
+					 4, 7);
 		return -EINVAL;
 	}
 	*cscd_len = get_be16(p + 2);
 	*seg_len = get_be32(p + 8);
 	inline_len = get_be32(p + 12);
 	if (inline_len > XCOPY_MAX_INLINE) {
-		xcopy_param_error(cmd, XCOPY_ASC_INLINE_TOO_LONG, 12, 7);
+		scsi_cmd_set_param_error(cmd, XCOPY_ASC_INLINE_TOO_LONG, 12, 7);
 		return -EINVAL;
 	}
 	if ((uint64_t)*cscd_len + *seg_len > XCOPY_MAX_DESC_LIST ||
@@ -283,8 +275,8 @@ static int xcopy_parse_cscd(struct scsi_cmd *cmd, const uint8_t *p,
 	c->desig_type = d[5] & 0x0f;
 	c->desig_len = d[7];
 	if (c->desig_len > XCOPY_DESIGNATOR_MAX) {
-		xcopy_param_error(cmd, SCSI_ASC_INVALID_FIELD_IN_PARAM, off + 7,
-				  7);
+		scsi_cmd_set_param_error(cmd, SCSI_ASC_INVALID_FIELD_IN_PARAM,
+					 off + 7, 7);
 		return -EINVAL;
 	}
 	memcpy(c->desig, d + 8, c->desig_len);
@@ -302,17 +294,18 @@ static int xcopy_parse_cscd_list(struct scsi_cmd *cmd, const uint8_t *p,
 	while (off < end) {
 		/* Codes below C0h are segment descriptors, not CSCDs. */
 		if (p[off] != XCOPY_CSCD_IDENTIFICATION) {
-			xcopy_param_error(cmd, XCOPY_ASC_UNSUPPORTED_CSCD, off,
-					  7);
+			scsi_cmd_set_param_error(
+			    cmd, XCOPY_ASC_UNSUPPORTED_CSCD, off, 7);
 			return -EINVAL;
 		}
 		if (l->nr_cscd == XCOPY_MAX_CSCD) {
-			xcopy_param_error(cmd, XCOPY_ASC_TOO_MANY_CSCD, off, 7);
+			scsi_cmd_set_param_error(cmd, XCOPY_ASC_TOO_MANY_CSCD,
+						 off, 7);
 			return -EINVAL;
 		}
 		if (end - off < XCOPY_CSCD_LEN) {
-			xcopy_param_error(cmd, SCSI_ASC_INVALID_FIELD_IN_PARAM,
-					  2, 7);
+			scsi_cmd_set_param_error(
+			    cmd, SCSI_ASC_INVALID_FIELD_IN_PARAM, 2, 7);
 			return -EINVAL;
 		}
 		if (xcopy_parse_cscd(cmd, p, off, &l->cscd[l->nr_cscd++]))
@@ -331,16 +324,16 @@ static int xcopy_parse_segment(struct scsi_cmd *cmd, const uint8_t *p,
 	s->off = off;
 	/* CAT only matters for inexact segments, which are refused. */
 	if (d[1] & 0xfc) {
-		xcopy_param_error(cmd, SCSI_ASC_INVALID_FIELD_IN_PARAM, off + 1,
-				  7);
+		scsi_cmd_set_param_error(cmd, SCSI_ASC_INVALID_FIELD_IN_PARAM,
+					 off + 1, 7);
 		return -EINVAL;
 	}
 	s->dc = d[1] & 0x02;
 	s->src = get_be16(d + 4);
 	s->dst = get_be16(d + 6);
 	if (get_be16(d + 8)) {
-		xcopy_param_error(cmd, SCSI_ASC_INVALID_FIELD_IN_PARAM, off + 8,
-				  7);
+		scsi_cmd_set_param_error(cmd, SCSI_ASC_INVALID_FIELD_IN_PARAM,
+					 off + 8, 7);
 		return -EINVAL;
 	}
 	s->nr_blocks = get_be16(d + 10);
@@ -357,28 +350,28 @@ static int xcopy_parse_segment_list(struct scsi_cmd *cmd, const uint8_t *p,
 
 	while (off < end) {
 		if (p[off] != XCOPY_SEG_BLOCK_TO_BLOCK) {
-			xcopy_param_error(cmd, XCOPY_ASC_UNSUPPORTED_SEGMENT,
-					  off, 7);
+			scsi_cmd_set_param_error(
+			    cmd, XCOPY_ASC_UNSUPPORTED_SEGMENT, off, 7);
 			return -EINVAL;
 		}
 		if (l->nr_seg == XCOPY_MAX_SEGMENTS) {
-			xcopy_param_error(cmd, XCOPY_ASC_TOO_MANY_SEGMENTS, off,
-					  7);
+			scsi_cmd_set_param_error(
+			    cmd, XCOPY_ASC_TOO_MANY_SEGMENTS, off, 7);
 			return -EINVAL;
 		}
 		if (end - off < 4) {
-			xcopy_param_error(cmd, SCSI_ASC_INVALID_FIELD_IN_PARAM,
-					  8, 7);
+			scsi_cmd_set_param_error(
+			    cmd, SCSI_ASC_INVALID_FIELD_IN_PARAM, 8, 7);
 			return -EINVAL;
 		}
 		if (get_be16(p + off + 2) != XCOPY_B2B_LEN - 4) {
-			xcopy_param_error(cmd, SCSI_ASC_INVALID_FIELD_IN_PARAM,
-					  off + 2, 7);
+			scsi_cmd_set_param_error(
+			    cmd, SCSI_ASC_INVALID_FIELD_IN_PARAM, off + 2, 7);
 			return -EINVAL;
 		}
 		if (end - off < XCOPY_B2B_LEN) {
-			xcopy_param_error(cmd, SCSI_ASC_INVALID_FIELD_IN_PARAM,
-					  8, 7);
+			scsi_cmd_set_param_error(
+			    cmd, SCSI_ASC_INVALID_FIELD_IN_PARAM, 8, 7);
 			return -EINVAL;
 		}
 		if (xcopy_parse_segment(cmd, p, off, &l->seg[l->nr_seg++]))
@@ -637,8 +630,9 @@ static int xcopy_precheck(struct xcopy_job *job)
 			return -EROFS;
 		}
 		if (s->nr_blocks && !xcopy_segment_bytes(s, src, dst)) {
-			xcopy_param_error(job->cmd, XCOPY_ASC_INEXACT_SEGMENT,
-					  s->off + 10, 7);
+			scsi_cmd_set_param_error(job->cmd,
+						 XCOPY_ASC_INEXACT_SEGMENT,
+						 s->off + 10, 7);
 			return -EINVAL;
 		}
 	}
