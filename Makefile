@@ -46,7 +46,7 @@ $(BUILD)/liblunar.a: $(LIB_OBJS)
 $(BUILD)/lunard: $(BUILD)/src/lunard.o $(BUILD)/liblunar.a
 	$(CC) $(LDFLAGS) -o $@ $< -Wl,--whole-archive $(BUILD)/liblunar.a -Wl,--no-whole-archive $(LDLIBS)
 
-$(BUILD)/lunarctl: $(BUILD)/tools/lunarctl.o
+$(BUILD)/lunarctl: $(BUILD)/tools/lunarctl.o $(BUILD)/tools/lunarctl_tgtadm.o
 	$(CC) $(LDFLAGS) -o $@ $^ -ljansson
 
 $(BUILD)/tests/test_%: $(BUILD)/tests/unit/test_%.o $(BUILD)/liblunar.a
