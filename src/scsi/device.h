@@ -26,6 +26,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "scsi/scsi.h"
 #include "scsi/target.h"
@@ -268,6 +269,43 @@ void scsi_lun_encode(uint64_t lun, uint8_t raw[8]);
 void scsi_cmd_complete(struct scsi_cmd *cmd);
 /* Copies up to xfer_len bytes of data into buf; sets data_len. */
 void scsi_cmd_put_data(struct scsi_cmd *cmd, const void *data, size_t len);
+/*
+ * Parameter data built piece by piece into the Data-In buffer: what fits
+ * in the allocation length is copied, the rest only counted, so that
+ * length fields can report the whole answer. scsi_data_in_finish sets
+ * data_len.
+ */
+struct scsi_data_in {
+	uint8_t *buf;
+	size_t cap; /* cmd->xfer_len */
+	size_t len; /* of the whole answer */
+};
+
+static inline void scsi_data_in_init(struct scsi_data_in *o,
+				     struct scsi_cmd *cmd)
+{
+	o->buf = cmd->buf;
+	o->cap = cmd->xfer_len;
+	o->len = 0;
+}
+
+static inline void scsi_data_in_put(struct scsi_data_in *o, const void *p,
+				    size_t n)
+{
+	if (o->len < o->cap) {
+		size_t room = o->cap - o->len;
+
+		memcpy(o->buf + o->len, p, n < room ? n : room);
+	}
+	o->len += n;
+}
+
+static inline void scsi_data_in_finish(struct scsi_cmd *cmd,
+				       const struct scsi_data_in *o)
+{
+	cmd->data_len = (uint32_t)(o->len < o->cap ? o->len : o->cap);
+}
+
 /* Number of logical blocks of the LU. */
 static inline uint64_t scsi_lu_blocks(const struct scsi_lu *lu)
 {

@@ -34,40 +34,18 @@
 #define PR_CAP_ALLOW_COMMANDS (0x3 << 4)
 #define PR_CAP_PTPL_A	      0x01
 
-/* Appends what fits of the answer to buf; counts all of it. */
-struct pr_in_out {
-	uint8_t *buf;
-	size_t cap;
-	size_t len;
-};
-
-static void pr_in_put(struct pr_in_out *o, const void *p, size_t n)
-{
-	if (o->len < o->cap) {
-		size_t room = o->cap - o->len;
-
-		memcpy(o->buf + o->len, p, n < room ? n : room);
-	}
-	o->len += n;
-}
-
-static void pr_in_finish(struct scsi_cmd *cmd, struct pr_in_out *o)
-{
-	cmd->data_len = (uint32_t)(o->len < o->cap ? o->len : o->cap);
-}
-
 /* The header: PRGENERATION and ADDITIONAL LENGTH. */
-static void pr_in_header(struct pr_in_out *o, uint32_t generation,
+static void pr_in_header(struct scsi_data_in *o, uint32_t generation,
 			 size_t additional)
 {
 	uint8_t h[8];
 
 	put_be32(h, generation);
 	put_be32(h + 4, (uint32_t)additional);
-	pr_in_put(o, h, sizeof(h));
+	scsi_data_in_put(o, h, sizeof(h));
 }
 
-static void pr_in_read_keys(const struct pr_set *s, struct pr_in_out *o)
+static void pr_in_read_keys(const struct pr_set *s, struct scsi_data_in *o)
 {
 	const struct pr_reg *reg;
 
@@ -76,11 +54,12 @@ static void pr_in_read_keys(const struct pr_set *s, struct pr_in_out *o)
 		uint8_t k[8];
 
 		put_be64(k, reg->key);
-		pr_in_put(o, k, sizeof(k));
+		scsi_data_in_put(o, k, sizeof(k));
 	}
 }
 
-static void pr_in_read_reservation(const struct pr_set *s, struct pr_in_out *o)
+static void pr_in_read_reservation(const struct pr_set *s,
+				   struct scsi_data_in *o)
 {
 	uint8_t d[16];
 
@@ -94,10 +73,10 @@ static void pr_in_read_reservation(const struct pr_set *s, struct pr_in_out *o)
 	if (s->holder)
 		put_be64(d, s->holder->key);
 	d[13] = (uint8_t)(s->scope << 4 | s->type);
-	pr_in_put(o, d, sizeof(d));
+	scsi_data_in_put(o, d, sizeof(d));
 }
 
-static void pr_in_report_caps(const struct scsi_pr *pr, struct pr_in_out *o)
+static void pr_in_report_caps(const struct scsi_pr *pr, struct scsi_data_in *o)
 {
 	uint8_t d[8];
 
@@ -114,7 +93,7 @@ static void pr_in_report_caps(const struct scsi_pr *pr, struct pr_in_out *o)
 	d[4] = 0x80 | 0x40 | 0x20 | 0x08 | 0x02; /* WR_EX_AR, EX_AC_RO,
 						   WR_EX_RO, EX_AC, WR_EX */
 	d[5] = 0x01;				 /* EX_AC_AR */
-	pr_in_put(o, d, sizeof(d));
+	scsi_data_in_put(o, d, sizeof(d));
 }
 
 /*
@@ -136,7 +115,8 @@ static size_t pr_in_transport_id(const struct pr_id *id, uint8_t *out)
 	return 4 + len;
 }
 
-static void pr_in_read_full_status(const struct pr_set *s, struct pr_in_out *o)
+static void pr_in_read_full_status(const struct pr_set *s,
+				   struct scsi_data_in *o)
 {
 	uint8_t d[24 + 4 + SCSI_PR_TID_MAX + 4];
 	const struct pr_reg *reg;
@@ -162,7 +142,7 @@ static void pr_in_read_full_status(const struct pr_set *s, struct pr_in_out *o)
 		if (!reg->all_tg_pt)
 			put_be16(d + 18, reg->rel_port_id);
 		put_be32(d + 20, (uint32_t)tid_len);
-		pr_in_put(o, d, 24 + tid_len);
+		scsi_data_in_put(o, d, 24 + tid_len);
 	}
 }
 
@@ -176,8 +156,9 @@ static int pr_in_execute(struct scsi_cmd *cmd)
 {
 	struct scsi_lu *lu = cmd->lu;
 	const struct scsi_pr *pr = lu->pr;
-	struct pr_in_out o = {.buf = cmd->buf, .cap = cmd->xfer_len};
+	struct scsi_data_in o;
 
+	scsi_data_in_init(&o, cmd);
 	pthread_mutex_lock(&lu->lock);
 	switch (cmd->op->service_action) {
 	case PR_IN_READ_KEYS:
@@ -194,7 +175,7 @@ static int pr_in_execute(struct scsi_cmd *cmd)
 		break;
 	}
 	pthread_mutex_unlock(&lu->lock);
-	pr_in_finish(cmd, &o);
+	scsi_data_in_finish(cmd, &o);
 	return 0;
 }
 

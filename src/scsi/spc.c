@@ -428,23 +428,6 @@ static void spc_rsoc_timeouts(const struct scsi_op *op, uint8_t *d)
 	put_be32(d + 8, op->timeouts.recommended);
 }
 
-/* Appends to the Data-In buffer what fits; the rest only counts. */
-struct spc_data {
-	uint8_t *buf;
-	size_t cap;
-	size_t len;
-};
-
-static void spc_data_put(struct spc_data *o, const void *p, size_t n)
-{
-	if (o->len < o->cap) {
-		size_t room = o->cap - o->len;
-
-		memcpy(o->buf + o->len, p, n < room ? n : room);
-	}
-	o->len += n;
-}
-
 /* All_commands parameter data (SPC-5 §6.35.2): every row, in table order. */
 static void spc_rsoc_all(struct scsi_cmd *cmd)
 {
@@ -452,16 +435,17 @@ static void spc_rsoc_all(struct scsi_cmd *cmd)
 	bool rctd = spc_rsoc_rctd(cmd);
 	size_t desc_len =
 	    SPC_RSOC_DESC_LEN + (rctd ? SPC_RSOC_TIMEOUTS_LEN : 0);
-	struct spc_data o = {.buf = cmd->buf, .cap = cmd->xfer_len};
+	struct scsi_data_in o;
 	uint8_t d[SPC_RSOC_DESC_LEN + SPC_RSOC_TIMEOUTS_LEN];
 
 	unsigned nr = 0;
 
+	scsi_data_in_init(&o, cmd);
 	for (unsigned i = 0; i < dt->nr_ops; i++)
 		nr += spc_op_supported(cmd, dt->ops[i]);
 	/* COMMAND DATA LENGTH: the whole list, whatever fits. */
 	put_be32(d, (uint32_t)(nr * desc_len));
-	spc_data_put(&o, d, 4);
+	scsi_data_in_put(&o, d, 4);
 	for (unsigned i = 0; i < dt->nr_ops; i++) {
 		const struct scsi_op *op = dt->ops[i];
 
@@ -478,9 +462,9 @@ static void spc_rsoc_all(struct scsi_cmd *cmd)
 			spc_rsoc_timeouts(op, d + SPC_RSOC_DESC_LEN);
 		}
 		put_be16(d + 6, op->cdb_len);
-		spc_data_put(&o, d, desc_len);
+		scsi_data_in_put(&o, d, desc_len);
 	}
-	cmd->data_len = (uint32_t)(o.len < o.cap ? o.len : o.cap);
+	scsi_data_in_finish(cmd, &o);
 }
 
 /* One_command parameter data (SPC-5 §6.35.3). */
