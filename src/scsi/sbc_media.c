@@ -3,7 +3,9 @@
  * conditions):
  *   §5.25 START STOP UNIT: LOEJ ejects (START=0) and loads (START=1) the
  *   medium of a removable LU; POWER CONDITION and START without LOEJ
- *   change nothing on a medium that neither spins nor sleeps;
+ *   change nothing on a medium that neither spins nor sleeps; with
+ *   NO_FLUSH=0, every transition but a start first makes the cached
+ *   writes stable, as SYNCHRONIZE CACHE of the whole LU does;
  *   §5.13 PREVENT ALLOW MEDIUM REMOVAL, per I_T nexus (the ITL's prevent
  *   flag, counted in lu->nr_prevent): while any nexus prevents removal,
  *   loading and ejecting end in MEDIUM REMOVAL PREVENTED; I_T nexus loss
@@ -24,8 +26,9 @@
 #include "scsi/ua.h"
 #include "util/bytes.h"
 
-#define SBC_SSU_LOEJ  0x02
-#define SBC_SSU_START 0x01
+#define SBC_SSU_NO_FLUSH 0x04
+#define SBC_SSU_LOEJ	 0x02
+#define SBC_SSU_START	 0x01
 
 bool sbc_lu_removable(const struct scsi_lu *lu)
 {
@@ -73,16 +76,14 @@ static int sbc_start_stop_parse(struct scsi_cmd *cmd)
 	return 0;
 }
 
-static int sbc_start_stop(struct scsi_cmd *cmd)
+/* The load or eject of START STOP UNIT, once the cache is flushed. */
+static int sbc_start_stop_transition(struct scsi_cmd *cmd)
 {
 	struct scsi_lu *lu = cmd->lu;
 	uint8_t b4 = cmd->cdb[4];
 	bool load = b4 & SBC_SSU_START;
 	bool was_absent;
 
-	if (sbc_media_check_sanitize(cmd))
-		return -EBUSY;
-	/* IMMED changes nothing: every transition is immediate. */
 	if ((b4 >> 4) != 0 || !(b4 & SBC_SSU_LOEJ))
 		return 0;
 	pthread_mutex_lock(&lu->lock);
@@ -99,6 +100,45 @@ static int sbc_start_stop(struct scsi_cmd *cmd)
 		scsi_ua_establish_others(lu, cmd->nexus,
 					 SCSI_ASC_MEDIUM_MAY_HAVE_CHANGED);
 	return 0;
+}
+
+static void sbc_start_stop_flushed(struct bs_req *req)
+{
+	struct scsi_cmd *cmd = req->issuer;
+
+	if (req->result < 0)
+		sbc_set_io_error(cmd, req);
+	else if (!cmd->aborted)
+		sbc_start_stop_transition(cmd);
+	scsi_cmd_complete(cmd);
+}
+
+static int sbc_start_stop(struct scsi_cmd *cmd)
+{
+	struct bs_req *req = &cmd->bs;
+	uint8_t b4 = cmd->cdb[4];
+
+	if (sbc_media_check_sanitize(cmd))
+		return -EBUSY;
+	/* IMMED changes nothing: the flush is waited for either way, and
+	 * every transition is immediate. Only a start (POWER CONDITION 0h,
+	 * START=1) leaves the cache as it is (SBC-4 §5.25: NO_FLUSH=0
+	 * writes the cache to the medium before a power condition that
+	 * prevents access to it). */
+	if ((b4 & SBC_SSU_NO_FLUSH) || ((b4 >> 4) == 0 && (b4 & SBC_SSU_START)))
+		return sbc_start_stop_transition(cmd);
+	req->op = BS_OP_FLUSH;
+	req->flags = 0;
+	req->offset = 0;
+	req->len = scsi_lu_blocks(cmd->lu) << cmd->lu->block_shift;
+	req->buf = NULL;
+	req->result = 0;
+	req->reactor = cmd->nexus->reactor;
+	req->complete = sbc_start_stop_flushed;
+	req->issuer = cmd;
+	list_init(&req->link);
+	cmd->lu->bs->ops->submit(cmd->lu->bs, req);
+	return -EINPROGRESS;
 }
 
 /* ---- PREVENT ALLOW MEDIUM REMOVAL ---- */
