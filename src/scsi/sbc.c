@@ -345,7 +345,7 @@ static size_t sbc_vpd_block_limits(const struct scsi_cmd *cmd, uint8_t *p)
 	put_be16(p + 2, (uint16_t)(gran ? gran : 1));
 	put_be32(p + 4, sbc_max_xfer_blocks(lu));
 	put_be32(p + 8, SBC_OPT_XFER_BYTES >> lu->block_shift);
-	sbc_cmp_block_limits(lu, p); /* compare and atomic write limits */
+	sbc_cmp_block_limits(lu, p);	   /* compare and atomic write limits */
 	sbc_provision_block_limits(lu, p); /* UNMAP and WRITE SAME limits */
 	return 0x3c;
 }
@@ -456,43 +456,49 @@ static void sbc_lu_exit(struct scsi_lu *lu)
  * ignored.
  */
 
-#define SBC_DATA_READ  (SCSI_OP_BLOCKS | SCSI_OP_MEDIUM | SCSI_OP_PR_READ)
+#define SBC_DATA_READ (SCSI_OP_BLOCKS | SCSI_OP_MEDIUM | SCSI_OP_PR_READ)
 #define SBC_DATA_WRITE                                                         \
 	(SCSI_OP_BLOCKS | SCSI_OP_WRITES | SCSI_OP_MEDIUM | SCSI_OP_PR_WRITE)
-#define SBC_MEMORY     SCSI_TIMEOUTS_MEMORY
-#define SBC_IO	       SCSI_TIMEOUTS_IO
-#define SBC_FLUSH      SCSI_TIMEOUTS_FLUSH
+#define SBC_MEMORY SCSI_TIMEOUTS_MEMORY
+#define SBC_IO	   SCSI_TIMEOUTS_IO
+#define SBC_FLUSH  SCSI_TIMEOUTS_FLUSH
 
-static SCSI_OP_ROW(sbc_op_read6, "READ(6)", 0x08, 6, SCSI_DIR_READ, SBC_DATA_READ,
-       sbc_rw6_parse, sbc_read, SBC_IO, 0x08, 0x1f, 0xff, 0xff, 0xff, 0x05);
-static SCSI_OP_ROW(sbc_op_write6, "WRITE(6)", 0x0a, 6, SCSI_DIR_WRITE, SBC_DATA_WRITE,
-       sbc_rw6_parse, sbc_write, SBC_IO, 0x0a, 0x1f, 0xff, 0xff, 0xff, 0x05);
-static SCSI_OP_ROW(sbc_op_read10, "READ(10)", 0x28, 10, SCSI_DIR_READ, SBC_DATA_READ,
-       sbc_rw10_parse, sbc_read, SBC_IO, 0x28, 0xf8, 0xff, 0xff, 0xff, 0xff,
-       0x00, 0xff, 0xff, 0x05);
-static SCSI_OP_ROW(sbc_op_write10, "WRITE(10)", 0x2a, 10, SCSI_DIR_WRITE, SBC_DATA_WRITE,
-       sbc_rw10_parse, sbc_write, SBC_IO, 0x2a, 0xf8, 0xff, 0xff, 0xff, 0xff,
-       0x00, 0xff, 0xff, 0x05);
-static SCSI_OP_ROW(sbc_op_sync10, "SYNCHRONIZE CACHE(10)", 0x35, 10, SCSI_DIR_NONE,
-       SCSI_OP_MEDIUM | SCSI_OP_PR_WRITE,
-       sbc_sync10_parse, sbc_sync_cache, SBC_FLUSH, 0x35, 0x02, 0xff, 0xff,
-       0xff, 0xff, 0x00, 0xff, 0xff, 0x05);
-static SCSI_OP_ROW(sbc_op_read16, "READ(16)", 0x88, 16, SCSI_DIR_READ, SBC_DATA_READ,
-       sbc_rw16_parse, sbc_read, SBC_IO, 0x88, 0xf8, 0xff, 0xff, 0xff, 0xff,
-       0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x00, 0x05);
-static SCSI_OP_ROW(sbc_op_write16, "WRITE(16)", 0x8a, 16, SCSI_DIR_WRITE, SBC_DATA_WRITE,
-       sbc_rw16_parse, sbc_write, SBC_IO, 0x8a, 0xf8, 0xff, 0xff, 0xff, 0xff,
-       0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x00, 0x05);
-static SCSI_OP_ROW(sbc_op_sync16, "SYNCHRONIZE CACHE(16)", 0x91, 16, SCSI_DIR_NONE,
-       SCSI_OP_MEDIUM | SCSI_OP_PR_WRITE,
-       sbc_sync16_parse, sbc_sync_cache, SBC_FLUSH, 0x91, 0x02, 0xff, 0xff,
-       0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x00, 0x05);
-static SCSI_OP_ROW(sbc_op_read12, "READ(12)", 0xa8, 12, SCSI_DIR_READ, SBC_DATA_READ,
-       sbc_rw12_parse, sbc_read, SBC_IO, 0xa8, 0xf8, 0xff, 0xff, 0xff, 0xff,
-       0xff, 0xff, 0xff, 0xff, 0x00, 0x05);
-static SCSI_OP_ROW(sbc_op_write12, "WRITE(12)", 0xaa, 12, SCSI_DIR_WRITE, SBC_DATA_WRITE,
-       sbc_rw12_parse, sbc_write, SBC_IO, 0xaa, 0xf8, 0xff, 0xff, 0xff, 0xff,
-       0xff, 0xff, 0xff, 0xff, 0x00, 0x05);
+static SCSI_OP_ROW(sbc_op_read6, "READ(6)", 0x08, 6, SCSI_DIR_READ,
+		   SBC_DATA_READ, sbc_rw6_parse, sbc_read, SBC_IO, 0x08, 0x1f,
+		   0xff, 0xff, 0xff, 0x05);
+static SCSI_OP_ROW(sbc_op_write6, "WRITE(6)", 0x0a, 6, SCSI_DIR_WRITE,
+		   SBC_DATA_WRITE, sbc_rw6_parse, sbc_write, SBC_IO, 0x0a, 0x1f,
+		   0xff, 0xff, 0xff, 0x05);
+static SCSI_OP_ROW(sbc_op_read10, "READ(10)", 0x28, 10, SCSI_DIR_READ,
+		   SBC_DATA_READ, sbc_rw10_parse, sbc_read, SBC_IO, 0x28, 0xf8,
+		   0xff, 0xff, 0xff, 0xff, 0x00, 0xff, 0xff, 0x05);
+static SCSI_OP_ROW(sbc_op_write10, "WRITE(10)", 0x2a, 10, SCSI_DIR_WRITE,
+		   SBC_DATA_WRITE, sbc_rw10_parse, sbc_write, SBC_IO, 0x2a,
+		   0xf8, 0xff, 0xff, 0xff, 0xff, 0x00, 0xff, 0xff, 0x05);
+static SCSI_OP_ROW(sbc_op_sync10, "SYNCHRONIZE CACHE(10)", 0x35, 10,
+		   SCSI_DIR_NONE, SCSI_OP_MEDIUM | SCSI_OP_PR_WRITE,
+		   sbc_sync10_parse, sbc_sync_cache, SBC_FLUSH, 0x35, 0x02,
+		   0xff, 0xff, 0xff, 0xff, 0x00, 0xff, 0xff, 0x05);
+static SCSI_OP_ROW(sbc_op_read16, "READ(16)", 0x88, 16, SCSI_DIR_READ,
+		   SBC_DATA_READ, sbc_rw16_parse, sbc_read, SBC_IO, 0x88, 0xf8,
+		   0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+		   0xff, 0xff, 0x00, 0x05);
+static SCSI_OP_ROW(sbc_op_write16, "WRITE(16)", 0x8a, 16, SCSI_DIR_WRITE,
+		   SBC_DATA_WRITE, sbc_rw16_parse, sbc_write, SBC_IO, 0x8a,
+		   0xf8, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+		   0xff, 0xff, 0xff, 0x00, 0x05);
+static SCSI_OP_ROW(sbc_op_sync16, "SYNCHRONIZE CACHE(16)", 0x91, 16,
+		   SCSI_DIR_NONE, SCSI_OP_MEDIUM | SCSI_OP_PR_WRITE,
+		   sbc_sync16_parse, sbc_sync_cache, SBC_FLUSH, 0x91, 0x02,
+		   0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+		   0xff, 0xff, 0x00, 0x05);
+static SCSI_OP_ROW(sbc_op_read12, "READ(12)", 0xa8, 12, SCSI_DIR_READ,
+		   SBC_DATA_READ, sbc_rw12_parse, sbc_read, SBC_IO, 0xa8, 0xf8,
+		   0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x00, 0x05);
+static SCSI_OP_ROW(sbc_op_write12, "WRITE(12)", 0xaa, 12, SCSI_DIR_WRITE,
+		   SBC_DATA_WRITE, sbc_rw12_parse, sbc_write, SBC_IO, 0xaa,
+		   0xf8, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x00,
+		   0x05);
 
 static const struct scsi_op sbc_op_capacity10 = {
     .name = "READ CAPACITY(10)",
