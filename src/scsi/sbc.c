@@ -128,25 +128,33 @@ static void sbc_io_done(struct bs_req *req)
 	scsi_cmd_complete(cmd);
 }
 
-static int sbc_submit(struct scsi_cmd *cmd, enum bs_op op, unsigned flags,
-		      uint64_t len)
+void sbc_req_prep(struct scsi_cmd *cmd, enum bs_op op, unsigned flags,
+		  uint64_t offset, uint64_t len, void *buf,
+		  void (*done)(struct bs_req *req))
 {
 	struct bs_req *req = &cmd->bs;
 
 	req->op = op;
 	req->flags = flags;
-	req->offset = cmd->lba << cmd->lu->block_shift;
+	req->offset = offset;
 	req->len = len;
-	req->buf = cmd->buf;
+	req->buf = buf;
 	req->result = 0;
 	req->reactor = cmd->nexus->reactor;
-	req->complete = sbc_io_done;
+	req->complete = done;
 	req->issuer = cmd;
 	list_init(&req->link);
+}
+
+static int sbc_submit(struct scsi_cmd *cmd, enum bs_op op, unsigned flags,
+		      uint64_t len)
+{
+	sbc_req_prep(cmd, op, flags, cmd->lba << cmd->lu->block_shift, len,
+		     cmd->buf, sbc_io_done);
 	/* A write waits while an atomic command holds its blocks. */
 	if (sbc_write_range_begin(cmd))
 		return -EINPROGRESS;
-	cmd->lu->bs->ops->submit(cmd->lu->bs, req);
+	cmd->lu->bs->ops->submit(cmd->lu->bs, &cmd->bs);
 	return -EINPROGRESS;
 }
 

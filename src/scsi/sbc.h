@@ -30,6 +30,12 @@ int sbc_set_range(struct scsi_cmd *cmd, uint64_t lba, uint32_t nr,
 		  uint16_t len_byte, bool transfers);
 /* The LU's range lock (range_lock.h). */
 struct scsi_range_lock *sbc_range_lock(const struct scsi_lu *lu);
+/* Fills cmd->bs for one store request of the command (bytes offset..len,
+ * completing through done on the command's reactor); the caller submits
+ * it, through the range lock when it writes. */
+void sbc_req_prep(struct scsi_cmd *cmd, enum bs_op op, unsigned flags,
+		  uint64_t offset, uint64_t len, void *buf,
+		  void (*done)(struct bs_req *req));
 
 /* ---- sbc_compare.c: writes under the range lock, compare commands ---- */
 

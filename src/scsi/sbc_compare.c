@@ -146,19 +146,10 @@ static void cmp_finish(struct scsi_cmd *cmd)
 static void cmp_submit(struct scsi_cmd *cmd, enum bs_op op, unsigned flags,
 		       uint64_t nr, void *buf, void (*done)(struct bs_req *))
 {
-	struct bs_req *req = &cmd->bs;
+	uint32_t shift = cmd->lu->block_shift;
 
-	req->op = op;
-	req->flags = flags;
-	req->offset = cmd->lba << cmd->lu->block_shift;
-	req->len = nr << cmd->lu->block_shift;
-	req->buf = buf;
-	req->result = 0;
-	req->reactor = cmd->nexus->reactor;
-	req->complete = done;
-	req->issuer = cmd;
-	list_init(&req->link);
-	cmd->lu->bs->ops->submit(cmd->lu->bs, req);
+	sbc_req_prep(cmd, op, flags, cmd->lba << shift, nr << shift, buf, done);
+	cmd->lu->bs->ops->submit(cmd->lu->bs, &cmd->bs);
 }
 
 /* FUA as asked, or always when the write cache is off. */
@@ -775,7 +766,7 @@ static int cmp_read_defect12(struct scsi_cmd *cmd)
 #define CMP_COMPARE (SCSI_OP_BLOCKS | SCSI_OP_MEDIUM | SCSI_OP_PR_READ)
 #define CMP_WRITE                                                              \
 	(SCSI_OP_BLOCKS | SCSI_OP_WRITES | SCSI_OP_MEDIUM | SCSI_OP_PR_WRITE)
-#define CMP_IO	    SCSI_TIMEOUTS_IO
+#define CMP_IO SCSI_TIMEOUTS_IO
 
 /* clang-format off */
 SCSI_OP_ROW(sbc_op_verify10, "VERIFY(10)", 0x2f, 10, SCSI_DIR_WRITE, CMP_COMPARE,

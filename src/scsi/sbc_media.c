@@ -115,7 +115,6 @@ static void sbc_start_stop_flushed(struct bs_req *req)
 
 static int sbc_start_stop(struct scsi_cmd *cmd)
 {
-	struct bs_req *req = &cmd->bs;
 	uint8_t b4 = cmd->cdb[4];
 
 	if (sbc_media_check_sanitize(cmd))
@@ -127,17 +126,10 @@ static int sbc_start_stop(struct scsi_cmd *cmd)
 	 * prevents access to it). */
 	if ((b4 & SBC_SSU_NO_FLUSH) || ((b4 >> 4) == 0 && (b4 & SBC_SSU_START)))
 		return sbc_start_stop_transition(cmd);
-	req->op = BS_OP_FLUSH;
-	req->flags = 0;
-	req->offset = 0;
-	req->len = scsi_lu_blocks(cmd->lu) << cmd->lu->block_shift;
-	req->buf = NULL;
-	req->result = 0;
-	req->reactor = cmd->nexus->reactor;
-	req->complete = sbc_start_stop_flushed;
-	req->issuer = cmd;
-	list_init(&req->link);
-	cmd->lu->bs->ops->submit(cmd->lu->bs, req);
+	sbc_req_prep(cmd, BS_OP_FLUSH, 0, 0,
+		     scsi_lu_blocks(cmd->lu) << cmd->lu->block_shift, NULL,
+		     sbc_start_stop_flushed);
+	cmd->lu->bs->ops->submit(cmd->lu->bs, &cmd->bs);
 	return -EINPROGRESS;
 }
 

@@ -118,21 +118,12 @@ static void sbc_prov_submit(struct scsi_cmd *cmd, enum bs_op op, unsigned flags,
 			    uint64_t lba, uint64_t nr, void *buf,
 			    void (*done)(struct bs_req *req))
 {
-	struct bs_req *req = &cmd->bs;
+	uint32_t shift = cmd->lu->block_shift;
 
-	req->op = op;
-	req->flags = flags;
-	req->offset = lba << cmd->lu->block_shift;
-	req->len = nr << cmd->lu->block_shift;
-	req->buf = buf;
-	req->result = 0;
-	req->reactor = cmd->nexus->reactor;
-	req->complete = done;
-	req->issuer = cmd;
-	list_init(&req->link);
+	sbc_req_prep(cmd, op, flags, lba << shift, nr << shift, buf, done);
 	if (sbc_write_range_begin(cmd))
 		return; /* submitted once granted */
-	cmd->lu->bs->ops->submit(cmd->lu->bs, req);
+	cmd->lu->bs->ops->submit(cmd->lu->bs, &cmd->bs);
 }
 
 /*
