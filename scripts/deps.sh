@@ -3,7 +3,7 @@
 # Usage: scripts/deps.sh build|test|bench
 set -eu
 build="gcc make pkg-config libjansson-dev libisal-dev nettle-dev"
-test="libcmocka-dev libiscsi-dev libiscsi-bin qemu-utils qemu-block-extra python3 procps strace"
+test="libcmocka-dev libiscsi-dev libiscsi-bin qemu-utils qemu-block-extra python3 procps strace clang-format"
 bench="tgt"
 case "${1:-build}" in
 build) want="$build" ;;

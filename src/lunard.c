@@ -45,6 +45,8 @@ static struct reactor_handler signal_handler;
 static int signal_fd = -1;
 static bool shutting_down;
 
+/* The usage text stays as it reads, one option a line. */
+/* clang-format off */
 static void usage(FILE *f)
 {
 	fprintf(f,
@@ -65,6 +67,7 @@ static void usage(FILE *f)
 		"  --version, --help\n",
 		LUNAR_DEFAULT_CONTROL, LUNAR_DEFAULT_STATE_DIR);
 }
+/* clang-format on */
 
 static int mkdir_p(const char *path, mode_t mode)
 {
@@ -105,22 +108,32 @@ static const char *absolute_path(const char *path)
 
 static int parse_options(int argc, char **argv, struct lunard_options *o)
 {
-	enum { OPT_PORTAL = 256, OPT_CONTROL, OPT_CONFIG, OPT_STATE, OPT_THREADS,
-	       OPT_FG, OPT_LOG, OPT_VERSION, OPT_HELP, OPT_NOP_INTERVAL,
-	       OPT_NOP_TIMEOUT };
+	enum {
+		OPT_PORTAL = 256,
+		OPT_CONTROL,
+		OPT_CONFIG,
+		OPT_STATE,
+		OPT_THREADS,
+		OPT_FG,
+		OPT_LOG,
+		OPT_VERSION,
+		OPT_HELP,
+		OPT_NOP_INTERVAL,
+		OPT_NOP_TIMEOUT
+	};
 	static const struct option longopts[] = {
-		{"portal", required_argument, NULL, OPT_PORTAL},
-		{"control", required_argument, NULL, OPT_CONTROL},
-		{"config", required_argument, NULL, OPT_CONFIG},
-		{"state-dir", required_argument, NULL, OPT_STATE},
-		{"threads", required_argument, NULL, OPT_THREADS},
-		{"nop-interval", required_argument, NULL, OPT_NOP_INTERVAL},
-		{"nop-timeout", required_argument, NULL, OPT_NOP_TIMEOUT},
-		{"foreground", no_argument, NULL, OPT_FG},
-		{"log-level", required_argument, NULL, OPT_LOG},
-		{"version", no_argument, NULL, OPT_VERSION},
-		{"help", no_argument, NULL, OPT_HELP},
-		{NULL, 0, NULL, 0},
+	    {"portal", required_argument, NULL, OPT_PORTAL},
+	    {"control", required_argument, NULL, OPT_CONTROL},
+	    {"config", required_argument, NULL, OPT_CONFIG},
+	    {"state-dir", required_argument, NULL, OPT_STATE},
+	    {"threads", required_argument, NULL, OPT_THREADS},
+	    {"nop-interval", required_argument, NULL, OPT_NOP_INTERVAL},
+	    {"nop-timeout", required_argument, NULL, OPT_NOP_TIMEOUT},
+	    {"foreground", no_argument, NULL, OPT_FG},
+	    {"log-level", required_argument, NULL, OPT_LOG},
+	    {"version", no_argument, NULL, OPT_VERSION},
+	    {"help", no_argument, NULL, OPT_HELP},
+	    {NULL, 0, NULL, 0},
 	};
 	long nproc = sysconf(_SC_NPROCESSORS_ONLN);
 	int c;
@@ -156,7 +169,8 @@ static int parse_options(int argc, char **argv, struct lunard_options *o)
 
 			errno = 0;
 			n = strtoul(optarg, &end, 10);
-			if (errno || *end || end == optarg || n < 1 || n > 256) {
+			if (errno || *end || end == optarg || n < 1 ||
+			    n > 256) {
 				fprintf(stderr,
 					"lunard: --threads '%s': give a number "
 					"from 1 to 256\n",
@@ -168,8 +182,9 @@ static int parse_options(int argc, char **argv, struct lunard_options *o)
 		}
 		case OPT_NOP_INTERVAL:
 		case OPT_NOP_TIMEOUT: {
-			const char *name = c == OPT_NOP_INTERVAL ? "--nop-interval"
-								 : "--nop-timeout";
+			const char *name = c == OPT_NOP_INTERVAL
+					       ? "--nop-interval"
+					       : "--nop-timeout";
 			char *end;
 			unsigned long n;
 
@@ -330,11 +345,11 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	struct mgmt_options mo = {
-		.control_path = o.control_path,
-		.state_dir = o.state_dir,
-		.config_path = o.config_path,
-		.threads = o.threads,
-		.portals = o.portals,
+	    .control_path = o.control_path,
+	    .state_dir = o.state_dir,
+	    .config_path = o.config_path,
+	    .threads = o.threads,
+	    .portals = o.portals,
 	};
 	/* The control socket first: a second lunard on the same socket must
 	 * refuse before it touches any portal. */

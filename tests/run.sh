@@ -1,10 +1,11 @@
 #!/bin/bash
 # make check: runs every unit test binary ($BUILD/tests/test_*), every
-# integration test (tests/integration/*.sh) and the conformance harness
+# integration test (tests/integration/*.sh), the layout check
+# (tests/format.sh, as the test "format") and the conformance harness
 # (tests/conformance/run.sh, what make conformance runs, as the test
-# "conformance"), each in its own process with a time limit (unit 60 s,
-# integration 300 s, conformance $CONFORMANCE_TIMEOUT, default 1000 s: its
-# suites have their own). Prints one line per test,
+# "conformance"), each in its own process with a time limit (unit and
+# format 60 s, integration 300 s, conformance $CONFORMANCE_TIMEOUT, default
+# 1000 s: its suites have their own). Prints one line per test,
 # "PASS name (Ns)" or "FAIL name (Ns, why)" followed by the last 40 lines
 # of its log, and ends with exactly one line "N passed, M failed". A cmocka
 # binary counts as one test. Logs are kept in $BUILD/test-logs/.
@@ -104,6 +105,11 @@ for t in "${itests[@]}"; do
 	wanted "$name" || continue
 	run_one "$name" "$ITEST_TIMEOUT" bash "$t"
 done
+
+# The layout of the sources (.clang-format).
+if wanted format; then
+	run_one format "$UNIT_TIMEOUT" bash tests/format.sh
+fi
 
 # libiscsi's iscsi-test-cu over the LUN matrix (docs/conformance.md).
 if wanted conformance; then

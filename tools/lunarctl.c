@@ -522,14 +522,13 @@ static void ctl_lun_line(json_t *l, char *out, size_t outlen)
 	if (jint(l, "physical_block_size"))
 		snprintf(pbs, sizeof(pbs), ", %lld-byte physical blocks",
 			 jint(l, "physical_block_size"));
-	snprintf(out, outlen,
-		 "%s (%s, %s, %lld-byte blocks%s, serial %s%s%s%s%s)",
-		 jstr(l, "backing"), jstr(l, "bstype"), size,
-		 jint(l, "block_size"), pbs, jstr(l, "serial"),
-		 jbool(l, "readonly") ? ", read-only" : "",
-		 jbool(l, "direct") ? ", O_DIRECT" : "",
-		 jbool(l, "thin") ? ", thin" : "",
-		 jbool(l, "removable") ? ", removable" : "");
+	snprintf(
+	    out, outlen, "%s (%s, %s, %lld-byte blocks%s, serial %s%s%s%s%s)",
+	    jstr(l, "backing"), jstr(l, "bstype"), size, jint(l, "block_size"),
+	    pbs, jstr(l, "serial"), jbool(l, "readonly") ? ", read-only" : "",
+	    jbool(l, "direct") ? ", O_DIRECT" : "",
+	    jbool(l, "thin") ? ", thin" : "",
+	    jbool(l, "removable") ? ", removable" : "");
 }
 
 /* "standby, preferred, portals A, B (1 session)" */

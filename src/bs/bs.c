@@ -19,7 +19,7 @@ const struct bs_ops *bs_find(const char *name)
 {
 	struct bs_ops *ops;
 
-	list_for_each_entry(ops, &bs_list, link) {
+	list_for_each_entry (ops, &bs_list, link) {
 		if (strcmp(ops->name, name) == 0)
 			return ops;
 	}
@@ -32,7 +32,7 @@ void bs_names(char *out, size_t outlen)
 	size_t used = 0;
 
 	out[0] = '\0';
-	list_for_each_entry(ops, &bs_list, link) {
+	list_for_each_entry (ops, &bs_list, link) {
 		int n = snprintf(out + used, outlen - used, "%s%s",
 				 used ? ", " : "", ops->name);
 		if (n < 0 || (size_t)n >= outlen - used)

@@ -22,8 +22,8 @@
 enum bs_op {
 	BS_OP_READ,
 	BS_OP_WRITE,
-	BS_OP_FLUSH,        /* make every completed write stable */
-	BS_OP_DISCARD,      /* deallocate [offset, offset+len): reads zeros after */
+	BS_OP_FLUSH,   /* make every completed write stable */
+	BS_OP_DISCARD, /* deallocate [offset, offset+len): reads zeros after */
 	BS_OP_WRITE_ZEROES, /* write zeros, keeping blocks allocated */
 };
 
@@ -33,20 +33,21 @@ struct bs_req {
 	enum bs_op op;
 	unsigned flags;
 	uint64_t offset; /* bytes */
-	uint64_t len;    /* bytes */
-	void *buf;       /* len bytes for READ/WRITE */
-	int result;      /* 0 or -errno, set by the store */
+	uint64_t len;	 /* bytes */
+	void *buf;	 /* len bytes for READ/WRITE */
+	int result;	 /* 0 or -errno, set by the store */
 	struct reactor *reactor;
 	void (*complete)(struct bs_req *req); /* runs on reactor */
-	void *issuer;                         /* issuer's context */
-	struct list_head link;                /* the store's queue while queued */
-	struct reactor_msg done_msg;          /* used by bs_complete */
+	void *issuer;			      /* issuer's context */
+	struct list_head link;	     /* the store's queue while queued */
+	struct reactor_msg done_msg; /* used by bs_complete */
 };
 
 struct bs_open_args {
 	bool readonly;
-	bool direct;          /* O_DIRECT */
-	uint64_t create_size; /* >0: create a sparse file of this size if missing */
+	bool direct; /* O_DIRECT */
+	/* >0: create a sparse file of this size if it is missing */
+	uint64_t create_size;
 };
 
 struct bs_dev {
@@ -95,10 +96,10 @@ void bs_names(char *out, size_t outlen);
 /* Any thread: sets req->result and runs req->complete on req->reactor. */
 void bs_complete(struct bs_req *req, int result);
 
-#define BS_REGISTER(ops)                                          \
-	static void __attribute__((constructor)) bs_register_##ops(void) \
-	{                                                          \
-		bs_register(&(ops));                               \
+#define BS_REGISTER(ops)                                                       \
+	static void __attribute__((constructor)) bs_register_##ops(void)       \
+	{                                                                      \
+		bs_register(&(ops));                                           \
 	}
 
 #endif

@@ -66,8 +66,8 @@ static int bs_null_resize(struct bs_dev *dev, uint64_t size)
 }
 
 /* Nothing is ever stored: every block is deallocated and reads zeros. */
-static int bs_null_lba_status(struct bs_dev *dev, uint64_t offset,
-			      uint64_t len, bool *mapped, uint64_t *run_len)
+static int bs_null_lba_status(struct bs_dev *dev, uint64_t offset, uint64_t len,
+			      bool *mapped, uint64_t *run_len)
 {
 	*mapped = false;
 	*run_len = len;

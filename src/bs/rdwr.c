@@ -651,8 +651,8 @@ static void bs_rdwr_close(struct bs_dev *dev)
  * system's block granularity). A block device, or a file system without
  * them, reports everything mapped: "mapped or unknown" (SBC-4 §5.8).
  */
-static int bs_rdwr_lba_status(struct bs_dev *dev, uint64_t offset,
-			      uint64_t len, bool *mapped, uint64_t *run_len)
+static int bs_rdwr_lba_status(struct bs_dev *dev, uint64_t offset, uint64_t len,
+			      bool *mapped, uint64_t *run_len)
 {
 	struct bs_rdwr *rd = bs_rdwr_of(dev);
 	off_t data, hole;

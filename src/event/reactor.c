@@ -19,7 +19,7 @@
 #include "util/log.h"
 
 #define REACTOR_MAX_EVENTS 128
-#define REACTOR_HEAP_INIT 64
+#define REACTOR_HEAP_INIT  64
 
 struct reactor_deferred {
 	struct reactor_deferred *next;
@@ -174,14 +174,14 @@ void reactor_remove(struct reactor *r, struct reactor_handler *h)
 
 void reactor_post_msg(struct reactor *r, struct reactor_msg *msg)
 {
-	struct reactor_msg *old = atomic_load_explicit(&r->msg_head,
-						       memory_order_relaxed);
+	struct reactor_msg *old =
+	    atomic_load_explicit(&r->msg_head, memory_order_relaxed);
 
 	do {
 		msg->next = old;
-	} while (!atomic_compare_exchange_weak_explicit(
-		&r->msg_head, &old, msg, memory_order_release,
-		memory_order_relaxed));
+	} while (!atomic_compare_exchange_weak_explicit(&r->msg_head, &old, msg,
+							memory_order_release,
+							memory_order_relaxed));
 	/* Only the poster that made the stack non-empty needs to wake. */
 	if (!old)
 		reactor_wake(r);
@@ -361,8 +361,8 @@ static void reactor_run_messages(struct reactor *r)
 
 	while (read(r->wakefd, &count, sizeof(count)) < 0 && errno == EINTR)
 		;
-	struct reactor_msg *m = atomic_exchange_explicit(&r->msg_head, NULL,
-							 memory_order_acquire);
+	struct reactor_msg *m =
+	    atomic_exchange_explicit(&r->msg_head, NULL, memory_order_acquire);
 	struct reactor_msg *fifo = NULL;
 
 	while (m) {

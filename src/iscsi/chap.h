@@ -19,7 +19,7 @@ enum chap_alg {
 	CHAP_ALG_SHA3_256 = 8,
 };
 
-#define CHAP_DIGEST_MAX 32
+#define CHAP_DIGEST_MAX	   32
 #define CHAP_CHALLENGE_LEN 32 /* bytes the target sends */
 #define CHAP_CHALLENGE_MIN 16 /* shortest initiator challenge accepted */
 #define CHAP_CHALLENGE_MAX 1024
@@ -52,8 +52,8 @@ struct chap_server {
 /* Chooses a random identifier and challenge (getrandom). */
 int chap_server_start(struct chap_server *s, enum chap_alg alg);
 /* The CHAP_I / CHAP_C values to send: decimal id and 0x-hex challenge. */
-int chap_server_format(const struct chap_server *s, char *id_out,
-		       size_t id_sz, char *chal_out, size_t chal_sz);
+int chap_server_format(const struct chap_server *s, char *id_out, size_t id_sz,
+		       char *chal_out, size_t chal_sz);
 /* Checks the initiator's CHAP_R against secret. 0 = match, -EACCES not,
  * -EINVAL malformed. Comparison in constant time. */
 int chap_server_verify(const struct chap_server *s, const char *secret,

@@ -38,7 +38,7 @@ struct iscsi_session_info {
 	char initiator_alias[256];
 	bool discovery;
 	uint16_t cid;
-	char peer[64];  /* "ADDR:PORT" of the initiator */
+	char peer[64];	/* "ADDR:PORT" of the initiator */
 	char local[64]; /* "ADDR:PORT" of the portal */
 	bool header_digest;
 	bool data_digest;

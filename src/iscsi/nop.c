@@ -94,14 +94,16 @@ static void nop_tick(void *arg)
 			return;
 		}
 		reactor_timer_arm(c->reactor, &c->nop_timer,
-				  iscsi_lim.nop_timeout_ms - (now - c->nop_sent_ms),
+				  iscsi_lim.nop_timeout_ms -
+				      (now - c->nop_sent_ms),
 				  nop_tick, c);
 		return;
 	}
 	idle = now - c->last_rx_ms;
 	if (idle < iscsi_lim.nop_interval_ms) {
 		reactor_timer_arm(c->reactor, &c->nop_timer,
-				  iscsi_lim.nop_interval_ms - idle, nop_tick, c);
+				  iscsi_lim.nop_interval_ms - idle, nop_tick,
+				  c);
 		return;
 	}
 	nop_ping(c, now);

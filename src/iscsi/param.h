@@ -13,23 +13,23 @@
 #define ISCSI_NAME_MAX 224
 
 /* Login status class/detail (RFC 7143 §11.13.5), as (class << 8 | detail). */
-#define ISCSI_LOGIN_OK 0x0000
-#define ISCSI_LOGIN_REDIRECT_TEMP 0x0101
-#define ISCSI_LOGIN_INIT_ERR 0x0200
-#define ISCSI_LOGIN_AUTH_FAILED 0x0201
-#define ISCSI_LOGIN_AUTHZ_FAILED 0x0202
-#define ISCSI_LOGIN_TARGET_NOT_FOUND 0x0203
-#define ISCSI_LOGIN_TARGET_REMOVED 0x0204
-#define ISCSI_LOGIN_UNSUPPORTED_VERSION 0x0205
-#define ISCSI_LOGIN_TOO_MANY_CONNECTIONS 0x0206
-#define ISCSI_LOGIN_MISSING_PARAMETER 0x0207
-#define ISCSI_LOGIN_NO_SESSION_SPANNING 0x0208
+#define ISCSI_LOGIN_OK			     0x0000
+#define ISCSI_LOGIN_REDIRECT_TEMP	     0x0101
+#define ISCSI_LOGIN_INIT_ERR		     0x0200
+#define ISCSI_LOGIN_AUTH_FAILED		     0x0201
+#define ISCSI_LOGIN_AUTHZ_FAILED	     0x0202
+#define ISCSI_LOGIN_TARGET_NOT_FOUND	     0x0203
+#define ISCSI_LOGIN_TARGET_REMOVED	     0x0204
+#define ISCSI_LOGIN_UNSUPPORTED_VERSION	     0x0205
+#define ISCSI_LOGIN_TOO_MANY_CONNECTIONS     0x0206
+#define ISCSI_LOGIN_MISSING_PARAMETER	     0x0207
+#define ISCSI_LOGIN_NO_SESSION_SPANNING	     0x0208
 #define ISCSI_LOGIN_SESSION_TYPE_UNSUPPORTED 0x0209
-#define ISCSI_LOGIN_SESSION_DOES_NOT_EXIST 0x020a
-#define ISCSI_LOGIN_INVALID_DURING_LOGIN 0x020b
-#define ISCSI_LOGIN_TARGET_ERROR 0x0300
-#define ISCSI_LOGIN_SERVICE_UNAVAILABLE 0x0301
-#define ISCSI_LOGIN_OUT_OF_RESOURCES 0x0302
+#define ISCSI_LOGIN_SESSION_DOES_NOT_EXIST   0x020a
+#define ISCSI_LOGIN_INVALID_DURING_LOGIN     0x020b
+#define ISCSI_LOGIN_TARGET_ERROR	     0x0300
+#define ISCSI_LOGIN_SERVICE_UNAVAILABLE	     0x0301
+#define ISCSI_LOGIN_OUT_OF_RESOURCES	     0x0302
 
 /* Growable buffer of "key=value\0" pairs, the wire form of login/text data. */
 struct iscsi_text {
@@ -42,7 +42,7 @@ void iscsi_text_init(struct iscsi_text *t);
 void iscsi_text_free(struct iscsi_text *t);
 /* Appends "key=value\0"; returns 0 or -ENOMEM. */
 int iscsi_text_add(struct iscsi_text *t, const char *key, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 
 /*
  * Iterates over the pairs of a data segment. *pos starts at 0. Returns 1
@@ -50,9 +50,8 @@ int iscsi_text_add(struct iscsi_text *t, const char *key, const char *fmt, ...)
  * pair has no '=', a key is longer than 63 bytes, a value longer than 8192
  * bytes (RFC 7143 §6.1), or the segment does not end with NUL.
  */
-int iscsi_text_next(const char *data, size_t len, size_t *pos,
-		    const char **key, size_t *keylen, const char **val,
-		    size_t *vallen);
+int iscsi_text_next(const char *data, size_t len, size_t *pos, const char **key,
+		    size_t *keylen, const char **val, size_t *vallen);
 
 /* What the target is willing to do; defaults from iscsi_limits_default(). */
 struct iscsi_limits {
@@ -63,7 +62,7 @@ struct iscsi_limits {
 	uint32_t max_connections;
 	uint32_t default_time2wait;
 	uint32_t default_time2retain;
-	uint32_t max_erl; /* highest ErrorRecoveryLevel we accept */
+	uint32_t max_erl;    /* highest ErrorRecoveryLevel we accept */
 	bool initial_r2t;    /* what we prefer (OR: yes wins) */
 	bool immediate_data; /* what we prefer (AND: no wins) */
 	bool data_pdu_in_order;
@@ -120,7 +119,7 @@ struct iscsi_kv {
 struct iscsi_neg {
 	struct iscsi_params p;
 	const struct iscsi_limits *lim;
-	uint64_t seen;     /* bit per key id: the initiator sent it */
+	uint64_t seen;	   /* bit per key id: the initiator sent it */
 	uint64_t answered; /* bit per key id: we have answered or declared it */
 	unsigned nr_deferred;
 	struct iscsi_kv deferred[ISCSI_NEG_MAX_DEFERRED];
@@ -151,7 +150,8 @@ void iscsi_neg_init(struct iscsi_neg *n, const struct iscsi_limits *lim);
  * Returns ISCSI_LOGIN_OK or the login status to fail with.
  */
 uint16_t iscsi_neg_process(struct iscsi_neg *n, enum iscsi_stage stage,
-			   const char *data, size_t len, struct iscsi_text *out);
+			   const char *data, size_t len,
+			   struct iscsi_text *out);
 
 /*
  * Appends the target's declarations and offers that the initiator has not

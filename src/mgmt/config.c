@@ -306,8 +306,8 @@ static int cfg_lun_from_json(struct cfg_ctx *c, json_t *o, const char *path,
 			     struct mgmt_cfg_lun *l)
 {
 	static const char *const keys[] = {
-	    "lun",	"backing", "bstype", "size", "block_size",
-	    "readonly", "direct",  "serial", "thin", "physical_block_size",
+	    "lun",	 "backing", "bstype", "size", "block_size",
+	    "readonly",	 "direct",  "serial", "thin", "physical_block_size",
 	    "removable", NULL,
 	};
 	uint64_t bsz = 512, pbsz = 0;
@@ -348,8 +348,8 @@ static int cfg_lun_from_json(struct cfg_ctx *c, json_t *o, const char *path,
 	l->p.block_size = (uint32_t)bsz;
 	/* 0: one logical block per physical block; else a power-of-two
 	 * multiple of the block size, at most 2^15 of them (LBPPBE). */
-	if (pbsz && (pbsz < bsz || (pbsz & (pbsz - 1)) ||
-		     pbsz / bsz > (1u << 15))) {
+	if (pbsz &&
+	    (pbsz < bsz || (pbsz & (pbsz - 1)) || pbsz / bsz > (1u << 15))) {
 		cfg_path(p, sizeof(p), path, "physical_block_size");
 		return cfg_fail(c, p,
 				"%llu is not a power-of-two multiple of the "

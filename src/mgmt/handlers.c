@@ -1186,10 +1186,11 @@ static int mgmt_check_args(const struct mgmt_cmd *cmd, json_t *req, char *err,
 					 cmd->name, key, names);
 		}
 		if (!mgmt_arg_ok(a->type, v))
-			return mgmt_fail(
-			    -EINVAL, err, errlen,
-			    "%s: argument '%s' must be %s, not %s", cmd->name,
-			    key, mgmt_type_names[a->type], mgmt_json_type_name(v));
+			return mgmt_fail(-EINVAL, err, errlen,
+					 "%s: argument '%s' must be %s, not %s",
+					 cmd->name, key,
+					 mgmt_type_names[a->type],
+					 mgmt_json_type_name(v));
 	}
 	for (const struct mgmt_arg *a = cmd->args; a->name; a++) {
 		if (a->required && !json_object_get(req, a->name))

@@ -432,7 +432,8 @@ static int scsi_lu_resize_store(struct scsi_lu *lu, uint64_t size, char *err,
 	else if (rc == -EOPNOTSUPP)
 		rc = 0;
 	if (rc < 0) {
-		snprintf(err, errlen, "cannot resize %s to %" PRIu64 " bytes: %s",
+		snprintf(err, errlen,
+			 "cannot resize %s to %" PRIu64 " bytes: %s",
 			 lu->params.backing, size, strerror(-rc));
 		return rc;
 	}

@@ -20,9 +20,9 @@
 #include "scsi/scsi.h"
 #include "util/list.h"
 
-#define SCSI_MAX_LUN	16383 /* flat/peripheral addressing, 14 bits */
-#define SCSI_PORTAL_MAX 64    /* "[v6addr]:port" fits */
-#define SCSI_SECRET_MAX 256
+#define SCSI_MAX_LUN	    16383 /* flat/peripheral addressing, 14 bits */
+#define SCSI_PORTAL_MAX	    64	  /* "[v6addr]:port" fits */
+#define SCSI_SECRET_MAX	    256
 #define SCSI_LOST_NEXUS_MAX 64
 
 struct sbc_sanitize;

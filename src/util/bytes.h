@@ -62,7 +62,8 @@ static inline void put_be64(void *p, uint64_t v)
 	put_be32((uint8_t *)p + 4, (uint32_t)v);
 }
 
-/* Serial number arithmetic, RFC 1982 with SERIAL_BITS = 32 (RFC 7143 §4.2.2.1). */
+/* Serial number arithmetic, RFC 1982 with SERIAL_BITS = 32 (RFC 7143 §4.2.2.1).
+ */
 static inline int sna32_lt(uint32_t a, uint32_t b)
 {
 	return a != b && (int32_t)(a - b) < 0;

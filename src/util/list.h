@@ -12,9 +12,11 @@ struct list_head {
 	struct list_head *next, *prev;
 };
 
+/* clang-format off */
 #define LIST_HEAD_INIT(name) {&(name), &(name)}
 #define container_of(ptr, type, member) \
 	((type *)((char *)(ptr) - offsetof(type, member)))
+/* clang-format on */
 
 static inline void list_init(struct list_head *h)
 {
@@ -55,18 +57,18 @@ static inline void list_del(struct list_head *n)
 	list_init(n);
 }
 
-#define list_entry(ptr, type, member) container_of(ptr, type, member)
+#define list_entry(ptr, type, member)	  container_of(ptr, type, member)
 #define list_first_entry(h, type, member) list_entry((h)->next, type, member)
 
-#define list_for_each_entry(pos, head, member)                             \
-	for (pos = list_entry((head)->next, __typeof__(*pos), member);     \
-	     &pos->member != (head);                                       \
+#define list_for_each_entry(pos, head, member)                                 \
+	for (pos = list_entry((head)->next, __typeof__(*pos), member);         \
+	     &pos->member != (head);                                           \
 	     pos = list_entry(pos->member.next, __typeof__(*pos), member))
 
-#define list_for_each_entry_safe(pos, n, head, member)                     \
-	for (pos = list_entry((head)->next, __typeof__(*pos), member),     \
-	    n = list_entry(pos->member.next, __typeof__(*pos), member);    \
-	     &pos->member != (head);                                       \
+#define list_for_each_entry_safe(pos, n, head, member)                         \
+	for (pos = list_entry((head)->next, __typeof__(*pos), member),         \
+	    n = list_entry(pos->member.next, __typeof__(*pos), member);        \
+	     &pos->member != (head);                                           \
 	     pos = n, n = list_entry(n->member.next, __typeof__(*n), member))
 
 #endif

@@ -23,7 +23,8 @@ void log_set_level(enum log_level lvl)
 
 int log_parse_level(const char *s, enum log_level *out)
 {
-	for (unsigned i = 0; i < sizeof(log_names) / sizeof(log_names[0]); i++) {
+	for (unsigned i = 0; i < sizeof(log_names) / sizeof(log_names[0]);
+	     i++) {
 		if (strcmp(s, log_names[i]) == 0) {
 			*out = (enum log_level)i;
 			return 0;
@@ -64,5 +65,6 @@ void log_msg(enum log_level lvl, const char *fmt, ...)
 	clock_gettime(CLOCK_REALTIME, &ts);
 	localtime_r(&ts.tv_sec, &tm);
 	fprintf(stderr, "%02d:%02d:%02d.%03ld lunard %s: %s\n", tm.tm_hour,
-		tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000, log_names[lvl], line);
+		tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000, log_names[lvl],
+		line);
 }

@@ -26,8 +26,8 @@
 
 #include "iscsi_raw.h"
 
-#define INITIATOR  "iqn.2026-11.org.lunar:nop"
-#define PING_ITT   0x4e4f5001u
+#define INITIATOR "iqn.2026-11.org.lunar:nop"
+#define PING_ITT  0x4e4f5001u
 /* Windows around the configured times, in ms: timers fire on time, but
  * the machine may be busy running other tests. */
 static int min_ping_ms, max_ping_ms, min_drop_ms, max_drop_ms;
@@ -37,7 +37,8 @@ static struct raw_pdu pdu;
 /* Waits for the target's ping; any other PDU, or a close, is an error. */
 static uint64_t wait_ping(struct raw_conn *c, uint64_t since, const char *what)
 {
-	uint64_t deadline = since + (uint64_t)max_ping_ms, now = raw_now_ms(), at;
+	uint64_t deadline = since + (uint64_t)max_ping_ms, now = raw_now_ms(),
+		 at;
 	int r =
 	    now < deadline ? raw_recv_pdu(c, &pdu, (int)(deadline - now)) : -1;
 
@@ -47,7 +48,8 @@ static uint64_t wait_ping(struct raw_conn *c, uint64_t since, const char *what)
 			"without pinging it first",
 			(double)(at - since) / 1000, what);
 	if (r < 0)
-		raw_die("no NOP-In ping within %.1f s of %s", max_ping_ms / 1000.0, what);
+		raw_die("no NOP-In ping within %.1f s of %s",
+			max_ping_ms / 1000.0, what);
 	if (!raw_is_ping(&pdu))
 		raw_die("%s (opcode 0x%02x, ITT 0x%08x) on an idle connection; "
 			"expected only a NOP-In ping",
@@ -57,7 +59,8 @@ static uint64_t wait_ping(struct raw_conn *c, uint64_t since, const char *what)
 	if (at - since < (uint64_t)min_ping_ms)
 		raw_die("NOP-In ping %.1f s after %s: the connection was idle "
 			"for less than %.1f s",
-			(double)(at - since) / 1000, what, min_ping_ms / 1000.0);
+			(double)(at - since) / 1000, what,
+			min_ping_ms / 1000.0);
 	return at;
 }
 

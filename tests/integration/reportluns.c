@@ -48,9 +48,9 @@
 #include <iscsi/iscsi.h>
 #include <iscsi/scsi-lowlevel.h>
 
-#define MAX_LUNS     64
-#define ALLOC_FULL   4096
-#define INITIATOR    "iqn.2026-11.org.lunar:reportluns"
+#define MAX_LUNS       64
+#define ALLOC_FULL     4096
+#define INITIATOR      "iqn.2026-11.org.lunar:reportluns"
 #define ASC_RL_CHANGED 0x3f0e
 
 static struct iscsi_context *iscsi;
@@ -122,9 +122,18 @@ static struct scsi_task *send_cdb(int lun, uint8_t *cdb, int cdb_len,
 
 static struct scsi_task *report_luns(int lun, uint8_t select, uint32_t alloc)
 {
-	uint8_t cdb[12] = {0xa0, 0, select, 0, 0, 0, (uint8_t)(alloc >> 24),
-			   (uint8_t)(alloc >> 16), (uint8_t)(alloc >> 8),
-			   (uint8_t)alloc, 0, 0};
+	uint8_t cdb[12] = {0xa0,
+			   0,
+			   select,
+			   0,
+			   0,
+			   0,
+			   (uint8_t)(alloc >> 24),
+			   (uint8_t)(alloc >> 16),
+			   (uint8_t)(alloc >> 8),
+			   (uint8_t)alloc,
+			   0,
+			   0};
 
 	return send_cdb(lun, cdb, sizeof(cdb), alloc);
 }
@@ -201,8 +210,10 @@ static void check_list(int to, uint8_t select, const unsigned *luns, int n,
 	uint8_t want[8];
 	char what[128];
 
-	snprintf(what, sizeof(what), "%s: REPORT LUNS SELECT %02xh to LUN "
-		 "field %04x", when, select, to);
+	snprintf(what, sizeof(what),
+		 "%s: REPORT LUNS SELECT %02xh to LUN "
+		 "field %04x",
+		 when, select, to);
 	if (t->status != SCSI_STATUS_GOOD) {
 		check(0, "%s: %s", what, describe(t));
 		scsi_free_scsi_task(t);
@@ -290,8 +301,8 @@ static void check_short_alloc(int to)
 		struct scsi_task *t = report_luns(to, 0, allocs[a]);
 		char what[64];
 
-		snprintf(what, sizeof(what),
-			 "REPORT LUNS allocation length %u", allocs[a]);
+		snprintf(what, sizeof(what), "REPORT LUNS allocation length %u",
+			 allocs[a]);
 		check_invalid_field(t, 6, what);
 		scsi_free_scsi_task(t);
 	}
@@ -316,8 +327,10 @@ static void check_selects(int to)
 		char what[64];
 
 		t = report_luns(to, reserved[i], ALLOC_FULL);
-		snprintf(what, sizeof(what), "REPORT LUNS SELECT %02xh "
-			 "(reserved)", reserved[i]);
+		snprintf(what, sizeof(what),
+			 "REPORT LUNS SELECT %02xh "
+			 "(reserved)",
+			 reserved[i]);
 		check_invalid_field(t, 2, what);
 		scsi_free_scsi_task(t);
 	}
@@ -393,8 +406,8 @@ int main(int argc, char **argv)
 	 * which fails on a LUN that does not exist. */
 	if (iscsi_connect_sync(iscsi, url->portal) != 0 ||
 	    iscsi_login_sync(iscsi) != 0) {
-		fprintf(stderr, "reportluns: login to %s failed: %s\n",
-			argv[1], iscsi_get_error(iscsi));
+		fprintf(stderr, "reportluns: login to %s failed: %s\n", argv[1],
+			iscsi_get_error(iscsi));
 		return 2;
 	}
 	missing = wire_lun((unsigned)url->lun);

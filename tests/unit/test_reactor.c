@@ -16,7 +16,7 @@
 
 #include "event/reactor.h"
 
-#define PRODUCERS 4
+#define PRODUCERS    4
 #define PER_PRODUCER 20000
 
 struct producer_msg {
@@ -57,7 +57,7 @@ static void *producer(void *arg)
 
 	for (unsigned i = 0; i < PER_PRODUCER; i++) {
 		struct producer_msg *m =
-			&pa->st->msgs[pa->id * PER_PRODUCER + i];
+		    &pa->st->msgs[pa->id * PER_PRODUCER + i];
 
 		m->producer = pa->id;
 		m->seq = i + 1;
@@ -205,9 +205,8 @@ static void test_pool_round_robin(void **state)
 	assert_true(a != b && b != c && a != c);
 	assert_ptr_equal(a, d);
 	for (int i = 0; i < 30; i++)
-		assert_int_equal(reactor_post(reactor_pool_next(), pool_msg,
-					      NULL),
-				 0);
+		assert_int_equal(
+		    reactor_post(reactor_pool_next(), pool_msg, NULL), 0);
 	/* Bounded wait: 2 s. */
 	for (int i = 0; i < 200 && atomic_load(&pool_hits) < 30; i++)
 		usleep(10000);
@@ -219,10 +218,10 @@ static void test_pool_round_robin(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_messages_cross_thread),
-		cmocka_unit_test(test_timers_order_and_cancel),
-		cmocka_unit_test(test_remove_during_batch),
-		cmocka_unit_test(test_pool_round_robin),
+	    cmocka_unit_test(test_messages_cross_thread),
+	    cmocka_unit_test(test_timers_order_and_cancel),
+	    cmocka_unit_test(test_remove_during_batch),
+	    cmocka_unit_test(test_pool_round_robin),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
