@@ -578,8 +578,11 @@ static int sbc_get_lba_status(struct scsi_cmd *cmd)
 	memset(hdr, 0, sizeof(hdr));
 	/* PARAMETER DATA LENGTH: the bytes after this field. */
 	put_be32(hdr, 4 + n * SBC_LBAS_DESC_LEN);
-	memcpy(cmd->buf, hdr,
-	       cmd->xfer_len < sizeof(hdr) ? cmd->xfer_len : sizeof(hdr));
+	/* ALLOCATION LENGTH 0 is no error, and leaves no buffer. */
+	if (cmd->xfer_len)
+		memcpy(cmd->buf, hdr,
+		       cmd->xfer_len < sizeof(hdr) ? cmd->xfer_len
+						   : sizeof(hdr));
 	cmd->data_len = SBC_LBAS_HDR_LEN + n * SBC_LBAS_DESC_LEN;
 	if (cmd->data_len > cmd->xfer_len)
 		cmd->data_len = cmd->xfer_len;
