@@ -45,6 +45,9 @@
 #include <iscsi/iscsi.h>
 #include <iscsi/scsi-lowlevel.h>
 
+#include "be.h"
+#include "check.h"
+
 #define INITIATOR   "iqn.2026-11.org.lunar:lba-status"
 #define BLOCK	    512u
 #define LBPPB	    8u
@@ -63,48 +66,12 @@ struct desc {
 
 static struct iscsi_context *iscsi;
 static int lun;
-static int failures;
 static uint64_t capacity; /* in blocks */
-
-static void check(int ok, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (ok)
-		return;
-	failures++;
-	printf("FAIL: ");
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	printf("\n");
-}
 
 static void fatal(const char *what)
 {
 	printf("FAIL: %s: %s\n", what, iscsi_get_error(iscsi));
 	exit(1);
-}
-
-static uint64_t get_be64(const uint8_t *p)
-{
-	uint64_t v = 0;
-
-	for (int i = 0; i < 8; i++)
-		v = v << 8 | p[i];
-	return v;
-}
-
-static uint32_t get_be32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
-	       (uint32_t)p[2] << 8 | p[3];
-}
-
-static void put_be64(uint8_t *p, uint64_t v)
-{
-	for (int i = 7; i >= 0; i--, v >>= 8)
-		p[i] = (uint8_t)v;
 }
 
 /*

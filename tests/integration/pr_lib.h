@@ -29,6 +29,8 @@
 #include <iscsi/iscsi.h>
 #include <iscsi/scsi-lowlevel.h>
 
+#include "be.h"
+
 #define PR_BLOCK      512 /* the .sh files create 512-byte LUNs */
 #define PR_NAME(x)    "iqn.2026-11.org.lunar:pr-" x
 #define PR_MAX_KEYS   32
@@ -340,35 +342,6 @@ static inline struct res nx_cmd(struct nexus *nx, const uint8_t *cdb,
 	if (done)
 		scsi_free_scsi_task(done);
 	return r;
-}
-
-static inline void put_be16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
-}
-
-static inline void put_be32(uint8_t *p, uint32_t v)
-{
-	put_be16(p, (uint16_t)(v >> 16));
-	put_be16(p + 2, (uint16_t)v);
-}
-
-static inline void put_be64(uint8_t *p, uint64_t v)
-{
-	put_be32(p, (uint32_t)(v >> 32));
-	put_be32(p + 4, (uint32_t)v);
-}
-
-static inline uint32_t get_be32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
-	       (uint32_t)p[2] << 8 | p[3];
-}
-
-static inline uint64_t get_be64(const uint8_t *p)
-{
-	return (uint64_t)get_be32(p) << 32 | get_be32(p + 4);
 }
 
 static inline struct res tur(struct nexus *nx)

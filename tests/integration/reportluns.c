@@ -48,27 +48,14 @@
 #include <iscsi/iscsi.h>
 #include <iscsi/scsi-lowlevel.h>
 
+#include "check.h"
+
 #define MAX_LUNS       64
 #define ALLOC_FULL     4096
 #define INITIATOR      "iqn.2026-11.org.lunar:reportluns"
 #define ASC_RL_CHANGED 0x3f0e
 
 static struct iscsi_context *iscsi;
-static int failures;
-
-static void check(int ok, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (ok)
-		return;
-	failures++;
-	printf("FAIL: ");
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	printf("\n");
-}
 
 /* The value of libiscsi's lun argument that addresses LUN n. */
 static int wire_lun(unsigned n)
