@@ -1,7 +1,7 @@
 /*
  * check(): one failed expectation of an integration test program, printed
- * as "FAIL: ..." and counted in failures; the program goes on, and exits
- * 1 at the end when failures is not 0.
+ * as "FAIL: ..." and counted in failures; the program goes on, and ends
+ * with return check_verdict().
  */
 #ifndef LUNAR_ITEST_CHECK_H
 #define LUNAR_ITEST_CHECK_H
@@ -24,6 +24,17 @@ check(int ok, const char *fmt, ...)
 	vprintf(fmt, ap);
 	va_end(ap);
 	printf("\n");
+}
+
+/* The program's verdict: "ok" and 0, or the count of failures and 1. */
+static int check_verdict(void)
+{
+	if (failures) {
+		printf("%d check(s) failed\n", failures);
+		return 1;
+	}
+	printf("ok\n");
+	return 0;
 }
 
 #endif

@@ -454,10 +454,5 @@ int main(int argc, char **argv)
 	iscsi_logout_sync(iscsi);
 	iscsi_destroy_url(url);
 	iscsi_destroy_context(iscsi);
-	if (failures) {
-		printf("%d check(s) failed\n", failures);
-		return 1;
-	}
-	printf("ok\n");
-	return 0;
+	return check_verdict();
 }
