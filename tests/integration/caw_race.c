@@ -30,6 +30,8 @@
 #include <iscsi/iscsi.h>
 #include <iscsi/scsi-lowlevel.h>
 
+#include "login.h"
+
 #define NR_BLOCKS      8
 #define LBA	       64
 #define INIT_BASE      "iqn.2026-11.org.lunar:caw-race-"
@@ -47,34 +49,6 @@ struct session {
 static struct session s[3];
 static uint32_t block_size;
 static int failures;
-
-static struct iscsi_context *login(const char *url_s, const char *name,
-				   int *lun)
-{
-	struct iscsi_context *iscsi = iscsi_create_context(name);
-	struct iscsi_url *url;
-
-	if (!iscsi)
-		return NULL;
-	url = iscsi_parse_full_url(iscsi, url_s);
-	if (!url) {
-		fprintf(stderr, "bad URL %s: %s\n", url_s,
-			iscsi_get_error(iscsi));
-		return NULL;
-	}
-	iscsi_set_targetname(iscsi, url->target);
-	iscsi_set_session_type(iscsi, ISCSI_SESSION_NORMAL);
-	iscsi_set_header_digest(iscsi, ISCSI_HEADER_DIGEST_NONE);
-	if (iscsi_full_connect_sync(iscsi, url->portal, url->lun)) {
-		fprintf(stderr, "login to %s as %s failed: %s\n", url_s, name,
-			iscsi_get_error(iscsi));
-		iscsi_destroy_url(url);
-		return NULL;
-	}
-	*lun = url->lun;
-	iscsi_destroy_url(url);
-	return iscsi;
-}
 
 static void cb(struct iscsi_context *iscsi, int status, void *data, void *priv)
 {
@@ -213,7 +187,7 @@ int main(int argc, char **argv)
 		char name[128];
 
 		snprintf(name, sizeof(name), INIT_BASE "%c", 'a' + i);
-		s[i].iscsi = login(argv[1 + i], name, &s[i].lun);
+		s[i].iscsi = itest_login(argv[1 + i], name, &s[i].lun, true);
 		if (!s[i].iscsi)
 			return 2;
 	}

@@ -35,6 +35,7 @@
 #include <iscsi/scsi-lowlevel.h>
 
 #include "be.h"
+#include "login.h"
 
 #define INITIATOR    "iqn.2026-11.org.lunar:cdb-fuzz"
 #define MAX_XFER     (128 * 1024)
@@ -380,34 +381,14 @@ static void fill_cdb(uint8_t *cdb, int len)
 
 static struct iscsi_context *connect_lun(const char *url_s, int *lun)
 {
-	struct iscsi_context *iscsi = iscsi_create_context(INITIATOR);
-	struct iscsi_url *url;
+	struct iscsi_context *iscsi = itest_login(url_s, INITIATOR, lun, false);
 
 	if (!iscsi)
 		return NULL;
-	url = iscsi_parse_full_url(iscsi, url_s);
-	if (!url) {
-		fprintf(stderr, "cdb_fuzz: %s\n", iscsi_get_error(iscsi));
-		iscsi_destroy_context(iscsi);
-		return NULL;
-	}
-	iscsi_set_targetname(iscsi, url->target);
-	iscsi_set_session_type(iscsi, ISCSI_SESSION_NORMAL);
-	iscsi_set_header_digest(iscsi, ISCSI_HEADER_DIGEST_NONE);
 	/* No automatic reconnect: a dropped session is counted here. */
 	iscsi_set_noautoreconnect(iscsi, 1);
 	/* A command unanswered for a minute is a hung target: fail. */
 	iscsi_set_timeout(iscsi, 60);
-	*lun = url->lun;
-	if (iscsi_connect_sync(iscsi, url->portal) != 0 ||
-	    iscsi_login_sync(iscsi) != 0) {
-		fprintf(stderr, "cdb_fuzz: login: %s\n",
-			iscsi_get_error(iscsi));
-		iscsi_destroy_url(url);
-		iscsi_destroy_context(iscsi);
-		return NULL;
-	}
-	iscsi_destroy_url(url);
 	return iscsi;
 }
 
@@ -432,6 +413,8 @@ int main(int argc, char **argv)
 	struct iscsi_context *iscsi;
 	unsigned long count, good = 0, check = 0, other = 0, relogins = 0;
 	static unsigned long good_of[256], sent_of[256];
+	const char *debug = getenv("FUZZ_DEBUG");
+	long debug_op = debug ? strtol(debug, NULL, 16) : -1;
 	int lun, bad = 0;
 
 	if (argc < 3) {
@@ -512,8 +495,7 @@ int main(int argc, char **argv)
 			bad++;
 		} else if (task->status == SCSI_STATUS_CHECK_CONDITION) {
 			check++;
-			if (getenv("FUZZ_DEBUG") &&
-			    strtol(getenv("FUZZ_DEBUG"), NULL, 16) == op)
+			if (debug_op == op)
 				printf("%02x: %x/%04x\n", op, task->sense.key,
 				       task->sense.ascq);
 			if (task->sense.error_type !=

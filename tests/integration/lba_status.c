@@ -47,6 +47,7 @@
 
 #include "be.h"
 #include "check.h"
+#include "login.h"
 
 #define INITIATOR   "iqn.2026-11.org.lunar:lba-status"
 #define BLOCK	    512u
@@ -407,29 +408,13 @@ static void check_edges(void)
 
 int main(int argc, char **argv)
 {
-	struct iscsi_url *url;
-
 	if (argc != 2) {
 		fprintf(stderr, "usage: lba_status URL\n");
 		return 2;
 	}
-	iscsi = iscsi_create_context(INITIATOR);
+	iscsi = itest_login(argv[1], INITIATOR, &lun, true);
 	if (!iscsi)
 		return 2;
-	url = iscsi_parse_full_url(iscsi, argv[1]);
-	if (!url) {
-		fprintf(stderr, "lba_status: %s\n", iscsi_get_error(iscsi));
-		return 2;
-	}
-	lun = url->lun;
-	iscsi_set_targetname(iscsi, url->target);
-	iscsi_set_session_type(iscsi, ISCSI_SESSION_NORMAL);
-	iscsi_set_header_digest(iscsi, ISCSI_HEADER_DIGEST_NONE);
-	if (iscsi_full_connect_sync(iscsi, url->portal, url->lun) != 0) {
-		fprintf(stderr, "lba_status: login: %s\n",
-			iscsi_get_error(iscsi));
-		return 2;
-	}
 
 	check_geometry();
 	check_edges();
@@ -438,7 +423,6 @@ int main(int argc, char **argv)
 	check_report_types();
 
 	iscsi_logout_sync(iscsi);
-	iscsi_destroy_url(url);
 	iscsi_destroy_context(iscsi);
 	return check_verdict();
 }

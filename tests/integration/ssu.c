@@ -15,41 +15,29 @@
 #include <iscsi/iscsi.h>
 #include <iscsi/scsi-lowlevel.h>
 
+#include "login.h"
+
 int main(int argc, char **argv)
 {
 	struct iscsi_context *iscsi;
-	struct iscsi_url *url;
 	struct scsi_task *t;
+	int lun;
 
 	if (argc != 6) {
 		fprintf(stderr,
 			"usage: ssu URL POWER_CONDITION NO_FLUSH LOEJ START\n");
 		return 2;
 	}
-	iscsi = iscsi_create_context("iqn.2026-11.org.lunar:ssu");
+	/* Not TEST UNIT READY first: an ejected medium would fail it. */
+	iscsi = itest_login(argv[1], "iqn.2026-11.org.lunar:ssu", &lun, false);
 	if (!iscsi)
 		return 2;
-	url = iscsi_parse_full_url(iscsi, argv[1]);
-	if (!url) {
-		fprintf(stderr, "ssu: %s\n", iscsi_get_error(iscsi));
-		return 2;
-	}
-	iscsi_set_targetname(iscsi, url->target);
-	iscsi_set_session_type(iscsi, ISCSI_SESSION_NORMAL);
-	iscsi_set_header_digest(iscsi, ISCSI_HEADER_DIGEST_NONE);
-	/* Not iscsi_full_connect_sync's TEST UNIT READY: an ejected
-	 * medium would fail it. */
-	if (iscsi_connect_sync(iscsi, url->portal) != 0 ||
-	    iscsi_login_sync(iscsi) != 0) {
-		fprintf(stderr, "ssu: login: %s\n", iscsi_get_error(iscsi));
-		return 2;
-	}
 	/* A new nexus first gets its unit attentions: send again after
 	 * each (at most 4), as initiators do. */
 	for (int i = 0;; i++) {
-		t = iscsi_startstopunit_sync(iscsi, url->lun, 0, 0,
-					     atoi(argv[2]), atoi(argv[3]),
-					     atoi(argv[4]), atoi(argv[5]));
+		t = iscsi_startstopunit_sync(iscsi, lun, 0, 0, atoi(argv[2]),
+					     atoi(argv[3]), atoi(argv[4]),
+					     atoi(argv[5]));
 		if (!t) {
 			fprintf(stderr, "ssu: %s\n", iscsi_get_error(iscsi));
 			return 2;
@@ -68,7 +56,6 @@ int main(int argc, char **argv)
 		printf("status %02x\n", t->status);
 	scsi_free_scsi_task(t);
 	iscsi_logout_sync(iscsi);
-	iscsi_destroy_url(url);
 	iscsi_destroy_context(iscsi);
 	return 0;
 }
