@@ -274,7 +274,9 @@ static int text_send_next(struct iscsi_conn *c, struct iscsi_text_xchg *x)
 	uint32_t len =
 	    left > c->max_xmit_dsl ? c->max_xmit_dsl : (uint32_t)left;
 	bool last = len == left;
-	const uint8_t *data = (const uint8_t *)x->rsp.buf + x->rsp_off;
+	/* an empty response has no buffer at all */
+	const uint8_t *data =
+	    left ? (const uint8_t *)x->rsp.buf + x->rsp_off : NULL;
 	uint32_t ttt = ISCSI_RSVD_TAG;
 	int r;
 
