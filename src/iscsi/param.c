@@ -20,6 +20,7 @@
 
 #include "iscsi/param.h"
 #include "util/bytes.h"
+#include "util/utf8.h"
 
 #define ISCSI_KEY_NAME_MAX   63	  /* RFC 7143 §6.1 */
 #define ISCSI_VALUE_MAX	     8192 /* RFC 7143 §6.1: longest value */
@@ -539,7 +540,8 @@ static bool iscsi_value_is(const char *v, size_t len, const char *word)
 
 /*
  * iSCSI names (RFC 7143 §4.2.7): "iqn.", "eui." or "naa." and at most
- * 223 bytes; no byte may be a control character or a space.
+ * 223 bytes of well-formed UTF-8 (names end up in JSON: the control
+ * protocol, saved reservations); no control character, no space.
  */
 static bool iscsi_name_valid(const char *v, size_t len)
 {
@@ -554,11 +556,12 @@ static bool iscsi_name_valid(const char *v, size_t len)
 		if (c <= 0x20 || c == 0x7f)
 			return false;
 	}
-	return true;
+	return utf8_valid(v, len);
 }
 
-/* Alias text: at most 255 bytes (§6.1) and no control characters, since it
- * ends up in logs and on administrators' terminals. */
+/* Alias text: at most 255 bytes (§6.1) of UTF-8 and no control
+ * characters, since it ends up in logs, JSON and administrators'
+ * terminals. */
 static bool iscsi_text_value_valid(const char *v, size_t len)
 {
 	if (len > ISCSI_TEXT_VALUE_MAX)
@@ -569,7 +572,7 @@ static bool iscsi_text_value_valid(const char *v, size_t len)
 		if (c < 0x20 || c == 0x7f)
 			return false;
 	}
-	return true;
+	return utf8_valid(v, len);
 }
 
 /* ---- answers ---------------------------------------------------------- */

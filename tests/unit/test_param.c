@@ -1177,9 +1177,20 @@ static void test_name_validation(void **state)
 	    "InitiatorName=iqn.2000-01.com.example:\x7f",
 	    "TargetName=iqn",
 	    "TargetName=iqn.2000-01.com.example: t",
+	    /* not UTF-8: a lone continuation byte, a truncated sequence, an
+	     * overlong '/', a surrogate, a code point above U+10FFFF */
+	    "InitiatorName=iqn.2000-01.com.example:\x80",
+	    "InitiatorName=iqn.2000-01.com.example:\xc3",
+	    "InitiatorName=iqn.2000-01.com.example:\xc0\xaf",
+	    "InitiatorName=iqn.2000-01.com.example:\xed\xa0\x80",
+	    "InitiatorName=iqn.2000-01.com.example:\xf4\x90\x80\x80",
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
 		assert_int_equal(fx_one(f, bad[i]), ISCSI_LOGIN_INIT_ERR);
+	/* well-formed UTF-8 (RFC 3722 names are Unicode): 2, 3, 4 bytes */
+	assert_int_equal(fx_one(f, "InitiatorName=iqn.2000-01.com.example:"
+				   "\xc3\xa9\xe2\x82\xac\xf0\x9f\x92\xbe"),
+			 ISCSI_LOGIN_OK);
 
 	/* 223 bytes fit, 224 do not */
 	memset(name, 'a', sizeof(name));
@@ -1214,6 +1225,10 @@ static void test_alias_validation(void **state)
 
 	assert_int_equal(fx_one(f, "InitiatorAlias=evil\x1b[2J"),
 			 ISCSI_LOGIN_INIT_ERR);
+	assert_int_equal(fx_one(f, "InitiatorAlias=latin1 caf\xe9"),
+			 ISCSI_LOGIN_INIT_ERR);
+	assert_int_equal(fx_one(f, "InitiatorAlias=caf\xc3\xa9"),
+			 ISCSI_LOGIN_OK);
 	assert_int_equal(fx_one(f, "InitiatorAlias="), ISCSI_LOGIN_OK);
 	assert_int_equal(fx_one(f, "InitiatorAlias=host name (lab)"),
 			 ISCSI_LOGIN_OK);
