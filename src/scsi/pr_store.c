@@ -20,6 +20,7 @@
  * ("reservation" null when there is none, "holder" absent for the all
  * registrants types). Keys are strings: JSON numbers lose 64-bit values.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -36,6 +37,7 @@
 #include "scsi/target.h"
 #include "util/bytes.h"
 #include "util/file.h"
+#include "util/utf8.h"
 
 #define PR_STORE_SUBDIR	 "pr"
 #define PR_STORE_FORMAT	 "lunar-pr"
@@ -43,9 +45,35 @@
 
 /* ---- identities ---- */
 
+/*
+ * A name as the iSCSI login takes it (iscsi/param.c): "iqn.", "eui." or
+ * "naa.", well-formed UTF-8, no control character or space. Not the
+ * stricter rules for names an administrator types (scsi_name_check): an
+ * initiator logged in as "iqn.1994-05.com.redhat:my_host" must be able to
+ * register, be named in a TransportID and have its saved registration
+ * load again. Lowercased into norm (names compare without case).
+ */
+static bool pr_name_norm(const char *name, size_t len, char *norm)
+{
+	if (len < 5 || len >= SCSI_NAME_MAX ||
+	    (strncasecmp(name, "iqn.", 4) && strncasecmp(name, "eui.", 4) &&
+	     strncasecmp(name, "naa.", 4)) ||
+	    !utf8_valid(name, len))
+		return false;
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)name[i];
+
+		if (c <= 0x20 || c == 0x7f || c == ',')
+			return false;
+		norm[i] = (char)(c < 0x80 ? tolower(c) : c);
+	}
+	norm[len] = '\0';
+	return true;
+}
+
 bool pr_id_parse(struct pr_id *id, const char *text, size_t len)
 {
-	char name[SCSI_NAME_MAX], norm[SCSI_NAME_MAX], why[128];
+	char norm[SCSI_NAME_MAX];
 	size_t name_len = len, sep_len = strlen(PR_ISID_SEP) + 1;
 	uint64_t isid = 0;
 	bool has_isid = false;
@@ -57,11 +85,7 @@ bool pr_id_parse(struct pr_id *id, const char *text, size_t len)
 			has_isid = true;
 		}
 	}
-	if (name_len == 0 || name_len >= sizeof(name))
-		return false;
-	memcpy(name, text, name_len);
-	name[name_len] = '\0';
-	if (scsi_name_check(name, norm, sizeof(norm), why, sizeof(why)))
+	if (!pr_name_norm(text, name_len, norm))
 		return false;
 	if (has_isid) {
 		size_t digits = len - name_len - sep_len;

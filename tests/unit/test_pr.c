@@ -1086,6 +1086,38 @@ static void test_aptpl_round_trip(void **state)
 	nexus_init_isid(&nc, INIT_C, ISID_A);
 }
 
+/* An initiator name the login takes but an administrator could not type
+ * ('_' is outside RFC 3722's characters, and common in the field): its
+ * saved registration loads again instead of refusing the LU. */
+static void test_aptpl_loose_initiator_name(void **state)
+{
+	static const char loose[] = "iqn.1994-05.com.redhat:my_host";
+	struct scsi_nexus nl;
+	char err[1024];
+	struct ht_cmd hc;
+	uint8_t d[256];
+
+	make_state_dir();
+	nexus_init_isid(&nl, loose, ISID_A);
+	clear_ua(&nl);
+	prout_full(&hc, &nl, SA_REGISTER, 0, 0, KEY_B, 0x01, NULL, 0);
+	ht_assert_good(&hc);
+	ht_release(&hc);
+	assert_int_equal(recreate_lu(err, sizeof(err)), 0);
+	prin(&nc, 0, sizeof(d), d);
+	assert_int_equal(get_be32(d + 4), 8); /* the one key is back */
+	assert_int_equal(get_be64(d + 8), KEY_B);
+	ht_nexus_release(&nl);
+	ht_nexus_release(&ht_nexus);
+	ht_nexus_release(&nb);
+	ht_nexus_release(&nc);
+	assert_int_equal(scsi_lu_delete(ht_target, 0), 0);
+	assert_int_equal(ht_lu_add(0, HT_LU_SIZE, 512, false), 0);
+	ht_nexus_init(&ht_nexus, HT_INITIATOR);
+	nexus_init_isid(&nb, INIT_B, ISID_A);
+	nexus_init_isid(&nc, INIT_C, ISID_A);
+}
+
 static void write_file(const char *path, const char *text)
 {
 	FILE *f = fopen(path, "w");
@@ -1158,6 +1190,7 @@ int main(void)
 	    pr_test(test_spec_i_pt),
 	    pr_test(test_parameter_checks),
 	    pr_test(test_relogin_keeps_registration),
+	    pr_test(test_aptpl_loose_initiator_name),
 	    pr_test(test_spc2),
 	    pr_test(test_aptpl_round_trip),
 	    pr_test(test_corrupt_file),
