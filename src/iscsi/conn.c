@@ -280,7 +280,11 @@ void iscsi_conn_close(struct iscsi_conn *c)
 
 void iscsi_conn_maybe_teardown(struct iscsi_conn *c)
 {
-	if (c->state != ISCSI_CONN_CLOSING || c->nr_tasks || c->in_close)
+	/* Not under conn_rx(): the PDU being handled may still use the
+	 * session (a LUN RESET whose aborts let a waiting Logout finish
+	 * and close the connection); conn_rx() tears down at its end. */
+	if (c->state != ISCSI_CONN_CLOSING || c->nr_tasks || c->in_close ||
+	    c->in_rx)
 		return;
 	c->state = ISCSI_CONN_DEAD;
 	if (c->sess) {
@@ -928,9 +932,12 @@ static void conn_rx(struct iscsi_conn *c)
 		ssize_t n = conn_rx_read(c);
 
 		if (n == 0) {
+			/* A FIN only ends the peer's half: the answers to
+			 * what it sent before are still delivered (tasks
+			 * still running are aborted as on any close). */
 			log_debug("iscsi: %s: peer closed the connection",
 				  c->peer);
-			iscsi_conn_close(c);
+			iscsi_conn_close_after_tx(c);
 			break;
 		}
 		if (n < 0) {
@@ -946,7 +953,9 @@ static void conn_rx(struct iscsi_conn *c)
 		conn_rx_process(c);
 	}
 	c->in_rx = false;
-	if (c->state < ISCSI_CONN_CLOSING && !c->tx_blocked)
+	if (c->state == ISCSI_CONN_CLOSING)
+		iscsi_conn_maybe_teardown(c);
+	else if (!c->tx_blocked)
 		iscsi_conn_flush(c);
 }
 

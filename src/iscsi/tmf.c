@@ -330,6 +330,12 @@ void iscsi_tmf_rx(struct iscsi_conn *c, const uint8_t *bhs)
 		  "0x%08x: response %u",
 		  c->peer, h.function, h.itt, h.rtt, response);
 	p->tmf.response = response;
+	if (c->state != ISCSI_CONN_FFP && c->state != ISCSI_CONN_LOGOUT) {
+		/* The aborts ended the connection (they let a Logout that
+		 * waited for them finish): nobody is left to answer. */
+		iscsi_ctl_release(c, p);
+		return;
+	}
 	list_add_tail(&p->tx.link, &c->tmf_wait);
 	c->nr_tmf_wait++;
 	iscsi_tmf_check(c);
