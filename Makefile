@@ -12,6 +12,14 @@ ifeq ($(SANITIZE),1)
 CFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 LDFLAGS += -fsanitize=address,undefined
 endif
+# FUZZ=1 (set by `make fuzz-build`, with CC=clang): libFuzzer coverage and
+# ASan+UBSan on the library; the harness links libFuzzer's main.
+FUZZ_SAN := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+ifeq ($(FUZZ),1)
+CFLAGS += -fsanitize=fuzzer-no-link $(FUZZ_SAN)
+endif
+FUZZ_BUILD ?= $(BUILD)-fuzz
+FUZZ_SECONDS ?= 300
 
 LIB_SRCS := $(sort $(wildcard src/util/*.c src/event/*.c src/bs/*.c src/scsi/*.c \
 	src/iscsi/*.c src/mgmt/*.c))
@@ -21,7 +29,7 @@ UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 ITEST_SRCS := $(sort $(wildcard tests/integration/*.c))
 ITEST_BINS := $(ITEST_SRCS:tests/integration/%.c=$(BUILD)/tests/%)
 
-.PHONY: all deps run check conformance bench clean format unit itest
+.PHONY: all deps run check conformance bench clean format unit itest fuzz fuzz-build
 all: deps $(BUILD)/lunard $(BUILD)/lunarctl
 
 deps:
@@ -62,6 +70,16 @@ $(BUILD)/tests/%: $(BUILD)/tests/integration/%.o
 	@mkdir -p $(dir $@)
 	$(CC) -o $@ $< -liscsi -pthread
 
+# The fuzzing harness (tests/fuzz/) and its seed writer; the latter is a
+# plain program (no fuzzer instrumentation, no -Isrc, like the clients).
+$(BUILD)/fuzz/fuzz_iscsi: $(BUILD)/tests/fuzz/fuzz_iscsi.o $(BUILD)/liblunar.a
+	@mkdir -p $(dir $@)
+	$(CC) -fsanitize=fuzzer $(FUZZ_SAN) -o $@ $< -Wl,--whole-archive $(BUILD)/liblunar.a -Wl,--no-whole-archive $(LDLIBS)
+$(BUILD)/tests/fuzz/fuzz_seeds.o: CFLAGS := $(filter-out -Isrc -fsanitize=% -fno-sanitize-recover=%,$(CFLAGS))
+$(BUILD)/fuzz/fuzz_seeds: $(BUILD)/tests/fuzz/fuzz_seeds.o
+	@mkdir -p $(dir $@)
+	$(CC) -o $@ $<
+
 unit: all $(UNIT_BINS)
 itest: all $(ITEST_BINS)
 
@@ -71,7 +89,19 @@ run: all
 check:
 	@scripts/deps.sh test
 	@$(MAKE) --no-print-directory all $(UNIT_BINS) $(ITEST_BINS)
-	@tests/run.sh
+	@$(MAKE) --no-print-directory fuzz-build
+	@FUZZ_BUILD=$(FUZZ_BUILD) tests/run.sh
+
+# Coverage-guided fuzzing of the iSCSI port (README, Tests): builds
+# with clang into $(FUZZ_BUILD) and fuzzes for FUZZ_SECONDS, keeping the
+# corpus in $(FUZZ_BUILD)/fuzz/corpus between runs.
+fuzz-build:
+	@scripts/deps.sh fuzz
+	@$(MAKE) --no-print-directory BUILD=$(FUZZ_BUILD) CC=clang FUZZ=1 \
+		$(FUZZ_BUILD)/fuzz/fuzz_iscsi $(FUZZ_BUILD)/fuzz/fuzz_seeds
+
+fuzz: fuzz-build
+	@FUZZ_BUILD=$(FUZZ_BUILD) tests/fuzz/run.sh --seconds $(FUZZ_SECONDS)
 
 # libiscsi's iscsi-test-cu over a matrix of LU configurations; writes
 # docs/conformance.md after a complete run. make check runs it too (as the
@@ -88,6 +118,6 @@ format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
 
 clean:
-	rm -rf $(BUILD)
+	rm -rf $(BUILD) $(FUZZ_BUILD)
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -1,15 +1,17 @@
 #!/bin/sh
 # Installs the Debian packages a make target needs, printing what it installs.
-# Usage: scripts/deps.sh build|test|bench
+# Usage: scripts/deps.sh build|test|fuzz|bench
 set -eu
 build="gcc make pkg-config libjansson-dev libisal-dev nettle-dev"
 test="libcmocka-dev libiscsi-dev libiscsi-bin qemu-utils qemu-block-extra python3 procps strace clang-format"
+fuzz="clang libclang-rt-14-dev"
 bench="tgt"
 case "${1:-build}" in
 build) want="$build" ;;
-test) want="$build $test" ;;
-bench) want="$build $test $bench" ;;
-*) echo "usage: $0 build|test|bench" >&2; exit 2 ;;
+test) want="$build $test $fuzz" ;;
+fuzz) want="$build $fuzz" ;;
+bench) want="$build $test $fuzz $bench" ;;
+*) echo "usage: $0 build|test|fuzz|bench" >&2; exit 2 ;;
 esac
 missing=""
 for p in $want; do

@@ -1,7 +1,8 @@
 #!/bin/bash
 # make check: runs every unit test binary ($BUILD/tests/test_*), every
 # integration test (tests/integration/*.sh), the layout check
-# (tests/format.sh, as the test "format") and the conformance harness
+# (tests/format.sh, as the test "format"), a fuzzing smoke run
+# (tests/fuzz/run.sh --smoke, as "fuzz_iscsi") and the conformance harness
 # (tests/conformance/run.sh, what make conformance runs, as the test
 # "conformance"), each in its own process with a time limit (unit and
 # format 60 s, integration 300 s, conformance $CONFORMANCE_TIMEOUT, default
@@ -109,6 +110,14 @@ done
 # The layout of the sources (.clang-format).
 if wanted format; then
 	run_one format "$UNIT_TIMEOUT" bash tests/format.sh
+fi
+
+# Coverage-guided fuzzing of the iSCSI port: the seeds, then a bounded
+# number of mutated inputs (tests/fuzz/run.sh; make fuzz runs it longer).
+if wanted fuzz_iscsi; then
+	run_one fuzz_iscsi "$ITEST_TIMEOUT" env \
+		FUZZ_BUILD="${FUZZ_BUILD:-$BUILD-fuzz}" \
+		bash tests/fuzz/run.sh --smoke
 fi
 
 # libiscsi's iscsi-test-cu over the LUN matrix (docs/conformance.md).
