@@ -135,11 +135,11 @@ static void logout(struct seed *s)
 
 static uint8_t pattern[65536];
 
-/* A SCSI command with imm bytes of immediate data from pattern; final:
- * no unsolicited Data-Out follows. */
-static uint32_t scsi(struct seed *s, uint16_t lun, const uint8_t *cdb,
-		     size_t cdblen, bool rd, bool wr, uint32_t edtl,
-		     uint32_t imm, bool final)
+/* A SCSI command with imm bytes of immediate data from data; final: no
+ * unsolicited Data-Out follows. */
+static uint32_t scsi_data(struct seed *s, uint16_t lun, const uint8_t *cdb,
+			  size_t cdblen, bool rd, bool wr, uint32_t edtl,
+			  const void *data, uint32_t imm, bool final)
 {
 	uint8_t b[RAW_BHS];
 	uint32_t itt = s->itt++;
@@ -153,8 +153,17 @@ static uint32_t scsi(struct seed *s, uint16_t lun, const uint8_t *cdb,
 	raw_put32(b + 24, s->cmdsn++);
 	raw_put32(b + 28, s->statsn++);
 	memcpy(b + 32, cdb, cdblen);
-	pdu(s, b, pattern, imm);
+	pdu(s, b, data, imm);
 	return itt;
+}
+
+/* The same with the data from pattern. */
+static uint32_t scsi(struct seed *s, uint16_t lun, const uint8_t *cdb,
+		     size_t cdblen, bool rd, bool wr, uint32_t edtl,
+		     uint32_t imm, bool final)
+{
+	return scsi_data(s, lun, cdb, cdblen, rd, wr, edtl, pattern, imm,
+			 final);
 }
 
 static void data_out(struct seed *s, uint16_t lun, uint32_t itt, uint32_t ttt,
@@ -308,11 +317,9 @@ static void io(uint16_t lun, bool r2t, bool digests, const char *name)
 static void thin(void)
 {
 	static struct seed s;
-	uint8_t b[RAW_BHS];
 	static const uint8_t unmap_list[24] = {
 	    0, 22, 0, 16, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 16, 0, 0, 0, 8,
 	};
-	uint32_t itt;
 
 	seed_init(&s);
 	login_normal(&s, TARGET, false, false);
@@ -320,15 +327,9 @@ static void thin(void)
 	OUT(&s, 1, 512, 0x41, 0x08, 0, 0, 0, 16, 0, 0, 8, 0);
 	IN(&s, 1, 24, 0x9e, 0x12, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 24, 0, 0);
 	/* UNMAP with its parameter list as immediate data */
-	bhs_init(b, RAW_OP_SCSI_CMD, RAW_FINAL | 0x20 | 1, itt = s.itt++);
-	raw_put16(b + 8, 1);
-	raw_put32(b + 20, sizeof(unmap_list));
-	raw_put32(b + 24, s.cmdsn++);
-	raw_put32(b + 28, s.statsn++);
-	b[32] = 0x42;
-	b[40] = sizeof(unmap_list);
-	pdu(&s, b, unmap_list, sizeof(unmap_list));
-	(void)itt;
+	scsi_data(&s, 1, CDB(0x42, 0, 0, 0, 0, 0, 0, 0, sizeof(unmap_list), 0),
+		  16, false, true, sizeof(unmap_list), unmap_list,
+		  sizeof(unmap_list), true);
 	IN(&s, 1, 64, 0x9e, 0x12, 0, 0, 0, 0, 0, 0, 0, 16, 0, 0, 0, 64, 0, 0);
 	/* FORMAT UNIT */
 	NOD(&s, 1, 0x04);
@@ -361,7 +362,6 @@ static void reservations(void)
 	static struct seed s;
 	static const uint8_t reg[24] = {[15] = 0x11};
 	static const uint8_t res[24] = {[7] = 0x11};
-	uint8_t b[RAW_BHS];
 	static const uint8_t unreg[24] = {[7] = 0x11};
 	const uint8_t *lists[] = {reg, res, res, unreg};
 	/* REGISTER AND IGNORE EXISTING KEY, RESERVE, RELEASE, unregister */
@@ -376,15 +376,11 @@ static void reservations(void)
 			IN(&s, 0, 256, 0x5e, 0x02, 0, 0, 0, 0, 0, 1, 0, 0);
 			IN(&s, 0, 256, 0x5e, 0x03, 0, 0, 0, 0, 0, 1, 0, 0);
 		}
-		bhs_init(b, RAW_OP_SCSI_CMD, RAW_FINAL | 0x20 | 1, s.itt++);
-		raw_put32(b + 20, 24);
-		raw_put32(b + 24, s.cmdsn++);
-		raw_put32(b + 28, s.statsn++);
-		b[32] = 0x5f;
-		b[33] = actions[i];
-		b[34] = i == 1 || i == 2 ? 0x05 : 0; /* WE, registrants only */
-		b[40] = 24;
-		pdu(&s, b, lists[i], 24);
+		/* type WE, registrants only for RESERVE and RELEASE */
+		scsi_data(&s, 0,
+			  CDB(0x5f, actions[i], i == 1 || i == 2 ? 0x05 : 0, 0,
+			      0, 0, 0, 0, 24, 0),
+			  16, false, true, 24, lists[i], 24, true);
 	}
 	NOD(&s, 0, 0x16, 0, 0, 0, 0, 0);
 	NOD(&s, 0, 0x17, 0, 0, 0, 0, 0);
