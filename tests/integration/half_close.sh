@@ -17,13 +17,6 @@ timeout -k 5 90 "$TESTBIN/half_close" "127.0.0.1:$PORT" "$IQN" >"$T/out" 2>&1 ||
 cat "$T/out"
 [ $rc = 0 ] || fail "half_close client failed (status $rc)"
 
-for _ in $(seq 50); do
-	case $(ctl_ok session list "$IQN") in
-	*"$INIT"*) sleep 0.1 ;;
-	*) break ;;
-	esac
-done
-assert_not_contains "$(ctl_ok session list "$IQN")" "$INIT" \
-	"session list after both connections closed"
+wait_session_gone "$IQN" "$INIT" "after both connections closed"
 lunard_alive || fail "lunard died"
 lunard_stop

@@ -12,6 +12,7 @@
 #                          PORT SOCK STATE LUNARD_LOG LUNARD_PID
 #   ctl ARGS               build/lunarctl --control $SOCK ARGS
 #   ctl_ok ARGS / ctl_fails ARGS   the same, asserting success / failure
+#   wait_session_gone IQN INITIATOR WHEN   the session ends within 5 s
 #   rpc JSON               one raw control-protocol request; prints result
 #   lun_url IQN LUN [USER SECRET]  / portal_url
 #
@@ -108,6 +109,18 @@ ctl_fails() {
 	[ "$CTL_RC" != 0 ] || fail "lunarctl $* succeeded, expected a failure; it said: $CTL_OUT"
 	[ "$CTL_RC" -lt 126 ] || fail "lunarctl $* died with status $CTL_RC: $CTL_OUT"
 	[ -n "$CTL_OUT" ] || fail "lunarctl $* failed (status $CTL_RC) without saying why"
+}
+
+# wait_session_gone IQN INITIATOR WHEN: the initiator's session leaves
+# `session list IQN` within 5 s, or the test fails saying WHEN.
+wait_session_gone() {
+	for _ in $(seq 50); do
+		case $(ctl_ok session list "$1") in
+		*"$2"*) sleep 0.1 ;;
+		*) return 0 ;;
+		esac
+	done
+	fail "$2 is still in the session list of $1 5 s $3"
 }
 
 # rpc JSON: one request on the control socket; prints the result as JSON

@@ -38,12 +38,5 @@ grep -q 'no answer to a NOP-In ping' "$LUNARD_LOG" ||
 	fail "lunard did not log why it dropped the connection"
 
 # The dropped session is gone from the list.
-for _ in $(seq 50); do
-	case $(ctl_ok session list "$IQN") in
-	*"$INIT"*) sleep 0.1 ;;
-	*) break ;;
-	esac
-done
-assert_not_contains "$(ctl_ok session list "$IQN")" "$INIT" \
-	"session list after the unanswered ping"
+wait_session_gone "$IQN" "$INIT" "after the unanswered ping"
 lunard_stop
