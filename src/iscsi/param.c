@@ -19,6 +19,7 @@
 #include <strings.h>
 
 #include "iscsi/param.h"
+#include "scsi/target.h"
 #include "util/bytes.h"
 #include "util/utf8.h"
 
@@ -538,27 +539,6 @@ static bool iscsi_value_is(const char *v, size_t len, const char *word)
 	return strlen(word) == len && memcmp(v, word, len) == 0;
 }
 
-/*
- * iSCSI names (RFC 7143 §4.2.7): "iqn.", "eui." or "naa." and at most
- * 223 bytes of well-formed UTF-8 (names end up in JSON: the control
- * protocol, saved reservations); no control character, no space.
- */
-static bool iscsi_name_valid(const char *v, size_t len)
-{
-	if (len < 5 || len > ISCSI_NAME_MAX - 1)
-		return false;
-	if (strncasecmp(v, "iqn.", 4) != 0 && strncasecmp(v, "eui.", 4) != 0 &&
-	    strncasecmp(v, "naa.", 4) != 0)
-		return false;
-	for (size_t i = 0; i < len; i++) {
-		unsigned char c = (unsigned char)v[i];
-
-		if (c <= 0x20 || c == 0x7f)
-			return false;
-	}
-	return utf8_valid(v, len);
-}
-
 /* Alias text: at most 255 bytes (§6.1) of UTF-8 and no control
  * characters, since it ends up in logs, JSON and administrators'
  * terminals. */
@@ -795,7 +775,7 @@ static uint16_t iscsi_neg_one(struct iscsi_neg *n, enum iscsi_stage stage,
 		return iscsi_answer(n, id, out, def->choices[idx]);
 	case KT_NAME_DECL:
 	case KT_TEXT_DECL:
-		if (def->type == KT_NAME_DECL ? !iscsi_name_valid(v, len)
+		if (def->type == KT_NAME_DECL ? !scsi_name_accepted(v, len)
 					      : !iscsi_text_value_valid(v, len))
 			return def->bad_status;
 		if (def->p_off == NO_FIELD ||

@@ -37,7 +37,6 @@
 #include "scsi/target.h"
 #include "util/bytes.h"
 #include "util/file.h"
-#include "util/utf8.h"
 
 #define PR_STORE_SUBDIR	 "pr"
 #define PR_STORE_FORMAT	 "lunar-pr"
@@ -45,26 +44,16 @@
 
 /* ---- identities ---- */
 
-/*
- * A name as the iSCSI login takes it (iscsi/param.c): "iqn.", "eui." or
- * "naa.", well-formed UTF-8, no control character or space. Not the
- * stricter rules for names an administrator types (scsi_name_check): an
- * initiator logged in as "iqn.1994-05.com.redhat:my_host" must be able to
- * register, be named in a TransportID and have its saved registration
- * load again. Lowercased into norm (names compare without case).
- */
+/* Any name the login takes (scsi_name_accepted), lowercased into norm
+ * (names compare without case): a registration made by an initiator must
+ * load again, and the initiator can be named in a TransportID. */
 static bool pr_name_norm(const char *name, size_t len, char *norm)
 {
-	if (len < 5 || len >= SCSI_NAME_MAX ||
-	    (strncasecmp(name, "iqn.", 4) && strncasecmp(name, "eui.", 4) &&
-	     strncasecmp(name, "naa.", 4)) ||
-	    !utf8_valid(name, len))
+	if (!scsi_name_accepted(name, len))
 		return false;
 	for (size_t i = 0; i < len; i++) {
 		unsigned char c = (unsigned char)name[i];
 
-		if (c <= 0x20 || c == 0x7f || c == ',')
-			return false;
 		norm[i] = (char)(c < 0x80 ? tolower(c) : c);
 	}
 	norm[len] = '\0';

@@ -24,6 +24,7 @@
 #include "scsi/mode.h"
 #include "scsi/pr.h"
 #include "scsi/tpg.h"
+#include "util/utf8.h"
 
 static pthread_rwlock_t scsi_config_lock = PTHREAD_RWLOCK_INITIALIZER;
 static struct list_head scsi_targets = LIST_HEAD_INIT(scsi_targets);
@@ -112,6 +113,23 @@ static int scsi_iqn_check(const char *s, char *why, size_t whylen)
 		return -EINVAL;
 	}
 	return 0;
+}
+
+bool scsi_name_accepted(const char *name, size_t len)
+{
+	if (len < 5 || len > SCSI_NAME_MAX - 1)
+		return false;
+	if (strncasecmp(name, "iqn.", 4) != 0 &&
+	    strncasecmp(name, "eui.", 4) != 0 &&
+	    strncasecmp(name, "naa.", 4) != 0)
+		return false;
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)name[i];
+
+		if (c <= 0x20 || c == 0x7f)
+			return false;
+	}
+	return utf8_valid(name, len);
 }
 
 int scsi_name_check(const char *name, char *norm, size_t normlen, char *why,

@@ -155,6 +155,14 @@ struct scsi_account {
  */
 int scsi_name_check(const char *name, char *norm, size_t normlen, char *why,
 		    size_t whylen);
+/*
+ * The looser rule for names that come from the wire (an InitiatorName at
+ * login, a TransportID) and for what was saved from them: "iqn.", "eui."
+ * or "naa.", at most 223 bytes of well-formed UTF-8 (names end up in
+ * JSON), no control character, no space. Initiators in the field use
+ * characters scsi_name_check refuses ("iqn.1994-05.com.redhat:my_host").
+ */
+bool scsi_name_accepted(const char *name, size_t len);
 int scsi_portal_check(const char *addr, char *norm, size_t normlen, char *why,
 		      size_t whylen);
 int scsi_account_check(const char *user, const char *secret, char *why,
