@@ -3,6 +3,7 @@
  */
 #include "bs/bs.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -56,4 +57,46 @@ void bs_complete(struct bs_req *req, int result)
 	req->done_msg.fn = bs_complete_on_reactor;
 	req->done_msg.arg = req;
 	reactor_post_msg(req->reactor, &req->done_msg);
+}
+
+static int bs_check(const struct bs_dev *dev, const struct bs_req *req)
+{
+	uint64_t size = bs_dev_size(dev);
+
+	if (req->op == BS_OP_FLUSH)
+		return 0;
+	if (req->offset > size || req->len > size - req->offset)
+		return -ERANGE;
+	if (req->op == BS_OP_READ)
+		return 0;
+	if (dev->readonly)
+		return -EROFS;
+	if (req->op == BS_OP_COMPARE_AND_WRITE &&
+	    (!(dev->caps & BS_CAP_COMPARE_WRITE) || req->len == 0 ||
+	     req->len > dev->compare_write_max ||
+	     req->offset / dev->compare_write_max !=
+		 (req->offset + req->len - 1) / dev->compare_write_max))
+		return -EOPNOTSUPP;
+	return 0;
+}
+
+void bs_submit(struct bs_dev *dev, struct bs_req *req)
+{
+	int rc = bs_check(dev, req);
+
+	req->dev = dev;
+	if (rc < 0) {
+		bs_complete(req, rc);
+		return;
+	}
+	dev->ops->submit(dev, req);
+}
+
+void bs_dev_resized(struct bs_dev *dev)
+{
+	void (*fn)(struct bs_dev *) =
+	    __atomic_load_n(&dev->resized, __ATOMIC_ACQUIRE);
+
+	if (fn)
+		fn(dev);
 }

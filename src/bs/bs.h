@@ -25,6 +25,14 @@ enum bs_op {
 	BS_OP_FLUSH,   /* make every completed write stable */
 	BS_OP_DISCARD, /* deallocate [offset, offset+len): reads zeros after */
 	BS_OP_WRITE_ZEROES, /* write zeros, keeping blocks allocated */
+	/*
+	 * Atomically: compare [offset, offset+len) with the first len bytes
+	 * of buf and, if equal, write the next len bytes there. Only for a
+	 * store with BS_CAP_COMPARE_WRITE and len within its limits. A
+	 * mismatch completes with -EILSEQ and sets miscompare to the offset
+	 * of the first differing byte within the range; nothing is written.
+	 */
+	BS_OP_COMPARE_AND_WRITE,
 };
 
 #define BS_F_FUA (1u << 0) /* the write is stable before completion */
@@ -32,10 +40,12 @@ enum bs_op {
 struct bs_req {
 	enum bs_op op;
 	unsigned flags;
-	uint64_t offset; /* bytes */
-	uint64_t len;	 /* bytes */
-	void *buf;	 /* len bytes for READ/WRITE */
-	int result;	 /* 0 or -errno, set by the store */
+	uint64_t offset;     /* bytes */
+	uint64_t len;	     /* bytes */
+	void *buf;	     /* len bytes for READ/WRITE, 2 * len for COMPARE */
+	int result;	     /* 0 or -errno, set by the store */
+	uint64_t miscompare; /* COMPARE_AND_WRITE's -EILSEQ: where */
+	struct bs_dev *dev;  /* set by bs_submit */
 	struct reactor *reactor;
 	void (*complete)(struct bs_req *req); /* runs on reactor */
 	void *issuer;			      /* issuer's context */
@@ -48,12 +58,35 @@ struct bs_open_args {
 	bool direct; /* O_DIRECT */
 	/* >0: create a sparse file of this size if it is missing */
 	uint64_t create_size;
+	/* The store's own settings, "key=value;key=value" (RBD: cluster
+	 * config, client id, namespace); "" for none. */
+	const char *options;
 };
+
+/* struct bs_dev.caps */
+/* COMPARE_AND_WRITE is one atomic operation of the medium itself, atomic
+ * also against other clients of a shared medium (another gateway). */
+#define BS_CAP_COMPARE_WRITE (1u << 0)
+/* Other hosts may open the same medium at once (an RBD image behind
+ * several gateways): a lock inside this process does not make a
+ * read-modify-write atomic. */
+#define BS_CAP_SHARED (1u << 1)
 
 struct bs_dev {
 	const struct bs_ops *ops;
 	uint64_t size; /* bytes, set by open */
 	bool readonly;
+	unsigned caps; /* BS_CAP_* */
+	/* With BS_CAP_COMPARE_WRITE: the longest COMPARE_AND_WRITE in bytes,
+	 * which must not cross a multiple of it either. */
+	uint32_t compare_write_max;
+	/*
+	 * Set by the owner (the LU) after open: the store calls
+	 * bs_dev_resized() from any thread when the medium's size was
+	 * changed by someone else (another gateway, `rbd resize`).
+	 */
+	void (*resized)(struct bs_dev *dev);
+	void *owner;
 };
 
 struct bs_ops {
@@ -86,6 +119,17 @@ struct bs_ops {
 	 */
 	int (*lba_status)(struct bs_dev *dev, uint64_t offset, uint64_t len,
 			  bool *mapped, uint64_t *run_len);
+	/*
+	 * Optional: a name of the medium that is the same on every host
+	 * that opens it ("rbd:<fsid>/<pool id>/<image id>"), from which the
+	 * LU's serial number and designators derive instead of the target
+	 * name and LUN: several gateways then present one disk. Returns 0,
+	 * or -errno when there is none.
+	 */
+	int (*identity)(struct bs_dev *dev, char *out, size_t len);
+	/* Whether open takes bs_open_args.options; a store without them
+	 * refuses non-empty options for it in the LU's checks. */
+	bool takes_options;
 	struct list_head link;
 };
 
@@ -95,6 +139,20 @@ const struct bs_ops *bs_find(const char *name);
 void bs_names(char *out, size_t outlen);
 /* Any thread: sets req->result and runs req->complete on req->reactor. */
 void bs_complete(struct bs_req *req, int result);
+/*
+ * Hands req to dev's store after the checks every store needs: the range
+ * lies on the medium (-ERANGE: a store such as librbd would clip it
+ * silently), the medium takes writes (-EROFS), COMPARE_AND_WRITE only to
+ * a store that does it. A refused request completes through bs_complete.
+ */
+void bs_submit(struct bs_dev *dev, struct bs_req *req);
+/* The medium's size now (it changes under resize, from any thread). */
+static inline uint64_t bs_dev_size(const struct bs_dev *dev)
+{
+	return __atomic_load_n(&dev->size, __ATOMIC_RELAXED);
+}
+/* Any thread: tells the owner that the medium's size changed. */
+void bs_dev_resized(struct bs_dev *dev);
 
 #define BS_REGISTER(ops)                                                       \
 	static void __attribute__((constructor)) bs_register_##ops(void)       \

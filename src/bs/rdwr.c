@@ -267,6 +267,8 @@ static int bs_rdwr_execute(struct bs_rdwr *rd, struct bs_req *req)
 		return bs_rdwr_discard(rd, req->len, req->offset);
 	case BS_OP_WRITE_ZEROES:
 		return bs_rdwr_write_zeroes(rd, req->len, req->offset);
+	case BS_OP_COMPARE_AND_WRITE:
+		break; /* no BS_CAP_COMPARE_WRITE: sbc's range lock does it */
 	}
 	return -EOPNOTSUPP;
 }
@@ -284,6 +286,8 @@ static const char *bs_rdwr_op_name(enum bs_op op)
 		return "discard";
 	case BS_OP_WRITE_ZEROES:
 		return "write-zeroes";
+	case BS_OP_COMPARE_AND_WRITE:
+		return "compare-and-write";
 	}
 	return "?";
 }

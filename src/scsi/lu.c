@@ -57,9 +57,16 @@ static void scsi_lu_identity_hash(const struct scsi_lu *lu, uint64_t h[2])
 {
 	uint64_t basis = 0xcbf29ce484222325ull;
 
+	char medium[1024];
+
 	if (lu->params.serial[0]) {
 		h[0] = scsi_fnv1a(basis, lu->params.serial,
 				  strlen(lu->params.serial));
+	} else if (lu->bs && lu->bs->ops->identity &&
+		   lu->bs->ops->identity(lu->bs, medium, sizeof(medium)) == 0) {
+		/* A medium several gateways serve: one disk to multipath,
+		 * whichever target or host presents it. */
+		h[0] = scsi_fnv1a(basis, medium, strlen(medium));
 	} else {
 		uint8_t lun[8];
 
@@ -222,6 +229,47 @@ static void scsi_target_swap_map(struct scsi_target *t, struct scsi_lun_map *m)
 		scsi_lun_map_put(old);
 }
 
+/* ---- a medium resized by someone else ---- */
+
+static void scsi_lu_medium_resized_main(void *arg)
+{
+	struct scsi_lu *lu = arg;
+	char err[512];
+
+	/* Size 0: take the store's new size, a shrink included (the
+	 * blocks are gone already); every nexus gets the unit attention. */
+	if (scsi_lu_resize(lu, 0, true, err, sizeof(err)) < 0)
+		log_error("target %s: LUN %" PRIu64 ": %s", lu->target->name,
+			  lu->lun, err);
+	scsi_lu_put(lu);
+}
+
+/*
+ * Any thread (librbd's watch): another client (another gateway, `rbd
+ * resize`) changed the medium's size. The main thread takes it over, with
+ * a reference unless the LU is already on its way out.
+ */
+static void scsi_lu_medium_resized(struct bs_dev *dev)
+{
+	struct scsi_lu *lu = dev->owner;
+	struct reactor *main_reactor = scsi_core_main_reactor();
+	int ref = atomic_load_explicit(&lu->refcnt, memory_order_relaxed);
+
+	do {
+		if (ref == 0)
+			return;
+	} while (!atomic_compare_exchange_weak_explicit(
+	    &lu->refcnt, &ref, ref + 1, memory_order_acquire,
+	    memory_order_relaxed));
+	if (!main_reactor ||
+	    reactor_post(main_reactor, scsi_lu_medium_resized_main, lu) < 0) {
+		log_error("target %s: LUN %" PRIu64 ": its medium changed "
+			  "size; run lunarctl lun resize to take the new size",
+			  lu->target->name, lu->lun);
+		atomic_fetch_sub_explicit(&lu->refcnt, 1, memory_order_release);
+	}
+}
+
 /* ---- create / delete ---- */
 
 static int scsi_lu_check_params(const struct scsi_target *t, uint64_t lun,
@@ -295,10 +343,17 @@ static int scsi_lu_open_store(struct scsi_lu *lu, const struct bs_ops *ops,
 	    .readonly = p->readonly,
 	    .direct = p->direct,
 	    .create_size = p->size,
+	    .options = p->bsopts,
 	};
 	uint64_t size;
 	int rc;
 
+	if (p->bsopts[0] && !ops->takes_options) {
+		snprintf(err, errlen,
+			 "bstype '%s' takes no options; leave out '%s'",
+			 ops->name, p->bsopts);
+		return -EINVAL;
+	}
 	rc = ops->open(p->backing, &args, &lu->bs, err, errlen);
 	if (rc < 0)
 		return rc;
@@ -373,9 +428,10 @@ int scsi_lu_create(struct scsi_target *t, uint64_t lun,
 	lu->block_shift = bsize == 4096 ? 12 : 9;
 	pthread_mutex_init(&lu->lock, NULL);
 	list_init(&lu->itl_list);
-	scsi_lu_set_identity(lu);
 
 	rc = scsi_lu_open_store(lu, ops, err, errlen);
+	if (rc == 0)
+		scsi_lu_set_identity(lu);
 	if (rc == 0 && dtype->lu_init) {
 		rc = dtype->lu_init(lu);
 		if (rc < 0)
@@ -411,6 +467,10 @@ int scsi_lu_create(struct scsi_target *t, uint64_t lun,
 		return -ENOMEM;
 	}
 	scsi_target_swap_map(t, m);
+	/* Published: from now on a resize from elsewhere may find it. */
+	lu->bs->owner = lu;
+	__atomic_store_n(&lu->bs->resized, scsi_lu_medium_resized,
+			 __ATOMIC_RELEASE);
 	log_info("target %s: LUN %" PRIu64 " created (%s %s, %" PRIu64
 		 " blocks of %u bytes%s%s%s)",
 		 t->name, lun, bstype, p->backing, scsi_lu_blocks(lu), bsize,

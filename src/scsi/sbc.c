@@ -93,6 +93,27 @@ void sbc_set_io_error(struct scsi_cmd *cmd, const struct bs_req *req)
 		return;
 	case -ECANCELED: /* aborted before it reached the store */
 		return;
+	case -ETIMEDOUT:
+		/* The medium did not answer within its timeout (a Ceph OSD
+		 * down): nothing is known to be lost; the initiator retries
+		 * an ABORTED COMMAND. */
+		scsi_sense_info_init(&si, SCSI_SK_ABORTED_COMMAND,
+				     SCSI_ASC_TIMEOUT_ON_LU);
+		break;
+	case -ENOLCK:
+		/* Another gateway holds the medium's write lock: this port
+		 * is on its way to standby; the initiator retries, or uses
+		 * the path of the owner. */
+		scsi_sense_info_init(&si, SCSI_SK_NOT_READY,
+				     SCSI_ASC_ALUA_TRANSITION);
+		break;
+	case -ESHUTDOWN:
+		/* This gateway was fenced (blocklisted by the cluster): its
+		 * port is unavailable, and the initiator must take another
+		 * path, not see a medium error. */
+		scsi_sense_info_init(&si, SCSI_SK_NOT_READY,
+				     SCSI_ASC_ALUA_UNAVAILABLE);
+		break;
 	default:
 		if (req->op == BS_OP_READ)
 			scsi_sense_info_init(&si, SCSI_SK_MEDIUM_ERROR,
@@ -154,7 +175,7 @@ static int sbc_submit(struct scsi_cmd *cmd, enum bs_op op, unsigned flags,
 	/* A write waits while an atomic command holds its blocks. */
 	if (sbc_write_range_begin(cmd))
 		return -EINPROGRESS;
-	cmd->lu->bs->ops->submit(cmd->lu->bs, &cmd->bs);
+	bs_submit(cmd->lu->bs, &cmd->bs);
 	return -EINPROGRESS;
 }
 

@@ -43,9 +43,22 @@
 
 /* ---- limits (VPD B0h) ---- */
 
+/*
+ * A medium other hosts write too (an RBD image behind several gateways)
+ * is compared and written atomically only by the store itself; the range
+ * lock here would guard against this process alone. There the limit is
+ * the store's (one block of a 512-byte LU on pacific's librbd, none of a
+ * 4096-byte one: the command is then not supported at all).
+ */
 static uint32_t cmp_caw_max_blocks(const struct scsi_lu *lu)
 {
 	uint32_t half = sbc_max_xfer_blocks(lu) / 2;
+
+	if (lu->bs->caps & BS_CAP_SHARED) {
+		if (!(lu->bs->caps & BS_CAP_COMPARE_WRITE))
+			return 0;
+		half = lu->bs->compare_write_max >> lu->block_shift;
+	}
 
 	return half < CMP_CAW_MAX_BLOCKS ? half : CMP_CAW_MAX_BLOCKS;
 }
@@ -96,7 +109,7 @@ static void cmp_write_resume(void *arg)
 		bs_complete(&cmd->bs, -ECANCELED);
 		return;
 	}
-	cmd->lu->bs->ops->submit(cmd->lu->bs, &cmd->bs);
+	bs_submit(cmd->lu->bs, &cmd->bs);
 }
 
 bool sbc_write_range_begin(struct scsi_cmd *cmd)
@@ -149,7 +162,7 @@ static void cmp_submit(struct scsi_cmd *cmd, enum bs_op op, unsigned flags,
 	uint32_t shift = cmd->lu->block_shift;
 
 	sbc_req_prep(cmd, op, flags, cmd->lba << shift, nr << shift, buf, done);
-	cmd->lu->bs->ops->submit(cmd->lu->bs, &cmd->bs);
+	bs_submit(cmd->lu->bs, &cmd->bs);
 }
 
 /* FUA as asked, or always when the write cache is off. */
@@ -471,12 +484,55 @@ static void cmp_caw_start(void *arg)
 	cmp_submit(cmd, BS_OP_READ, 0, cmd->nr_blocks, aux, cmp_caw_read_done);
 }
 
+/* The store's own COMPARE_AND_WRITE finished. */
+static void cmp_caw_store_done(struct bs_req *req)
+{
+	struct scsi_cmd *cmd = req->issuer;
+
+	if (req->result == -EILSEQ)
+		cmp_set_miscompare(cmd, req->miscompare);
+	else if (req->result < 0)
+		sbc_set_io_error(cmd, req);
+	cmp_finish(cmd);
+}
+
+static void cmp_caw_store_start(void *arg)
+{
+	struct scsi_cmd *cmd = arg;
+
+	if (cmd->aborted) {
+		cmp_finish(cmd);
+		return;
+	}
+	/* The Data-Out is the verify blocks, then the write blocks: the
+	 * layout BS_OP_COMPARE_AND_WRITE takes. */
+	cmp_submit(cmd, BS_OP_COMPARE_AND_WRITE, 0, cmd->nr_blocks, cmd->buf,
+		   cmp_caw_store_done);
+}
+
+static bool cmp_caw_by_store(const struct scsi_cmd *cmd)
+{
+	const struct bs_dev *bs = cmd->lu->bs;
+
+	return (bs->caps & BS_CAP_COMPARE_WRITE) &&
+	       (cmd->nr_blocks << cmd->lu->block_shift) <=
+		   bs->compare_write_max;
+}
+
 static int cmp_caw(struct scsi_cmd *cmd)
 {
 	/* No blocks: nothing read, compared or written; not an error. */
 	if (!cmd->nr_blocks)
 		return 0;
+	/* The range lock still orders it against this process's writes. */
+	if (cmp_caw_by_store(cmd))
+		return cmp_lock_then(cmd, cmd->nr_blocks, cmp_caw_store_start);
 	return cmp_lock_then(cmd, cmd->nr_blocks, cmp_caw_start);
+}
+
+static bool cmp_caw_supported(const struct scsi_lu *lu)
+{
+	return cmp_caw_max_blocks(lu) > 0;
 }
 
 /* ---- ORWRITE ---- */
@@ -792,10 +848,6 @@ SCSI_OP_ROW(sbc_op_write_verify16, "WRITE AND VERIFY(16)", 0x8e, 16,
 	CMP_IO,
 	0x8e, 0xf6, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
 	0xff, 0xff, 0xff, 0xff, 0x00, 0x05);
-SCSI_OP_ROW(sbc_op_compare_and_write, "COMPARE AND WRITE", 0x89, 16,
-	SCSI_DIR_WRITE, CMP_WRITE, cmp_caw_parse, cmp_caw, CMP_IO,
-	0x89, 0xf8, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
-	0x00, 0x00, 0x00, 0xff, 0x00, 0x05);
 SCSI_OP_ROW(sbc_op_orwrite16, "ORWRITE(16)", 0x8b, 16, SCSI_DIR_WRITE, CMP_WRITE,
 	cmp_orwrite_parse, cmp_orwrite, CMP_IO,
 	0x8b, 0xf8, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
@@ -812,6 +864,22 @@ SCSI_OP_ROW(sbc_op_write_atomic16, "WRITE ATOMIC(16)", 0x9c, 16, SCSI_DIR_WRITE,
 	0x9c, 0xf8, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
 	0xff, 0xff, 0xff, 0xff, 0x00, 0x05);
 /* clang-format on */
+
+/* Not supported where the medium cannot do it atomically for every
+ * host (cmp_caw_max_blocks). */
+const struct scsi_op sbc_op_compare_and_write = {
+    .name = "COMPARE AND WRITE",
+    .opcode = 0x89,
+    .cdb_len = 16,
+    .dir = SCSI_DIR_WRITE,
+    .flags = CMP_WRITE,
+    .parse = cmp_caw_parse,
+    .execute = cmp_caw,
+    .supported = cmp_caw_supported,
+    .usage = {0x89, 0xf8, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x00,
+	      0x00, 0x00, 0xff, 0x00, 0x05},
+    .timeouts = CMP_IO,
+};
 
 /* REQ_PLIST, REQ_GLIST and the format are examined, and so is the
  * ADDRESS DESCRIPTOR INDEX of (12) (past the end of an empty list). */

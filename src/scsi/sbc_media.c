@@ -129,7 +129,7 @@ static int sbc_start_stop(struct scsi_cmd *cmd)
 	sbc_req_prep(cmd, BS_OP_FLUSH, 0, 0,
 		     scsi_lu_blocks(cmd->lu) << cmd->lu->block_shift, NULL,
 		     sbc_start_stop_flushed);
-	cmd->lu->bs->ops->submit(cmd->lu->bs, &cmd->bs);
+	bs_submit(cmd->lu->bs, &cmd->bs);
 	return -EINPROGRESS;
 }
 

@@ -123,7 +123,7 @@ static void sbc_prov_submit(struct scsi_cmd *cmd, enum bs_op op, unsigned flags,
 	sbc_req_prep(cmd, op, flags, lba << shift, nr << shift, buf, done);
 	if (sbc_write_range_begin(cmd))
 		return; /* submitted once granted */
-	cmd->lu->bs->ops->submit(cmd->lu->bs, &cmd->bs);
+	bs_submit(cmd->lu->bs, &cmd->bs);
 }
 
 /*

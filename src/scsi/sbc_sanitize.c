@@ -303,7 +303,7 @@ static void sbc_sanitize_submit(struct sbc_sanitize *s, enum bs_op op,
 	req->complete = sbc_sanitize_io_done;
 	req->issuer = s;
 	list_init(&req->link);
-	s->lu->bs->ops->submit(s->lu->bs, req);
+	bs_submit(s->lu->bs, req);
 }
 
 /* Issues the next request of the operation. */

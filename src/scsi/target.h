@@ -32,7 +32,9 @@ struct scsi_mode;
 
 struct scsi_lu_params {
 	char backing[4096];
-	char bstype[16];     /* "rdwr" (default), "null", ... */
+	char bstype[16]; /* "rdwr" (default), "null", "rbd", ... */
+	/* The store's options, "key=value;..." (bs_open_args.options). */
+	char bsopts[1024];
 	uint64_t size;	     /* bytes; 0 = size of the existing file */
 	uint32_t block_size; /* 512 (default) or 4096 */
 	bool readonly;

@@ -734,7 +734,7 @@ static void xcopy_submit(struct xcopy_job *job, struct scsi_lu *lu,
 	req->complete = done;
 	req->issuer = job;
 	list_init(&req->link);
-	lu->bs->ops->submit(lu->bs, req);
+	bs_submit(lu->bs, req);
 }
 
 /* COPY ABORTED for a store's failure, with the ASC the store's error
