@@ -23,6 +23,15 @@ FUZZ_SECONDS ?= 300
 
 LIB_SRCS := $(sort $(wildcard src/util/*.c src/event/*.c src/bs/*.c src/scsi/*.c \
 	src/iscsi/*.c src/mgmt/*.c))
+# Stores that need an outside library are built when it is there. Debian
+# 12's librbd-dev and librados-dev ship no pkg-config files, so the
+# headers are what is looked for; scripts/deps.sh installs them.
+HAVE_RBD := $(shell printf '\043include <rbd/librbd.h>\n' | $(CC) -E -x c - >/dev/null 2>&1 && echo 1)
+ifeq ($(HAVE_RBD),1)
+LDLIBS += -lrbd -lrados
+else
+LIB_SRCS := $(filter-out src/bs/rbd.c,$(LIB_SRCS))
+endif
 LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/%.o)
 UNIT_SRCS := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
@@ -83,7 +92,10 @@ $(BUILD)/fuzz/fuzz_seeds: $(BUILD)/tests/fuzz/fuzz_seeds.o
 unit: all $(UNIT_BINS)
 itest: all $(ITEST_BINS)
 
-run: all
+# deps first, then a make that sees what deps installed (HAVE_RBD).
+run:
+	@scripts/deps.sh build
+	@$(MAKE) --no-print-directory all
 	@scripts/run-demo.sh
 
 check:
