@@ -522,13 +522,16 @@ static void ctl_lun_line(json_t *l, char *out, size_t outlen)
 	if (jint(l, "physical_block_size"))
 		snprintf(pbs, sizeof(pbs), ", %lld-byte physical blocks",
 			 jint(l, "physical_block_size"));
-	snprintf(
-	    out, outlen, "%s (%s, %s, %lld-byte blocks%s, serial %s%s%s%s%s)",
-	    jstr(l, "backing"), jstr(l, "bstype"), size, jint(l, "block_size"),
-	    pbs, jstr(l, "serial"), jbool(l, "readonly") ? ", read-only" : "",
-	    jbool(l, "direct") ? ", O_DIRECT" : "",
-	    jbool(l, "thin") ? ", thin" : "",
-	    jbool(l, "removable") ? ", removable" : "");
+	const char *bsopts = jstr(l, "bsopts");
+
+	snprintf(out, outlen,
+		 "%s (%s%s%s%s, %s, %lld-byte blocks%s, serial %s%s%s%s%s)",
+		 jstr(l, "backing"), jstr(l, "bstype"), bsopts[0] ? " '" : "",
+		 bsopts, bsopts[0] ? "'" : "", size, jint(l, "block_size"), pbs,
+		 jstr(l, "serial"), jbool(l, "readonly") ? ", read-only" : "",
+		 jbool(l, "direct") ? ", O_DIRECT" : "",
+		 jbool(l, "thin") ? ", thin" : "",
+		 jbool(l, "removable") ? ", removable" : "");
 }
 
 /* "standby, preferred, portals A, B (1 session)" */
@@ -629,11 +632,13 @@ static int ctl_lun_create(struct ctl *c, const struct ctl_cmd *cmd, int argc,
 			  char **argv)
 {
 	const char *pos[2], *backing = NULL, *bstype = NULL, *size = NULL,
-			    *bsz = NULL, *serial = NULL, *pbsz = NULL;
+			    *bsz = NULL, *serial = NULL, *pbsz = NULL,
+			    *bsopts = NULL;
 	bool ro = false, direct = false, thin = false, removable = false;
 	struct ctl_opt opts[] = {
 	    {"backing", true, &backing, NULL},
 	    {"bstype", true, &bstype, NULL},
+	    {"bs-opts", true, &bsopts, NULL},
 	    {"size", true, &size, NULL},
 	    {"block-size", true, &bsz, NULL},
 	    {"serial", true, &serial, NULL},
@@ -674,8 +679,9 @@ static int ctl_lun_create(struct ctl *c, const struct ctl_cmd *cmd, int argc,
 				"power-of-two multiple of the block size, e.g. "
 				"4096",
 				pbsz);
-	/* The null store has no file; anything else is a path. */
-	path = bstype && strcmp(bstype, "null") == 0 ? strdup(backing)
+	/* Only rdwr's backing is a file; null has none and rbd's is a
+	 * POOL/IMAGE name. */
+	path = bstype && strcmp(bstype, "rdwr") != 0 ? strdup(backing)
 						     : ctl_abs_path(backing);
 	req = json_pack("{s:s, s:s, s:I, s:s, s:I, s:b, s:b}", "cmd",
 			"lun.create", "target", pos[0], "lun", (json_int_t)lun,
@@ -695,6 +701,8 @@ static int ctl_lun_create(struct ctl *c, const struct ctl_cmd *cmd, int argc,
 				    json_integer((json_int_t)pblock));
 	if (removable)
 		json_object_set_new(req, "removable", json_true());
+	if (bsopts)
+		json_object_set_new(req, "bsopts", json_string(bsopts));
 	res = ctl_call(c, req);
 	char human[32];
 	ctl_human_size((uint64_t)jint(res, "size"), human, sizeof(human));
@@ -1362,12 +1370,15 @@ static const struct ctl_cmd ctl_cmds[] = {
     {"target", "show", "IQN", "show one target with its LUNs and sessions",
      ctl_target_show},
     {"lun", "create",
-     "IQN LUN --backing PATH [--bstype rdwr|null] [--size SIZE] "
-     "[--block-size 512|4096] [--physical-block-size N] [--readonly] "
-     "[--direct] [--thin] [--removable] [--serial S]",
+     "IQN LUN --backing PATH [--bstype rdwr|null|rbd] [--bs-opts OPTS] "
+     "[--size SIZE] [--block-size 512|4096] [--physical-block-size N] "
+     "[--readonly] [--direct] [--thin] [--removable] [--serial S]",
      "add a LUN; --size (bytes or K/M/G/T, e.g. 1G) creates a sparse file "
-     "when PATH does not exist; --thin deallocates unmapped blocks, "
-     "--removable lets initiators eject and load the medium",
+     "(an rbd image, with --bstype rbd and --backing POOL/IMAGE) when it "
+     "does not exist; --bs-opts passes the store's options (rbd: "
+     "'conf=PATH;id=CLIENT;namespace=NS;timeout=SECS'); --thin deallocates "
+     "unmapped blocks, --removable lets initiators eject and load the "
+     "medium",
      ctl_lun_create},
     {"lun", "delete", "IQN LUN", "remove a LUN", ctl_lun_delete},
     {"lun", "resize", "IQN LUN [SIZE] [--shrink]",

@@ -323,8 +323,8 @@ static int tgt_mode_lu(struct ctl *c, const struct tgt_args *a)
 
 	if (strcmp(a->op, "new") == 0) {
 		tgt_unused(a, "--tid --targetname --lun --backing-store "
-			      "--bstype --bsoflags --blocksize --device-type "
-			      "--params ");
+			      "--bstype --bsopts --bsoflags --blocksize "
+			      "--device-type --params ");
 		tgt_need(a->lun, "--lun", a);
 		tgt_need(a->backing, "--backing-store", a);
 		lun = tgt_num("--lun", a->lun);
@@ -371,7 +371,8 @@ static int tgt_mode_lu(struct ctl *c, const struct tgt_args *a)
 					  a->blocksize);
 		}
 		name = tgt_target_name(c, a);
-		path = a->bstype && strcmp(a->bstype, "null") == 0
+		/* Only rdwr's backing is a file ("pool/image" for rbd). */
+		path = a->bstype && strcmp(a->bstype, "rdwr") != 0
 			   ? strdup(a->backing)
 			   : ctl_abs_path(a->backing);
 		req = json_pack("{s:s, s:s, s:I, s:s, s:I, s:b, s:b}", "cmd",
@@ -382,6 +383,10 @@ static int tgt_mode_lu(struct ctl *c, const struct tgt_args *a)
 		if (a->bstype)
 			json_object_set_new(req, "bstype",
 					    json_string(a->bstype));
+		/* tgt's form for rbd, "conf=PATH;id=NAME", is lunar's. */
+		if (a->bsopts)
+			json_object_set_new(req, "bsopts",
+					    json_string(a->bsopts));
 		res = ctl_call(c, req);
 		ctl_json_out(c, res);
 		json_decref(res);
@@ -744,11 +749,6 @@ int ctl_tgtadm(struct ctl *c, int argc, char **argv)
 		fprintf(stderr,
 			"lunarctl: --name/--value (parameter updates) are not "
 			"supported: lunar has no tgtd parameters to set\n");
-		exit(2);
-	}
-	if (a.bsopts) {
-		fprintf(stderr, "lunarctl: --bsopts is not supported by "
-				"lunar's backing stores\n");
 		exit(2);
 	}
 	if (strcmp(a.mode, "target") == 0)

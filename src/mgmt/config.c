@@ -308,7 +308,7 @@ static int cfg_lun_from_json(struct cfg_ctx *c, json_t *o, const char *path,
 	static const char *const keys[] = {
 	    "lun",	 "backing", "bstype", "size", "block_size",
 	    "readonly",	 "direct",  "serial", "thin", "physical_block_size",
-	    "removable", NULL,
+	    "removable", "bsopts",  NULL,
 	};
 	uint64_t bsz = 512, pbsz = 0;
 	char p[512];
@@ -332,7 +332,9 @@ static int cfg_lun_from_json(struct cfg_ctx *c, json_t *o, const char *path,
 	    (rc = cfg_get_bool(c, o, path, "thin", &l->p.thin)) ||
 	    (rc = cfg_get_u64(c, o, path, "physical_block_size", false,
 			      UINT32_MAX, &pbsz)) ||
-	    (rc = cfg_get_bool(c, o, path, "removable", &l->p.removable)))
+	    (rc = cfg_get_bool(c, o, path, "removable", &l->p.removable)) ||
+	    (rc = cfg_get_str(c, o, path, "bsopts", false, l->p.bsopts,
+			      sizeof(l->p.bsopts))))
 		return rc;
 	if (l->p.backing[0] == '\0') {
 		cfg_path(p, sizeof(p), path, "backing");
@@ -656,7 +658,7 @@ json_t *mgmt_cfg_lun_to_json(const struct mgmt_cfg_lun *l, unsigned flags)
 {
 	bool live = flags & MGMT_CFG_LIVE;
 
-	return json_pack(
+	json_t *o = json_pack(
 	    "{s:I, s:s, s:s, s:I, s:i, s:b, s:b, s:s, s:b, s:I, s:b}", "lun",
 	    (json_int_t)l->lun, "backing", l->p.backing, "bstype", l->p.bstype,
 	    "size", (json_int_t)(live ? l->cur_size : l->p.size), "block_size",
@@ -664,6 +666,11 @@ json_t *mgmt_cfg_lun_to_json(const struct mgmt_cfg_lun *l, unsigned flags)
 	    l->p.direct, "serial", live ? l->cur_serial : l->p.serial, "thin",
 	    l->p.thin, "physical_block_size",
 	    (json_int_t)l->p.physical_block_size, "removable", l->p.removable);
+
+	/* Only where set: the stores without options never show one. */
+	if (o && l->p.bsopts[0])
+		json_object_set_new(o, "bsopts", json_string(l->p.bsopts));
+	return o;
 }
 
 json_t *mgmt_cfg_target_to_json(const struct mgmt_cfg_target *t, unsigned flags)

@@ -432,6 +432,7 @@ static int mgmt_lun_create(json_t *req, json_t **res, char *err, size_t errlen)
 	const char *backing = mgmt_str(req, "backing", "");
 	const char *bstype = mgmt_str(req, "bstype", "rdwr");
 	const char *serial = mgmt_str(req, "serial", "");
+	const char *bsopts = mgmt_str(req, "bsopts", "");
 	json_t *v;
 	uint64_t lun = 0, size = 0;
 	struct scsi_lu *lu;
@@ -489,6 +490,11 @@ static int mgmt_lun_create(json_t *req, json_t **res, char *err, size_t errlen)
 				 "has: %s",
 				 bstype, names);
 	}
+	if (strlen(bsopts) >= sizeof(p->bsopts))
+		return mgmt_fail(-EINVAL, err, errlen,
+				 "backing store options are %zu bytes, more "
+				 "than %zu",
+				 strlen(bsopts), sizeof(p->bsopts) - 1);
 	scsi_config_rdlock();
 	bool exists = scsi_lun_map_find(t->lun_map, lun) != NULL;
 	scsi_config_unlock();
@@ -504,6 +510,7 @@ static int mgmt_lun_create(json_t *req, json_t **res, char *err, size_t errlen)
 	snprintf(p->backing, sizeof(p->backing), "%s", backing);
 	snprintf(p->bstype, sizeof(p->bstype), "%s", bstype);
 	snprintf(p->serial, sizeof(p->serial), "%s", serial);
+	snprintf(p->bsopts, sizeof(p->bsopts), "%s", bsopts);
 	p->size = size;
 	p->block_size = (uint32_t)bsz;
 	p->readonly = mgmt_bool(req, "readonly");
@@ -1059,7 +1066,8 @@ static const struct mgmt_cmd mgmt_cmds[] = {
      mgmt_lun_create,
      {STR("target"), INT("lun"), STR("backing"), STR_O("bstype"), INT_O("size"),
       INT_O("block_size"), BOOL("readonly"), BOOL("direct"), STR_O("serial"),
-      BOOL("thin"), INT_O("physical_block_size"), BOOL("removable")}},
+      BOOL("thin"), INT_O("physical_block_size"), BOOL("removable"),
+      STR_O("bsopts")}},
     {"lun.delete", mgmt_lun_delete, {STR("target"), INT("lun")}},
     {"lun.resize",
      mgmt_lun_resize,
