@@ -6,7 +6,10 @@
 # (tests/conformance/run.sh, what make conformance runs, as the test
 # "conformance"), each in its own process with a time limit (unit and
 # format 60 s, integration 300 s, conformance $CONFORMANCE_TIMEOUT, default
-# 1000 s: its suites have their own). Prints one line per test,
+# 1500 s: its suites have their own). Before them it starts one throwaway
+# Ceph cluster (scripts/ceph-cluster.sh, as the test "ceph_cluster") for
+# the RBD tests and the rbd configurations of the conformance run, exports
+# CEPH_CONF and stops it at the end. Prints one line per test,
 # "PASS name (Ns)" or "FAIL name (Ns, why)" followed by the last 40 lines
 # of its log, and ends with exactly one line "N passed, M failed". A cmocka
 # binary counts as one test. Logs are kept in $BUILD/test-logs/.
@@ -25,7 +28,7 @@ LOG_DIR=$BUILD/test-logs
 export LUNAR_TEST_LOG_DIR=$LOG_DIR
 UNIT_TIMEOUT=60
 ITEST_TIMEOUT=300
-CONFORMANCE_TIMEOUT=${CONFORMANCE_TIMEOUT:-1000}
+CONFORMANCE_TIMEOUT=${CONFORMANCE_TIMEOUT:-1500}
 SANITIZER_RE='ERROR: (Address|Leak)Sanitizer|runtime error:'
 
 if [ "${SANITIZE:-0}" = 1 ]; then
@@ -84,6 +87,27 @@ run_one() {
 		failed_names+=("$name")
 	fi
 }
+
+# The Ceph cluster every RBD test shares (a test that stops an OSD starts
+# its own). Data live in the OSD's memory: the bound is generous, the
+# images are thin and the tests remove theirs.
+CEPH_DIR=""
+stop_ceph() {
+	[ -n "$CEPH_DIR" ] && scripts/ceph-cluster.sh stop "$CEPH_DIR" --purge >/dev/null 2>&1
+	CEPH_DIR=""
+}
+trap stop_ceph EXIT
+if [ -z "${CEPH_CONF:-}" ] && { wanted rbd || wanted conformance; }; then
+	CEPH_DIR=$(mktemp -d "${TMPDIR:-/tmp}/lunar-ceph.XXXXXX")
+	run_one ceph_cluster "$UNIT_TIMEOUT" env CEPH_MEMSTORE_BYTES=$((12 << 30)) \
+		scripts/ceph-cluster.sh start "$CEPH_DIR"
+	conf=$(grep -m1 '^CEPH_CONF=' "$LOG_DIR/ceph_cluster.log" || true)
+	if [ -n "$conf" ]; then
+		export "${conf?}"
+	else
+		stop_ceph
+	fi
+fi
 
 shopt -s nullglob
 units=("$BUILD"/tests/test_*)

@@ -12,6 +12,16 @@
 #   removable  LUN 3, --removable
 #   readonly   LUN 4, --readonly over a file: only ALL.ReadOnly (the write
 #              tests of the other suites rightly fail on it)
+#   rbd        LUN 6, a 1 GiB Ceph RBD image (--bstype rbd) in a throwaway
+#              cluster (scripts/ceph-cluster.sh, started here unless
+#              CEPH_CONF names a running one); like plain, with a second
+#              URL through the second portal
+#   rbdthin    LUN 7, an RBD image with --thin --physical-block-size 4096
+#   rbdthin512 LUN 8, an RBD image with --thin: only ALL.GetLBAStatus (the
+#              test thin512 is there for)
+#   rbdremovable  LUN 9, an RBD image with --removable: only the suites
+#              of a removable medium
+#   rbdreadonly   LUN 10, an RBD image opened read-only: only ALL.ReadOnly
 #
 # Each configuration has its own target, whose ACL admits exactly
 # iscsi-test-cu's two initiator names (-i, and -I for the two-nexus tests).
@@ -30,7 +40,10 @@
 # lunard died or did not exit cleanly, or the allowlist is malformed.
 #
 # Env: BUILD (build), SUITE_TIMEOUT (150 s), ONLY (a regex of suite names,
-# for debugging; never writes docs/conformance.md), CONFORMANCE_DOC (the
+# for debugging; never writes docs/conformance.md), CONFIGS (a
+# space-separated subset of the configurations, for debugging; never writes
+# docs/conformance.md either), CEPH_CONF (a running cluster to use for
+# the rbd configuration instead of a throwaway one), CONFORMANCE_DOC (the
 # document, docs/conformance.md). Logs: $LUNAR_TEST_LOG_DIR/conformance/
 # under make check, else $BUILD/conformance/.
 set -uo pipefail
@@ -66,16 +79,29 @@ INIT1=iqn.2007-10.com.github:sahlberg:libiscsi:iscsi-test
 INIT2=iqn.2007-10.com.github:sahlberg:libiscsi:iscsi-test-2
 IQN_PREFIX=iqn.2026-11.org.lunar:conformance
 
-CONFIGS=(plain thin thin512 removable readonly)
-declare -A LUN=([plain]=1 [thin]=2 [removable]=3 [readonly]=4 [thin512]=5)
+ALL_CONFIGS=(plain thin thin512 removable readonly rbd rbdthin rbdthin512
+	rbdremovable rbdreadonly)
+read -r -a CONFIGS <<<"${CONFIGS:-${ALL_CONFIGS[*]}}"
+declare -A LUN=([plain]=1 [thin]=2 [removable]=3 [readonly]=4 [thin512]=5
+	[rbd]=6 [rbdthin]=7 [rbdthin512]=8 [rbdremovable]=9 [rbdreadonly]=10)
 declare -A OPTS=([plain]="" [thin]="--thin --physical-block-size 4096"
-	[thin512]="--thin" [removable]="--removable" [readonly]="--readonly")
-declare -A SUITES_OF=([readonly]="ReadOnly")
+	[thin512]="--thin" [removable]="--removable" [readonly]="--readonly"
+	[rbd]="--bstype rbd" [rbdthin]="--bstype rbd --thin --physical-block-size 4096"
+	[rbdthin512]="--bstype rbd --thin" [rbdremovable]="--bstype rbd --removable"
+	[rbdreadonly]="--bstype rbd --readonly")
+# Backings that are not a file under $T.
+declare -A BACKING=([rbd]=rbd/conformance [rbdthin]=rbd/conformance-thin
+	[rbdthin512]=rbd/conformance-thin512 [rbdremovable]=rbd/conformance-rm
+	[rbdreadonly]=rbd/conformance)
+declare -A SUITES_OF=([readonly]="ReadOnly" [rbdreadonly]="ReadOnly"
+	[rbdthin512]="GetLBAStatus"
+	[rbdremovable]="PreventAllow NoMedia StartStopUnit")
 declare -A STATUS=()
 
 T=""
 LUNARD_PID=""
 CU_PID=""
+CEPH_DIR=""
 start_time=$(date +%s)
 
 say() { printf '[%s] %s\n' "$(date +%T)" "$*"; }
@@ -93,6 +119,7 @@ cleanup() {
 		wait "$CU_PID" 2>/dev/null
 	fi
 	stop_lunard
+	[ -n "$CEPH_DIR" ] && "$ROOT/scripts/ceph-cluster.sh" stop "$CEPH_DIR" >/dev/null 2>&1
 	[ -n "$T" ] && rm -rf "$T"
 	exit $rc
 }
@@ -143,10 +170,10 @@ start_lunard() {
 # setup_config NAME: its target, ACL and LUN; sets STATUS[NAME] to "ok" or
 # to why it could not be set up (a lunarctl without the option says so).
 setup_config() {
-	local c=$1 iqn=$IQN_PREFIX-$1 out rc opt
+	local c=$1 iqn=$IQN_PREFIX-$1 out rc opt backing=${BACKING[$1]:-$T/$1.img}
 	local -a opts
 	read -r -a opts <<<"${OPTS[$c]}"
-	[ -e "$T/$c.img" ] || truncate -s 1G "$T/$c.img"
+	[ -n "${BACKING[$c]:-}" ] || [ -e "$backing" ] || truncate -s 1G "$backing"
 	out=$(ctl target create "$iqn" 2>&1 &&
 		ctl acl add "$iqn" "$INIT1" 2>&1 &&
 		ctl acl add "$iqn" "$INIT2" 2>&1) || {
@@ -154,7 +181,7 @@ setup_config() {
 		return 1
 	}
 	rc=0
-	out=$(ctl lun create "$iqn" "${LUN[$c]}" --backing "$T/$c.img" \
+	out=$(ctl lun create "$iqn" "${LUN[$c]}" --backing "$backing" \
 		--size 1G "${opts[@]}" 2>&1) || rc=$?
 	if [ $rc = 0 ]; then
 		STATUS[$c]=ok
@@ -206,6 +233,18 @@ fi
 [ ${#ALL_SUITES[@]} -gt 0 ] || die "iscsi-test-cu -l listed no suite of family ALL"
 say "libiscsi-bin $LIBISCSI_VERSION: family ALL has ${#ALL_SUITES[@]} suites, $(wc -l <"$LOGS/tests.all") tests"
 
+# The rbd configuration's cluster: the caller's, or a throwaway one.
+if [[ " ${CONFIGS[*]} " == *" rbd"* ]] && [ -z "${CEPH_CONF:-}" ]; then
+	CEPH_DIR=$T/ceph
+	if out=$("$ROOT/scripts/ceph-cluster.sh" start "$CEPH_DIR" 2>"$LOGS/ceph-start.log"); then
+		export "${out?}"
+		say "Ceph cluster for rbd: $CEPH_CONF"
+	else
+		say "Ceph cluster did not start: $(tail -1 "$LOGS/ceph-start.log")"
+		CEPH_DIR=""
+	fi
+fi
+
 PORT1=$(free_port)
 while :; do
 	PORT2=$(free_port)
@@ -216,6 +255,7 @@ say "lunard $LUNAR_VERSION on 127.0.0.1:$PORT1 and :$PORT2 (log $LOGS/lunard.log
 
 complete=1
 [ -n "$ONLY" ] && complete=0
+[ "${CONFIGS[*]}" = "${ALL_CONFIGS[*]}" ] || complete=0
 problems=()
 for c in "${CONFIGS[@]}"; do
 	if setup_config "$c"; then
@@ -234,7 +274,7 @@ run_suite() {
 	local ended="" missing
 	local -a urls=("$(url_of "$c" "$PORT1")")
 	# The second path to the same LU, through the other portal.
-	[ "$c" = plain ] && urls+=("$(url_of "$c" "$PORT2")")
+	[ "$c" = plain ] || [ "$c" = rbd ] && urls+=("$(url_of "$c" "$PORT2")")
 	t0=$(date +%s)
 	timeout -k 10 "$SUITE_TIMEOUT" iscsi-test-cu --dataloss --allow-sanitize \
 		-v -i "$INIT1" -I "$INIT2" --test="ALL.$s" "${urls[@]}" \
@@ -321,10 +361,19 @@ if grep -qE 'ERROR: (Address|Leak)Sanitizer|runtime error:' "$LOGS/lunard.log"; 
 		"$LOGS/lunard.log" | head -60
 fi
 
+# Issue 12's rule for RBD: a test that passes on a file LU passes on an
+# RBD LU too (in some rbd configuration), when both kinds ran.
+if grep -q '^rbd' "$LOGS/results" && grep -qv '^rbd' "$LOGS/results"; then
+	while read -r t; do
+		problems+=("$t passes on a file LU but in no rbd configuration")
+	done < <(awk '$3 == "PASS" { if ($1 ~ /^rbd/) rbd[$2] = 1; else file[$2] = 1 }
+		END { for (t in file) if (!(t in rbd)) print t }' "$LOGS/results" | sort)
+fi
+
 # ---- the table ----
 for c in "${CONFIGS[@]}"; do
 	printf '%s\t%s\t%s\t%s\t%s\n' "$c" "${LUN[$c]}" "${OPTS[$c]}" \
-		"$([ -n "${SUITES_OF[$c]:-}" ] && echo "ALL.${SUITES_OF[$c]}" || echo "family ALL")$([ "$c" = plain ] && echo ", second URL via the second portal")" \
+		"$([ -n "${SUITES_OF[$c]:-}" ] && echo "ALL.${SUITES_OF[$c]// /, ALL.}" || echo "family ALL")$([ "$c" = plain ] || [ "$c" = rbd ] && echo ", second URL via the second portal")" \
 		"${STATUS[$c]}"
 done >"$LOGS/configs"
 elapsed=$(($(date +%s) - start_time))

@@ -15,6 +15,11 @@
 #   wait_session_gone IQN INITIATOR WHEN   the session ends within 5 s
 #   rpc JSON               one raw control-protocol request; prints result
 #   lun_url IQN LUN [USER SECRET]  / portal_url
+#   lu_ids URL             the LU's serial and designators (VPD 80h, 83h)
+#   ceph_cluster [--own]   a Ceph cluster for RBD LUNs: the one of
+#                          $CEPH_CONF (tests/run.sh starts one), or with
+#                          --own (or none there) a throwaway one of this
+#                          test's, stopped at exit; exports CEPH_CONF
 #
 # Tests run with `set -euo pipefail`; any unexpected failure ends the test.
 set -euo pipefail
@@ -280,6 +285,34 @@ random_file() { # PATH MiB
 	head -c "$(($2 * 1024 * 1024))" /dev/urandom >"$1"
 }
 
+# lu_ids URL: the LU's own identifiers, VPD page 80h's serial and page
+# 83h's designators with association 0 (not the target port's), one a line.
+lu_ids() {
+	iscsi-inq -e 1 -c 128 "$1" | grep '^Unit Serial Number:'
+	iscsi-inq -e 1 -c 131 "$1" | grep -A2 '^Association:(0)' | grep '^Designator'
+}
+
+CEPH_OWN_DIR=""
+ceph_cluster() {
+	if [ "${1:-}" != --own ] && [ -n "${CEPH_CONF:-}" ]; then
+		run_bounded 30 ceph --conf "$CEPH_CONF" --connect-timeout 20 \
+			health >/dev/null 2>&1 ||
+			fail "the Ceph cluster of CEPH_CONF=$CEPH_CONF does not answer"
+		export CEPH_CONF
+		return 0
+	fi
+	local out
+	CEPH_OWN_DIR=$T/ceph
+	out=$("$LUNAR_ROOT/scripts/ceph-cluster.sh" start "$CEPH_OWN_DIR" \
+		2>"$LOG_DIR/$TEST_NAME.ceph.log") || {
+		tail -n 20 "$LOG_DIR/$TEST_NAME.ceph.log" >&2
+		CEPH_OWN_DIR=""
+		fail "cannot start a Ceph cluster (scripts/ceph-cluster.sh); see $LOG_DIR/$TEST_NAME.ceph.log"
+	}
+	export "${out?}"
+	log "Ceph cluster of this test: $CEPH_CONF"
+}
+
 _lib_cleanup() {
 	local rc=$? d pid
 	set +e
@@ -307,6 +340,10 @@ _lib_cleanup() {
 			rc=1
 		fi
 	done
+	if [ -n "$CEPH_OWN_DIR" ]; then
+		"$LUNAR_ROOT/scripts/ceph-cluster.sh" stop "$CEPH_OWN_DIR" \
+			>/dev/null 2>&1
+	fi
 	rm -rf "$T"
 	if [ $rc = 0 ]; then
 		log "$TEST_NAME: ok"

@@ -117,6 +117,8 @@ static int lm_do(struct lm_store *s, struct bs_req *req)
 	case BS_OP_FLUSH:
 		s->flushes++;
 		break;
+	case BS_OP_COMPARE_AND_WRITE:
+		return -EOPNOTSUPP; /* no BS_CAP_COMPARE_WRITE */
 	}
 	return 0;
 }
