@@ -89,6 +89,39 @@ struct bs_dev {
 	void *owner;
 };
 
+/*
+ * Optional, for a medium several hosts serve at once (BS_CAP_SHARED): one
+ * small record kept with the medium (the LU's persistent reservations),
+ * which every host reads and changes only by compare-and-set, and through
+ * which the hosts tell each other that it changed. Calls block (a round
+ * trip to the cluster); never on a reactor. Each returns 0 or -errno.
+ */
+struct bs_shared_ops {
+	/* The record, NUL-terminated in *data (free() it), and its version;
+	 * -ENOENT (version 0) when there is none yet. */
+	int (*load)(struct bs_dev *dev, char **data, uint64_t *version);
+	/* Replaces the record if its version is still `version`, which
+	 * makes it version + 1; -ECANCELED when another host changed it
+	 * first (nothing written). */
+	int (*replace)(struct bs_dev *dev, const char *data, size_t len,
+		       uint64_t version);
+	/* Tells every host that watches (this one's other LUs too) and waits
+	 * up to timeout_ms for each to acknowledge; a host that does not is
+	 * fenced (cut off from the medium) before this returns. Returns how
+	 * many were fenced. */
+	int (*notify)(struct bs_dev *dev, unsigned timeout_ms);
+	/* From now until unwatch, changed(arg, token) runs on any thread at
+	 * each notify (token 0: the watch was lost and re-made, reload
+	 * without acknowledging); the owner calls ack(dev, token) once it
+	 * has taken the change over. */
+	int (*watch)(struct bs_dev *dev,
+		     void (*changed)(void *arg, uint64_t token), void *arg);
+	void (*unwatch)(struct bs_dev *dev);
+	int (*ack)(struct bs_dev *dev, uint64_t token);
+	/* Names the record in messages ("rbd/lunar.pr.<image id>"). */
+	int (*where)(struct bs_dev *dev, char *out, size_t len);
+};
+
 struct bs_ops {
 	const char *name;
 	/*
@@ -127,6 +160,8 @@ struct bs_ops {
 	 * or -errno when there is none.
 	 */
 	int (*identity)(struct bs_dev *dev, char *out, size_t len);
+	/* Optional: state shared by the hosts of a BS_CAP_SHARED medium. */
+	const struct bs_shared_ops *shared;
 	/* Whether open takes bs_open_args.options; a store without them
 	 * refuses non-empty options for it in the LU's checks. */
 	bool takes_options;

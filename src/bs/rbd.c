@@ -39,6 +39,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -86,6 +87,15 @@ struct bs_rbd {
 	rbd_image_t image;
 	uint64_t watch;
 	bool watching;
+	/* The shared record (bs_shared_ops): a RADOS object next to the
+	 * image, watched by every gateway that serves it. */
+	char obj[BS_RBD_NAME_MAX + 16];
+	uint64_t rec_watch;
+	bool rec_watching;
+	atomic_bool rec_broken; /* the watch failed; re-made on next load */
+	char rec_member[64];	/* our xattr "lunar.gw.<gid>.<cookie>" */
+	void (*rec_changed)(void *arg, uint64_t token);
+	void *rec_arg;
 	char ns[BS_RBD_NAME_MAX];
 	char name[BS_RBD_NAME_MAX * 4 + 4]; /* pool[/ns]/image[@snap] */
 	char identity[BS_RBD_NAME_MAX * 4];
@@ -272,6 +282,11 @@ static int bs_rbd_connect(struct bs_rbd_cluster *cl, char *err, size_t errlen)
 	    (rc = bs_rbd_conf(cl->rados, "rados_mon_op_timeout", t, err,
 			      errlen)) ||
 	    (rc = bs_rbd_conf(cl->rados, "client_mount_timeout", mt, err,
+			      errlen)) ||
+	    /* Watches are pinged once a tick: a 5 s tick loses them on a
+	     * cluster whose osd_client_watch_timeout is 5 s (which makes
+	     * a dead gateway's locks go quickly). */
+	    (rc = bs_rbd_conf(cl->rados, "objecter_tick_interval", "1", err,
 			      errlen)))
 		goto fail;
 	rc = rados_connect(cl->rados);
@@ -434,6 +449,7 @@ static int bs_rbd_setup(struct bs_rbd *r, const struct bs_open_args *args,
 		return -ENOSPC;
 	}
 	r->dev.size = size;
+	snprintf(r->obj, sizeof(r->obj), "lunar.pr.%s", id);
 	snprintf(r->identity, sizeof(r->identity), "rbd:%s/%" PRId64 "/%s/%s",
 		 r->cl->fsid, rados_ioctx_get_id(r->io), r->ns, id);
 	rc = rbd_update_watch(r->image, &r->watch, bs_rbd_watch_cb, r);
@@ -447,8 +463,11 @@ static int bs_rbd_setup(struct bs_rbd *r, const struct bs_open_args *args,
 	return 0;
 }
 
+static void bs_rbd_rec_unwatch(struct bs_dev *dev);
+
 static void bs_rbd_free(struct bs_rbd *r)
 {
+	bs_rbd_rec_unwatch(&r->dev);
 	if (r->watching)
 		rbd_update_unwatch(r->image, r->watch);
 	if (r->image)
@@ -700,6 +719,324 @@ static int bs_rbd_identity(struct bs_dev *dev, char *out, size_t len)
 	return snprintf(out, len, "%s", r->identity) >= (int)len ? -ENOSPC : 0;
 }
 
+/* ---- the shared record (bs_shared_ops) ----
+ *
+ * Object lunar.pr.<image id> in the image's pool and namespace: a header
+ * line "lunar-record <version>\n", then the owner's record. The version is
+ * also the xattr lunar.version, which one RADOS write operation compares
+ * and bumps while it writes the whole object (the OSD applies all of it
+ * or nothing: CEPH-NOTES §2e), so of two gateways racing from the same
+ * version exactly one wins and the other gets -ECANCELED. One read of the
+ * object returns a record and its version together.
+ *
+ * Every gateway watches the object and registers itself in an xattr
+ * lunar.gw.<gid>.<cookie> holding its client address; a notify that a
+ * watcher leaves unacknowledged blocklists that address, so a gateway
+ * that stopped answering cannot act on a state it no longer knows.
+ */
+#define BS_RBD_REC_MAX	   (1u << 20)
+#define BS_RBD_REC_MAGIC   "lunar-record "
+#define BS_RBD_REC_VERSION "lunar.version"
+#define BS_RBD_REC_MEMBER  "lunar.gw."
+/* How long a fenced gateway stays cut off (it rejoins with a new
+ * address when restarted, so this only has to outlast its old I/O). */
+#define BS_RBD_FENCE_SECS 3600
+
+static void bs_rbd_rec_cb(void *arg, uint64_t notify_id, uint64_t handle,
+			  uint64_t notifier_id, void *data, size_t len)
+{
+	struct bs_rbd *r = arg;
+
+	/* notify_id is never 0 (it counts from 1 on the OSD). */
+	r->rec_changed(r->rec_arg, notify_id);
+}
+
+static void bs_rbd_rec_err(void *arg, uint64_t cookie, int err)
+{
+	struct bs_rbd *r = arg;
+
+	log_warn("rbd: lost the watch on %s (%s); re-watching", r->obj,
+		 strerror(-err));
+	atomic_store(&r->rec_broken, true);
+	r->rec_changed(r->rec_arg, 0);
+}
+
+static int bs_rbd_rec_watch_once(struct bs_rbd *r)
+{
+	rados_write_op_t op;
+	char *addrs = NULL;
+	uint64_t cookie;
+	int rc;
+
+	/* The object must exist to be watched. */
+	op = rados_create_write_op();
+	rados_write_op_create(op, LIBRADOS_CREATE_IDEMPOTENT, NULL);
+	rc = rados_write_op_operate(op, r->io, r->obj, NULL, 0);
+	rados_release_write_op(op);
+	if (rc < 0)
+		return rc;
+	rc = rados_watch2(r->io, r->obj, &cookie, bs_rbd_rec_cb, bs_rbd_rec_err,
+			  r);
+	if (rc < 0)
+		return rc;
+	r->rec_watch = cookie;
+	r->rec_watching = true;
+	snprintf(r->rec_member, sizeof(r->rec_member),
+		 BS_RBD_REC_MEMBER "%" PRIu64 ".%" PRIu64,
+		 rados_get_instance_id(r->cl->rados), cookie);
+	rc = rados_getaddrs(r->cl->rados, &addrs);
+	if (rc == 0) {
+		rc = rados_setxattr(r->io, r->obj, r->rec_member, addrs,
+				    strlen(addrs));
+		rados_buffer_free(addrs);
+	}
+	return rc;
+}
+
+static void bs_rbd_rec_unwatch(struct bs_dev *dev)
+{
+	struct bs_rbd *r = bs_rbd_of(dev);
+
+	if (!r->rec_watching)
+		return;
+	rados_rmxattr(r->io, r->obj, r->rec_member);
+	rados_unwatch2(r->io, r->rec_watch);
+	/* No callback of this watch runs after this. */
+	rados_watch_flush(r->cl->rados);
+	r->rec_watching = false;
+}
+
+static int bs_rbd_rec_watch(struct bs_dev *dev,
+			    void (*changed)(void *arg, uint64_t token),
+			    void *arg)
+{
+	struct bs_rbd *r = bs_rbd_of(dev);
+	int rc;
+
+	r->rec_changed = changed;
+	r->rec_arg = arg;
+	rc = bs_rbd_rec_watch_once(r);
+	if (rc < 0) {
+		log_error("rbd: cannot watch %s next to image %s: %s", r->obj,
+			  r->name, strerror(-rc));
+		bs_rbd_rec_unwatch(dev);
+	}
+	return rc;
+}
+
+static int bs_rbd_rec_rewatch(struct bs_rbd *r)
+{
+	if (!atomic_exchange(&r->rec_broken, false))
+		return 0;
+	if (r->rec_watching) {
+		rados_rmxattr(r->io, r->obj, r->rec_member);
+		rados_unwatch2(r->io, r->rec_watch);
+		r->rec_watching = false;
+	}
+	if (bs_rbd_rec_watch_once(r) < 0) {
+		atomic_store(&r->rec_broken, true);
+		return -EIO;
+	}
+	return 0;
+}
+
+static int bs_rbd_rec_load(struct bs_dev *dev, char **data, uint64_t *version)
+{
+	struct bs_rbd *r = bs_rbd_of(dev);
+	size_t magic = strlen(BS_RBD_REC_MAGIC);
+	char *buf, *nl, *end;
+	int rc;
+
+	*data = NULL;
+	*version = 0;
+	bs_rbd_rec_rewatch(r);
+	buf = malloc(BS_RBD_REC_MAX + 1);
+	if (!buf)
+		return -ENOMEM;
+	rc = rados_read(r->io, r->obj, buf, BS_RBD_REC_MAX, 0);
+	if (rc < 0 || rc == 0) {
+		free(buf);
+		return rc < 0 ? rc : -ENOENT; /* created by a watch only */
+	}
+	if (rc == (int)BS_RBD_REC_MAX) {
+		free(buf);
+		return -EFBIG;
+	}
+	buf[rc] = '\0';
+	nl = strchr(buf, '\n');
+	if (!nl || strncmp(buf, BS_RBD_REC_MAGIC, magic)) {
+		free(buf);
+		return -EBADMSG;
+	}
+	*version = strtoull(buf + magic, &end, 10);
+	if (end != nl) {
+		free(buf);
+		return -EBADMSG;
+	}
+	memmove(buf, nl + 1, (size_t)rc - (size_t)(nl + 1 - buf) + 1);
+	*data = buf;
+	return 0;
+}
+
+static int bs_rbd_rec_replace(struct bs_dev *dev, const char *data, size_t len,
+			      uint64_t version)
+{
+	struct bs_rbd *r = bs_rbd_of(dev);
+	char old[24] = "", new[24];
+	rados_write_op_t op;
+	char *buf;
+	int hdr, rc;
+
+	if (version)
+		snprintf(old, sizeof(old), "%" PRIu64, version);
+	snprintf(new, sizeof(new), "%" PRIu64, version + 1);
+	buf = malloc(len + 64);
+	if (!buf)
+		return -ENOMEM;
+	hdr = snprintf(buf, 64, BS_RBD_REC_MAGIC "%s\n", new);
+	memcpy(buf + hdr, data, len);
+	op = rados_create_write_op();
+	rados_write_op_create(op, LIBRADOS_CREATE_IDEMPOTENT, NULL);
+	/* A missing xattr compares equal to "": version 0. */
+	rados_write_op_cmpxattr(op, BS_RBD_REC_VERSION, LIBRADOS_CMPXATTR_OP_EQ,
+				old, strlen(old));
+	rados_write_op_setxattr(op, BS_RBD_REC_VERSION, new, strlen(new));
+	rados_write_op_write_full(op, buf, len + (size_t)hdr);
+	rc = rados_write_op_operate(op, r->io, r->obj, NULL, 0);
+	rados_release_write_op(op);
+	free(buf);
+	return rc;
+}
+
+/* Blocklists the gateway behind watcher (gid, cookie), from its xattr. */
+static bool bs_rbd_rec_fence(struct bs_rbd *r, uint64_t gid, uint64_t cookie)
+{
+	char key[64], addr[256];
+	int n, rc;
+
+	snprintf(key, sizeof(key), BS_RBD_REC_MEMBER "%" PRIu64 ".%" PRIu64,
+		 gid, cookie);
+	n = rados_getxattr(r->io, r->obj, key, addr, sizeof(addr) - 1);
+	if (n <= 0) {
+		log_error("rbd: gateway client.%" PRIu64 " did not answer a "
+			  "change of %s and left no address to fence it by",
+			  gid, r->obj);
+		return false;
+	}
+	addr[n] = '\0';
+	rc = rados_blocklist_add(r->cl->rados, addr, BS_RBD_FENCE_SECS);
+	if (rc < 0) {
+		log_error("rbd: cannot fence gateway %s (client.%" PRIu64
+			  ") that did not answer a change of %s: %s",
+			  addr, gid, r->obj, strerror(-rc));
+		return false;
+	}
+	rados_rmxattr(r->io, r->obj, key);
+	log_warn("rbd: fenced gateway %s (client.%" PRIu64 "): it did not "
+		 "acknowledge a change of %s in time",
+		 addr, gid, r->obj);
+	return true;
+}
+
+static uint32_t bs_rbd_le32(const char *p)
+{
+	const uint8_t *b = (const uint8_t *)p;
+
+	return (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 |
+	       (uint32_t)b[3] << 24;
+}
+
+static uint64_t bs_rbd_le64(const char *p)
+{
+	return bs_rbd_le32(p) | (uint64_t)bs_rbd_le32(p + 4) << 32;
+}
+
+/* The reply of rados_notify2 (librados.h): acks, then the watchers that
+ * timed out, each fenced. Returns how many, or -EBADMSG / -EIO. */
+static int bs_rbd_rec_fence_timeouts(struct bs_rbd *r, const char *p,
+				     size_t len)
+{
+	size_t off = 4;
+	uint32_t n;
+	int fenced = 0;
+
+	if (len < 4)
+		return -EBADMSG;
+	n = bs_rbd_le32(p);
+	for (uint32_t i = 0; i < n; i++) {
+		if (off + 20 > len)
+			return -EBADMSG;
+		off += 20 + bs_rbd_le32(p + off + 16);
+	}
+	if (off + 4 > len)
+		return -EBADMSG;
+	n = bs_rbd_le32(p + off);
+	off += 4;
+	for (uint32_t i = 0; i < n; i++) {
+		if (off + 16 > len)
+			return -EBADMSG;
+		if (!bs_rbd_rec_fence(r, bs_rbd_le64(p + off),
+				      bs_rbd_le64(p + off + 8)))
+			return -EIO;
+		fenced++;
+		off += 16;
+	}
+	return fenced;
+}
+
+static int bs_rbd_rec_notify(struct bs_dev *dev, unsigned timeout_ms)
+{
+	struct bs_rbd *r = bs_rbd_of(dev);
+	char *reply = NULL;
+	size_t reply_len = 0;
+	int rc, fenced;
+
+	rc =
+	    rados_notify2(r->io, r->obj, "", 0, timeout_ms, &reply, &reply_len);
+	if (rc < 0 && rc != -ETIMEDOUT) {
+		if (reply)
+			rados_buffer_free(reply);
+		return rc;
+	}
+	fenced = reply ? bs_rbd_rec_fence_timeouts(r, reply, reply_len)
+		       : (rc == -ETIMEDOUT ? -EIO : 0);
+	if (reply)
+		rados_buffer_free(reply);
+	return fenced;
+}
+
+static int bs_rbd_rec_ack(struct bs_dev *dev, uint64_t token)
+{
+	struct bs_rbd *r = bs_rbd_of(dev);
+
+	if (!token || !r->rec_watching)
+		return 0;
+	return rados_notify_ack(r->io, r->obj, token, r->rec_watch, NULL, 0);
+}
+
+static int bs_rbd_rec_where(struct bs_dev *dev, char *out, size_t len)
+{
+	struct bs_rbd *r = bs_rbd_of(dev);
+	const char *slash = strchr(r->name, '/');
+	int pool_len = slash ? (int)(slash - r->name) : (int)strlen(r->name);
+
+	return snprintf(out, len, "RADOS object %s in pool %.*s%s%s", r->obj,
+			pool_len, r->name, r->ns[0] ? " namespace " : "",
+			r->ns) >= (int)len
+		   ? -ENOSPC
+		   : 0;
+}
+
+static const struct bs_shared_ops bs_rbd_shared_ops = {
+    .load = bs_rbd_rec_load,
+    .replace = bs_rbd_rec_replace,
+    .notify = bs_rbd_rec_notify,
+    .watch = bs_rbd_rec_watch,
+    .unwatch = bs_rbd_rec_unwatch,
+    .ack = bs_rbd_rec_ack,
+    .where = bs_rbd_rec_where,
+};
+
 static struct bs_ops bs_rbd_ops = {
     .name = "rbd",
     .open = bs_rbd_open,
@@ -709,6 +1046,7 @@ static struct bs_ops bs_rbd_ops = {
     .resize = bs_rbd_resize,
     .lba_status = bs_rbd_lba_status,
     .identity = bs_rbd_identity,
+    .shared = &bs_rbd_shared_ops,
     .takes_options = true,
 };
 

@@ -204,6 +204,13 @@ int scsi_pr_lu_init_msg(struct scsi_lu *lu, char *err, size_t errlen)
 	}
 	pr_set_init(&pr->set);
 	atomic_init(&pr->state, 0);
+	/* Several gateways serve the medium: its record is the state. */
+	if (lu->bs && (lu->bs->caps & BS_CAP_SHARED) && lu->bs->ops->shared) {
+		rc = pr_shared_lu_init(lu, pr, err, errlen);
+		if (rc < 0)
+			free(pr);
+		return rc;
+	}
 	if (store) {
 		memset(&img, 0, sizeof(img));
 		rc = store->load(lu, &img, err, errlen);
@@ -255,6 +262,8 @@ void scsi_pr_lu_exit(struct scsi_lu *lu)
 {
 	if (!lu->pr)
 		return;
+	if (lu->pr->shared)
+		pr_shared_lu_exit(lu);
 	pr_set_clear(&lu->pr->set);
 	free(lu->pr);
 	lu->pr = NULL;
@@ -269,7 +278,9 @@ void scsi_pr_lu_delete(struct scsi_lu *lu)
 		return;
 	pthread_mutex_lock(&lu->lock);
 	lu->pr->deleted = true;
-	if (store && store->remove(lu, err, sizeof(err)) < 0)
+	/* A shared record belongs to the medium, which other gateways (or
+	 * this LU created again) still serve. */
+	if (store && !lu->pr->shared && store->remove(lu, err, sizeof(err)) < 0)
 		log_warn("target %s LUN %llu: %s; remove it before creating "
 			 "this LUN again, or it brings its reservations back",
 			 lu->target->name, (unsigned long long)lu->lun, err);
@@ -285,6 +296,11 @@ void scsi_pr_nexus_lost(struct scsi_lu *lu, const struct scsi_nexus *n)
 		return;
 	pthread_mutex_lock(&lu->lock);
 	if (pr_spc2_holder(pr, n)) {
+		/* Here at once; in the record of a shared LU by the worker,
+		 * before any RESERVE sent after this. */
+		if (pr->shared)
+			pr_shared_spc2_drop(lu, n->initiator_port,
+					    n->rel_port_id);
 		pr->spc2 = false;
 		pr_update_state(pr);
 	}
@@ -298,6 +314,8 @@ void scsi_pr_lu_reset(struct scsi_lu *lu)
 	if (!pr)
 		return;
 	pthread_mutex_lock(&lu->lock);
+	if (pr->shared && pr->spc2)
+		pr_shared_spc2_drop(lu, NULL, 0);
 	pr->spc2 = false;
 	pr_update_state(pr);
 	pthread_mutex_unlock(&lu->lock);
@@ -412,6 +430,45 @@ static int pr_spc2_parse10(struct scsi_cmd *cmd)
 	return 0;
 }
 
+static int pr_spc2_reserve(struct scsi_cmd *cmd);
+
+static bool pr_spc2_is(const struct pr_spc2 *spc2, const struct scsi_nexus *n)
+{
+	return spc2->held && spc2->rel_port == n->rel_port_id &&
+	       !strcasecmp(spc2->port, n->initiator_port);
+}
+
+/* RESERVE and RELEASE of a LU whose reservations several gateways share
+ * (pr_shared.c): the same rules, on the shared record. */
+static int pr_spc2_shared_change(struct scsi_cmd *cmd, void *arg,
+				 struct pr_set *s, struct pr_spc2 *spc2,
+				 struct list_head *removed, bool *changed)
+{
+	bool reserve = cmd->op->execute == pr_spc2_reserve;
+
+	if (s->nr_regs ||
+	    (reserve && spc2->held && !pr_spc2_is(spc2, cmd->nexus))) {
+		scsi_cmd_set_status(cmd, SAM_STAT_RESERVATION_CONFLICT);
+		return -EBUSY;
+	}
+	if (reserve && !spc2->held) {
+		spc2->held = true;
+		snprintf(spc2->port, sizeof(spc2->port), "%s",
+			 cmd->nexus->initiator_port);
+		spc2->rel_port = cmd->nexus->rel_port_id;
+		*changed = true;
+	} else if (!reserve && pr_spc2_is(spc2, cmd->nexus)) {
+		spc2->held = false;
+		*changed = true;
+	}
+	return 0;
+}
+
+static void pr_spc2_shared_done(struct scsi_cmd *cmd, bool aborting)
+{
+	scsi_cmd_complete(cmd);
+}
+
 static int pr_spc2_reserve(struct scsi_cmd *cmd)
 {
 	struct scsi_lu *lu = cmd->lu;
@@ -419,6 +476,9 @@ static int pr_spc2_reserve(struct scsi_cmd *cmd)
 	const struct scsi_nexus *n = cmd->nexus;
 	int rc = 0;
 
+	if (pr->shared)
+		return pr_shared_run(cmd, pr_spc2_shared_change, NULL,
+				     pr_spc2_shared_done);
 	pthread_mutex_lock(&lu->lock);
 	if (pr->set.nr_regs || (pr->spc2 && !pr_spc2_holder(pr, n))) {
 		scsi_cmd_set_status(cmd, SAM_STAT_RESERVATION_CONFLICT);
@@ -441,6 +501,9 @@ static int pr_spc2_release(struct scsi_cmd *cmd)
 	struct scsi_pr *pr = lu->pr;
 	int rc = 0;
 
+	if (pr->shared)
+		return pr_shared_run(cmd, pr_spc2_shared_change, NULL,
+				     pr_spc2_shared_done);
 	pthread_mutex_lock(&lu->lock);
 	if (pr->set.nr_regs) {
 		scsi_cmd_set_status(cmd, SAM_STAT_RESERVATION_CONFLICT);

@@ -84,7 +84,7 @@ static void pr_in_report_caps(const struct scsi_pr *pr, struct scsi_data_in *o)
 	put_be16(d, sizeof(d));
 	/* CRH 0: RESERVE and RELEASE keep their SPC-2 meaning (pr.c). */
 	d[2] = PR_CAP_SIP_C | PR_CAP_ATP_C;
-	if (scsi_pr_store())
+	if (scsi_pr_store() || pr->shared)
 		d[2] |= PR_CAP_PTPL_C;
 	d[3] = PR_CAP_TMV | PR_CAP_ALLOW_COMMANDS;
 	if (pr->set.aptpl)

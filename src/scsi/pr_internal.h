@@ -12,6 +12,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <jansson.h>
+
 #include "scsi/pr.h"
 #include "scsi/scsi.h"
 #include "util/list.h"
@@ -78,6 +80,20 @@ struct scsi_pr {
 	bool spc2;
 	char spc2_port[SCSI_PORT_NAME_MAX];
 	uint16_t spc2_rel_port;
+	/*
+	 * A LU on a medium several gateways serve (pr_shared.c): the state
+	 * above is a cache of the record kept with the medium, of this
+	 * version; only pr_shared.c's workers change it.
+	 */
+	bool shared;
+	uint64_t shared_version;
+};
+
+/* The SPC-2 reservation as a change sees and makes it. */
+struct pr_spc2 {
+	bool held;
+	char port[SCSI_PORT_NAME_MAX];
+	uint16_t rel_port;
 };
 
 /* ---- pr.c ---- */
@@ -119,5 +135,44 @@ int pr_set_from_image(struct pr_set *s, const struct scsi_pr_image *img,
  * "<name>,i,0x<hex ISID>"), checks the name and normalises it; false if
  * it is not one. */
 bool pr_id_parse(struct pr_id *id, const char *text, size_t len);
+/* The aptpl, registrations and reservation members of a saved state
+ * (from or into the JSON object root); -EBADMSG with what set. */
+int pr_image_from_json(json_t *root, struct scsi_pr_image *img, char *what,
+		       size_t whatlen);
+int pr_image_to_json(json_t *root, const struct scsi_pr_image *img);
+
+/* ---- pr_shared.c: reservations of a LU that several gateways serve ---- */
+
+/*
+ * One change of the shared state, computed on a fresh copy s (and spc2)
+ * without lu->lock: 0 with *changed set, or a negative errno with cmd's
+ * status set. It marks (ua_asc, ua_ascq, abort) the registrations whose
+ * I_T nexuses get a unit attention, and moves those it takes away to
+ * removed, as pr_out.c's commands do. cmd is NULL for a change no
+ * command asked for (an SPC-2 reservation ends with its nexus).
+ */
+typedef int (*pr_shared_change_fn)(struct scsi_cmd *cmd, void *arg,
+				   struct pr_set *s, struct pr_spc2 *spc2,
+				   struct list_head *removed, bool *changed);
+
+/* Whether the LU's reservations are shared (its store has a record). */
+bool pr_shared(const struct scsi_lu *lu);
+/*
+ * Runs change(cmd, arg, ...) against the record on the shared worker and
+ * returns -EINPROGRESS; once the record has the change and every gateway
+ * has taken it over (or was fenced), done(cmd, aborting) runs on cmd's
+ * reactor (aborting: tasks of this gateway were aborted by it). arg
+ * (malloc'd, or NULL) is freed after done.
+ */
+int pr_shared_run(struct scsi_cmd *cmd, pr_shared_change_fn change, void *arg,
+		  void (*done)(struct scsi_cmd *cmd, bool aborting));
+/* The SPC-2 reservation of (port, rel_port) ends, or any with port
+ * NULL (LU reset); queued, no command waits for it. */
+void pr_shared_spc2_drop(struct scsi_lu *lu, const char *port,
+			 uint16_t rel_port);
+/* LU life for a shared LU: the record loaded and watched. */
+int pr_shared_lu_init(struct scsi_lu *lu, struct scsi_pr *pr, char *err,
+		      size_t errlen);
+void pr_shared_lu_exit(struct scsi_lu *lu);
 
 #endif

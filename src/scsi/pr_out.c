@@ -863,6 +863,40 @@ static void pr_out_job_run(void *arg)
 	reactor_post_msg(job->cmd->nexus->reactor, &job->msg);
 }
 
+/* ---- a LU whose reservations several gateways share (pr_shared.c) ---- */
+
+static int pr_out_shared_change(struct scsi_cmd *cmd, void *arg,
+				struct pr_set *s, struct pr_spc2 *spc2,
+				struct list_head *removed, bool *changed)
+{
+	const struct pr_out_params *p = arg;
+	struct pr_reg *reg, *tmp;
+	struct pr_out_ctx ctx;
+	int rc;
+
+	/* Another nexus's SPC-2 reservation (SPC-2). */
+	if (spc2->held && (spc2->rel_port != cmd->nexus->rel_port_id ||
+			   strcasecmp(spc2->port, cmd->nexus->initiator_port)))
+		return pr_conflict(cmd);
+	list_init(&ctx.removed);
+	ctx.changed = false;
+	ctx.aborting = false;
+	rc = pr_out_apply(cmd, p, s, &ctx);
+	list_for_each_entry_safe (reg, tmp, &ctx.removed, link) {
+		list_del(&reg->link);
+		list_add_tail(&reg->link, removed);
+	}
+	*changed = rc == 0 && ctx.changed;
+	return rc;
+}
+
+static void pr_out_complete(struct scsi_cmd *cmd, bool fence);
+
+static void pr_out_shared_done(struct scsi_cmd *cmd, bool aborting)
+{
+	pr_out_complete(cmd, aborting);
+}
+
 static int pr_out_execute(struct scsi_cmd *cmd)
 {
 	struct reactor *main_reactor = scsi_core_main_reactor();
@@ -875,6 +909,17 @@ static int pr_out_execute(struct scsi_cmd *cmd)
 	rc = pr_out_decode(cmd, &p);
 	if (rc)
 		return rc;
+	if (pr_shared(lu)) {
+		struct pr_out_params *copy = malloc(sizeof(*copy));
+
+		if (!copy) {
+			scsi_cmd_set_status(cmd, SAM_STAT_BUSY);
+			return -ENOMEM;
+		}
+		*copy = p;
+		return pr_shared_run(cmd, pr_out_shared_change, copy,
+				     pr_out_shared_done);
+	}
 	/* APTPL=1 needs a place to keep the state. */
 	if (pr_out_sa_registers(p.sa) && p.aptpl && !scsi_pr_store())
 		return pr_invalid_param(

@@ -410,6 +410,29 @@ static int pr_file_reservation(json_t *res, struct scsi_pr_image *img,
 	return 0;
 }
 
+int pr_image_from_json(json_t *root, struct scsi_pr_image *img, char *what,
+		       size_t whatlen)
+{
+	json_t *v = json_object_get(root, "aptpl");
+	int rc;
+
+	if (!json_is_boolean(v)) {
+		snprintf(what, whatlen, "aptpl is not true or false");
+		return -EBADMSG;
+	}
+	img->aptpl = json_is_true(v);
+	v = json_object_get(root, "registrations");
+	if (!json_is_array(v)) {
+		snprintf(what, whatlen, "registrations is not an array");
+		return -EBADMSG;
+	}
+	rc = pr_file_regs(v, img, what, whatlen);
+	if (rc == 0)
+		rc = pr_file_reservation(json_object_get(root, "reservation"),
+					 img, what, whatlen);
+	return rc;
+}
+
 static int pr_file_load(const struct scsi_lu *lu, struct scsi_pr_image *img,
 			char *err, size_t errlen)
 {
@@ -466,21 +489,7 @@ static int pr_file_load(const struct scsi_lu *lu, struct scsi_pr_image *img,
 			 lu->target->name, lu->lun);
 		goto bad;
 	}
-	v = json_object_get(root, "aptpl");
-	if (!json_is_boolean(v)) {
-		snprintf(what, sizeof(what), "aptpl is not true or false");
-		goto bad;
-	}
-	img->aptpl = json_is_true(v);
-	v = json_object_get(root, "registrations");
-	if (!json_is_array(v)) {
-		snprintf(what, sizeof(what), "registrations is not an array");
-		goto bad;
-	}
-	rc = pr_file_regs(v, img, what, sizeof(what));
-	if (rc == 0)
-		rc = pr_file_reservation(json_object_get(root, "reservation"),
-					 img, what, sizeof(what));
+	rc = pr_image_from_json(root, img, what, sizeof(what));
 	if (rc == -EBADMSG)
 		goto bad;
 	json_decref(root);
@@ -493,17 +502,12 @@ bad:
 	return pr_file_bad(err, errlen, path, what);
 }
 
-static json_t *pr_file_json(const struct scsi_lu *lu,
-			    const struct scsi_pr_image *img)
+int pr_image_to_json(json_t *root, const struct scsi_pr_image *img)
 {
-	json_t *root = json_object(), *regs = json_array(), *res;
+	json_t *regs = json_array(), *res;
 
-	if (!root || !regs)
-		goto fail;
-	json_object_set_new(root, "format", json_string(PR_STORE_FORMAT));
-	json_object_set_new(root, "version", json_integer(PR_STORE_VERSION));
-	json_object_set_new(root, "target", json_string(lu->target->name));
-	json_object_set_new(root, "lun", json_integer((json_int_t)lu->lun));
+	if (!regs)
+		return -ENOMEM;
 	json_object_set_new(root, "aptpl", json_boolean(img->aptpl));
 	for (unsigned i = 0; i < img->nr_regs; i++) {
 		const struct scsi_pr_image_reg *r = &img->regs[i];
@@ -533,12 +537,29 @@ static json_t *pr_file_json(const struct scsi_lu *lu,
 					    json_integer(img->holder));
 	}
 	if (!res || json_object_set_new(root, "reservation", res))
-		goto fail;
-	return root;
+		return -ENOMEM;
+	return 0;
 fail:
 	json_decref(regs);
-	json_decref(root);
-	return NULL;
+	return -ENOMEM;
+}
+
+static json_t *pr_file_json(const struct scsi_lu *lu,
+			    const struct scsi_pr_image *img)
+{
+	json_t *root = json_object();
+
+	if (!root)
+		return NULL;
+	json_object_set_new(root, "format", json_string(PR_STORE_FORMAT));
+	json_object_set_new(root, "version", json_integer(PR_STORE_VERSION));
+	json_object_set_new(root, "target", json_string(lu->target->name));
+	json_object_set_new(root, "lun", json_integer((json_int_t)lu->lun));
+	if (pr_image_to_json(root, img)) {
+		json_decref(root);
+		return NULL;
+	}
+	return root;
 }
 
 static void pr_sync_dir(const char *dir)

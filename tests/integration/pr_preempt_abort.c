@@ -32,7 +32,7 @@
  * Each round uses a new session for B (same name and ISID) and patterns of
  * its own; ROUNDS rounds (default 1) make a race visible.
  *
- * usage: pr_preempt_abort URL [TAS|- [ROUNDS]]
+ * usage: pr_preempt_abort URL [TAS|- [ROUNDS [URL_B]]]  (B through URL_B)
  *   TAS 0 or 1: first set TAS so by MODE SELECT (6) (it is changeable in
  *   lunar; the change is for the LU); "-" or none: the current TAS.
  * Exit 0 when every check holds, 1 otherwise, 2 when it could not run.
@@ -196,6 +196,8 @@ static void pattern(uint8_t *p, size_t len, uint32_t tag)
  * aborts; the checks; A clears and B's session is dropped. Returns
  * whether B's data landed.
  */
+static const char *url_b;
+
 static bool round_run(const char *url, int tas, int r)
 {
 	static uint8_t pa[NCMD * BLKS * PR_BLOCK], pb[NCMD * BLKS * PR_BLOCK],
@@ -365,18 +367,20 @@ int main(int argc, char **argv)
 	int tas, want_tas = -1, rounds = 1, landed = 0;
 	uint8_t page[12];
 
-	if (argc < 2 || argc > 4 ||
+	if (argc < 2 || argc > 5 ||
 	    (argc >= 3 && strcmp(argv[2], "-") && strcmp(argv[2], "0") &&
 	     strcmp(argv[2], "1")) ||
-	    (argc == 4 && atoi(argv[3]) < 1)) {
-		fprintf(stderr,
-			"usage: pr_preempt_abort URL [TAS|- [ROUNDS]]\n");
+	    (argc >= 4 && atoi(argv[3]) < 1)) {
+		fprintf(stderr, "usage: pr_preempt_abort URL [TAS|- [ROUNDS "
+				"[URL_B]]]\n");
 		return 2;
 	}
 	if (argc >= 3 && strcmp(argv[2], "-"))
 		want_tas = atoi(argv[2]);
-	if (argc == 4)
+	if (argc >= 4)
 		rounds = atoi(argv[3]);
+	/* B through another gateway of the same LU (rbd_gateways.sh). */
+	url_b = argc == 5 ? argv[4] : argv[1];
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	nx_login(&a, argv[1]);
 	drain_ua(&a);
@@ -390,7 +394,7 @@ int main(int argc, char **argv)
 		return pr_exit("pr_preempt_abort");
 
 	for (int r = 1; r <= rounds; r++)
-		landed += round_run(argv[1], tas, r);
+		landed += round_run(url_b, tas, r);
 	printf("-- all rounds\n");
 	check_true(!landed,
 		   "TAS=%d: rounds in which B's aborted WRITEs landed after A "
