@@ -765,6 +765,33 @@ static int ctl_lun_resize(struct ctl *c, const struct ctl_cmd *cmd, int argc,
 	return 0;
 }
 
+static int ctl_lun_activate(struct ctl *c, const struct ctl_cmd *cmd, int argc,
+			    char **argv)
+{
+	const char *pos[2] = {NULL, NULL}, *group = NULL;
+	struct ctl_opt opts[] = {
+	    {"group", true, &group, NULL},
+	    {0},
+	};
+	uint64_t lun, id = 0;
+	json_t *req, *res;
+
+	ctl_args(cmd, argc, argv, opts, pos, 2, 2);
+	lun = ctl_lun_arg(cmd, pos[1]);
+	if (!group || ctl_parse_u64(group, &id) || id < 1 || id > 65535)
+		ctl_usage_error(cmd, "--group ID is required: the port group "
+				     "(1..65535) of this gateway's portals");
+	req =
+	    json_pack("{s:s, s:s, s:I, s:I}", "cmd", "lun.activate", "target",
+		      pos[0], "lun", (json_int_t)lun, "group", (json_int_t)id);
+	res = ctl_call(c, req);
+	ctl_done(c, res,
+		 "port group %" PRIu64 " owns LUN %" PRIu64 " of %s: "
+		 "active/optimized on every gateway",
+		 id, lun, pos[0]);
+	return 0;
+}
+
 /* ---- ACLs, portals ------------------------------------------------- */
 
 static int ctl_acl(struct ctl *c, const struct ctl_cmd *cmd, int argc,
@@ -1386,6 +1413,12 @@ static const struct ctl_cmd ctl_cmds[] = {
      "DATA HAS CHANGED); without SIZE, take the size the file or device "
      "now has; --shrink allows losing the blocks past the new end",
      ctl_lun_resize},
+    {"lun", "activate", "IQN LUN --group ID",
+     "make this gateway's port group ID the owner of a LUN that several "
+     "gateways serve (an rbd LUN): the old owner lets go or is fenced; "
+     "the group is active/optimized and the others standby on every "
+     "gateway",
+     ctl_lun_activate},
     {"acl", "add", "IQN INITIATOR|ALL", "let an initiator (or all) log in",
      ctl_acl},
     {"acl", "delete", "IQN INITIATOR|ALL", "remove an ACL entry", ctl_acl},

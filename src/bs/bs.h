@@ -120,6 +120,17 @@ struct bs_shared_ops {
 	int (*ack)(struct bs_dev *dev, uint64_t token);
 	/* Names the record in messages ("rbd/lunar.pr.<image id>"). */
 	int (*where)(struct bs_dev *dev, char *out, size_t len);
+	/*
+	 * The medium's write lock, which one host at a time holds while it
+	 * is the one that writes (ALUA across gateways). lock_take takes it
+	 * for this host, fencing (cutting off from the medium) a holder
+	 * that is another host, and writes this host's lock identity to
+	 * who; lock_drop lets go of it after the writes in flight (0 when
+	 * not held); lock_held_by tells whether `who` holds it now.
+	 */
+	int (*lock_take)(struct bs_dev *dev, char *who, size_t len);
+	int (*lock_drop)(struct bs_dev *dev);
+	int (*lock_held_by)(struct bs_dev *dev, const char *who, bool *yes);
 };
 
 struct bs_ops {

@@ -1027,6 +1027,104 @@ static int bs_rbd_rec_where(struct bs_dev *dev, char *out, size_t len)
 		   : 0;
 }
 
+/* ---- the exclusive lock, in manual mode (ALUA across gateways) ----
+ *
+ * Once a handle has called rbd_lock_acquire it never takes the lock on
+ * its own again (CEPH-NOTES §2d): the gateway that owns the LU holds it,
+ * the others never get it behind the owner's back, and a write without it
+ * fails (-EROFS, here -ENOLCK) instead of moving the lock (no ping-pong).
+ * rbd_lock_break blocklists the holder it breaks
+ * (rbd_blocklist_on_break_lock), and librbd waits for the OSD map that
+ * says so before it gives the lock to us: no write of the old holder
+ * lands after ours.
+ */
+#define BS_RBD_LOCK_OWNERS_MAX 4
+
+static int bs_rbd_lock_owners(struct bs_rbd *r, char **owners, size_t *n)
+{
+	rbd_lock_mode_t mode;
+	int rc;
+
+	*n = BS_RBD_LOCK_OWNERS_MAX;
+	rc = rbd_lock_get_owners(r->image, &mode, owners, n);
+	if (rc == -ENOENT) {
+		*n = 0;
+		return 0;
+	}
+	return rc;
+}
+
+static int bs_rbd_lock_take(struct bs_dev *dev, char *who, size_t len)
+{
+	struct bs_rbd *r = bs_rbd_of(dev);
+	char *owners[BS_RBD_LOCK_OWNERS_MAX];
+	int is_owner = 0, rc;
+	size_t n;
+
+	rc = rbd_is_exclusive_lock_owner(r->image, &is_owner);
+	if (rc == 0 && !is_owner) {
+		rc = bs_rbd_lock_owners(r, owners, &n);
+		for (size_t i = 0; rc == 0 && i < n; i++) {
+			log_warn("rbd: image %s: breaking the lock of %s (it "
+				 "is fenced)",
+				 r->name, owners[i]);
+			rc = rbd_lock_break(r->image, RBD_LOCK_MODE_EXCLUSIVE,
+					    owners[i]);
+			if (rc == -ENOENT)
+				rc = 0; /* released meanwhile */
+		}
+		if (rc == 0 && n)
+			rbd_lock_get_owners_cleanup(owners, n);
+		if (rc == 0)
+			rc =
+			    rbd_lock_acquire(r->image, RBD_LOCK_MODE_EXCLUSIVE);
+	}
+	if (rc == 0)
+		rc = bs_rbd_lock_owners(r, owners, &n);
+	if (rc == 0) {
+		if (n == 1)
+			snprintf(who, len, "%s", owners[0]);
+		else
+			rc = -EAGAIN;
+		if (n)
+			rbd_lock_get_owners_cleanup(owners, n);
+	}
+	if (rc < 0)
+		log_error("rbd: image %s: cannot take the exclusive lock: %s%s",
+			  r->name, strerror(-rc),
+			  rc == -ESHUTDOWN ? "; this gateway was fenced by "
+					     "another: restart lunard"
+					   : "");
+	return rc;
+}
+
+static int bs_rbd_lock_drop(struct bs_dev *dev)
+{
+	struct bs_rbd *r = bs_rbd_of(dev);
+	int is_owner = 0;
+	int rc = rbd_is_exclusive_lock_owner(r->image, &is_owner);
+
+	if (rc == 0 && is_owner)
+		rc = rbd_lock_release(r->image);
+	return rc;
+}
+
+static int bs_rbd_lock_held_by(struct bs_dev *dev, const char *who, bool *yes)
+{
+	struct bs_rbd *r = bs_rbd_of(dev);
+	char *owners[BS_RBD_LOCK_OWNERS_MAX];
+	size_t n;
+	int rc = bs_rbd_lock_owners(r, owners, &n);
+
+	*yes = false;
+	if (rc < 0)
+		return rc;
+	*yes = n == 1 && !strcmp(owners[0], who);
+	if (n)
+		rbd_lock_get_owners_cleanup(owners, n);
+	return 0;
+}
+
 static const struct bs_shared_ops bs_rbd_shared_ops = {
     .load = bs_rbd_rec_load,
     .replace = bs_rbd_rec_replace,
@@ -1035,6 +1133,9 @@ static const struct bs_shared_ops bs_rbd_shared_ops = {
     .unwatch = bs_rbd_rec_unwatch,
     .ack = bs_rbd_rec_ack,
     .where = bs_rbd_rec_where,
+    .lock_take = bs_rbd_lock_take,
+    .lock_drop = bs_rbd_lock_drop,
+    .lock_held_by = bs_rbd_lock_held_by,
 };
 
 static struct bs_ops bs_rbd_ops = {

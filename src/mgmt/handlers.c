@@ -18,6 +18,8 @@
 
 #include "bs/bs.h"
 #include "iscsi/iscsi.h"
+#include "scsi/pr.h"
+#include "scsi/tpg.h"
 
 #define MGMT_ERR_MAX 1024
 
@@ -541,6 +543,61 @@ static int mgmt_lun_create(json_t *req, json_t **res, char *err, size_t errlen)
 	scsi_config_unlock();
 	*res = json_pack("{s:I, s:I}", "lun", (json_int_t)lun, "size",
 			 (json_int_t)size);
+	return 0;
+}
+
+/*
+ * lun.activate: this gateway's port group `group` takes the LU's shared
+ * medium over (ALUA across gateways, pr.h), as a SET TARGET PORT GROUPS
+ * through its port would; waits until every gateway knows.
+ */
+static int mgmt_lun_activate(json_t *req, json_t **res, char *err,
+			     size_t errlen)
+{
+	struct scsi_target *t = mgmt_target(req, "target", err, errlen);
+	json_int_t group = json_integer_value(json_object_get(req, "group"));
+	struct scsi_lu *lu;
+	uint64_t lun = 0;
+	int rc;
+
+	if (!t)
+		return -ENOENT;
+	if ((rc = mgmt_lun_arg(req, &lun, err, errlen)))
+		return rc;
+	if (group < 1 || group > SCSI_TPG_ID_MAX)
+		return mgmt_fail(-EINVAL, err, errlen,
+				 "port group %lld is out of range; use 1..%d",
+				 (long long)group, SCSI_TPG_ID_MAX);
+	scsi_config_rdlock();
+	lu = scsi_lun_map_find(t->lun_map, lun);
+	if (lu)
+		scsi_lu_get(lu);
+	scsi_config_unlock();
+	if (!lu)
+		return mgmt_fail(-ENOENT, err, errlen,
+				 "target %s has no LUN %llu; `lunarctl target "
+				 "show %s` lists its LUNs",
+				 t->name, (unsigned long long)lun, t->name);
+	if (!scsi_lu_alua_shared(lu)) {
+		scsi_lu_put(lu);
+		return mgmt_fail(-EINVAL, err, errlen,
+				 "LUN %llu of %s is not served by several "
+				 "gateways: it needs a shared backing store "
+				 "(--bstype rbd) and configured port groups "
+				 "(lunarctl tpg create)",
+				 (unsigned long long)lun, t->name);
+	}
+	err[0] = '\0';
+	rc = scsi_lu_alua_activate_wait(lu, (uint16_t)group, err, errlen);
+	scsi_lu_put(lu);
+	if (rc)
+		return mgmt_fail(rc, err, errlen,
+				 "port group %lld cannot take LUN %llu of %s "
+				 "over: %s",
+				 (long long)group, (unsigned long long)lun,
+				 t->name, err[0] ? err : strerror(-rc));
+	*res = json_pack("{s:I, s:I}", "lun", (json_int_t)lun, "group",
+			 (json_int_t)group);
 	return 0;
 }
 
@@ -1069,6 +1126,9 @@ static const struct mgmt_cmd mgmt_cmds[] = {
       BOOL("thin"), INT_O("physical_block_size"), BOOL("removable"),
       STR_O("bsopts")}},
     {"lun.delete", mgmt_lun_delete, {STR("target"), INT("lun")}},
+    {"lun.activate",
+     mgmt_lun_activate,
+     {STR("target"), INT("lun"), INT("group")}},
     {"lun.resize",
      mgmt_lun_resize,
      {STR("target"), INT("lun"), INT_O("size"), BOOL("shrink")}},

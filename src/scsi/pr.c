@@ -432,7 +432,7 @@ static int pr_spc2_parse10(struct scsi_cmd *cmd)
 
 static int pr_spc2_reserve(struct scsi_cmd *cmd);
 
-static bool pr_spc2_is(const struct pr_spc2 *spc2, const struct scsi_nexus *n)
+static bool pr_spc2_is(const struct pr_extra *spc2, const struct scsi_nexus *n)
 {
 	return spc2->held && spc2->rel_port == n->rel_port_id &&
 	       !strcasecmp(spc2->port, n->initiator_port);
@@ -441,7 +441,7 @@ static bool pr_spc2_is(const struct pr_spc2 *spc2, const struct scsi_nexus *n)
 /* RESERVE and RELEASE of a LU whose reservations several gateways share
  * (pr_shared.c): the same rules, on the shared record. */
 static int pr_spc2_shared_change(struct scsi_cmd *cmd, void *arg,
-				 struct pr_set *s, struct pr_spc2 *spc2,
+				 struct pr_set *s, struct pr_extra *spc2,
 				 struct list_head *removed, bool *changed)
 {
 	bool reserve = cmd->op->execute == pr_spc2_reserve;

@@ -52,6 +52,24 @@ int scsi_pr_set_state_dir(const char *dir);
  * (e.g. which saved file is corrupt and how to get past it). */
 int scsi_pr_lu_init_msg(struct scsi_lu *lu, char *err, size_t errlen);
 
+/*
+ * ALUA across the gateways of a shared medium (pr_shared.c): the port
+ * group that owns the medium is kept in its shared record, and every
+ * gateway reports it active/optimized (transitioning until its gateway
+ * holds the medium's write lock) and every other group standby.
+ * scsi_lu_alua_shared: whether lu is such a LU (a shared store with a
+ * write lock, and configured port groups). scsi_lu_alua_activate: SET
+ * TARGET PORT GROUPS through a port of `group`, a group of this gateway,
+ * makes it the owner: the old owner lets go of the lock or is fenced,
+ * this gateway takes it, every gateway learns of it; -EINPROGRESS.
+ * scsi_lu_alua_activate_wait: the same for lunarctl on the main thread,
+ * waiting; 0 or -errno with err.
+ */
+bool scsi_lu_alua_shared(const struct scsi_lu *lu);
+int scsi_lu_alua_activate(struct scsi_cmd *cmd, uint16_t group);
+int scsi_lu_alua_activate_wait(struct scsi_lu *lu, uint16_t group, char *err,
+			       size_t errlen);
+
 /* ---- what APTPL saves (pr_store.c) ---- */
 
 /* The persistent reservation types (SPC-5 §6.17, TYPE). */

@@ -87,13 +87,23 @@ struct scsi_pr {
 	 */
 	bool shared;
 	uint64_t shared_version;
+	/* The port group for which this gateway took the medium's lock
+	 * (0: none); the workers' only. */
+	uint16_t alua_mine;
 };
 
-/* The SPC-2 reservation as a change sees and makes it. */
-struct pr_spc2 {
+/* What a shared record holds beside the persistent reservations, as a
+ * change sees and makes it. */
+struct pr_extra {
+	/* The SPC-2 reservation. */
 	bool held;
 	char port[SCSI_PORT_NAME_MAX];
 	uint16_t rel_port;
+	/* ALUA across gateways: the port group that owns the medium (0:
+	 * none yet, the configured states apply), and the holder of the
+	 * medium's write lock it took ("" while it is being taken). */
+	uint16_t alua_group;
+	char alua_owner[128];
 };
 
 /* ---- pr.c ---- */
@@ -152,7 +162,7 @@ int pr_image_to_json(json_t *root, const struct scsi_pr_image *img);
  * command asked for (an SPC-2 reservation ends with its nexus).
  */
 typedef int (*pr_shared_change_fn)(struct scsi_cmd *cmd, void *arg,
-				   struct pr_set *s, struct pr_spc2 *spc2,
+				   struct pr_set *s, struct pr_extra *spc2,
 				   struct list_head *removed, bool *changed);
 
 /* Whether the LU's reservations are shared (its store has a record). */

@@ -866,7 +866,7 @@ static void pr_out_job_run(void *arg)
 /* ---- a LU whose reservations several gateways share (pr_shared.c) ---- */
 
 static int pr_out_shared_change(struct scsi_cmd *cmd, void *arg,
-				struct pr_set *s, struct pr_spc2 *spc2,
+				struct pr_set *s, struct pr_extra *spc2,
 				struct list_head *removed, bool *changed)
 {
 	const struct pr_out_params *p = arg;

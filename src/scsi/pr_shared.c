@@ -44,6 +44,7 @@
 #include "scsi/pr_internal.h"
 #include "scsi/sense.h"
 #include "scsi/target.h"
+#include "scsi/tpg.h"
 #include "scsi/ua.h"
 #include "util/log.h"
 
@@ -73,7 +74,7 @@ struct pr_shared_event {
 
 struct pr_shared_rec {
 	struct pr_set set;
-	struct pr_spc2 spc2;
+	struct pr_extra x;
 	unsigned nr_events;
 	struct pr_shared_event ev[PR_SHARED_EVENTS];
 };
@@ -81,6 +82,16 @@ struct pr_shared_rec {
 enum pr_shared_kind {
 	PR_SHARED_CHANGE,   /* a change, with or without a command */
 	PR_SHARED_NOTIFIED, /* another gateway (or LU) changed the record */
+	PR_SHARED_ACTIVATE, /* this gateway's port group takes the medium */
+};
+
+/* lunarctl waiting for an activation on the main thread. */
+struct pr_shared_waiter {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	bool done;
+	int rc;
+	char err[512];
 };
 
 struct pr_shared_job {
@@ -93,6 +104,12 @@ struct pr_shared_job {
 	void (*done)(struct scsi_cmd *cmd, bool aborting);
 	bool aborting;
 	uint64_t token;
+	/* PR_SHARED_ACTIVATE: the group, the lock identity taken, whether
+	 * the record changed under it, and lunarctl's waiter */
+	uint16_t group;
+	char who[128];
+	bool lost;
+	struct pr_shared_waiter *waiter;
 	/* pr_shared_spc2_drop */
 	bool drop_any;
 	char drop_port[SCSI_PORT_NAME_MAX];
@@ -312,14 +329,31 @@ static int pr_shared_rec_from_text(const char *text, struct pr_shared_rec *rec,
 	rec->set.generation = (uint32_t)json_integer_value(v);
 	v = json_object_get(root, "spc2");
 	if (!json_is_null(v)) {
-		if (!pr_shared_nexus_from_json(v, rec->spc2.port,
-					       sizeof(rec->spc2.port),
-					       &rec->spc2.rel_port)) {
+		if (!pr_shared_nexus_from_json(v, rec->x.port,
+					       sizeof(rec->x.port),
+					       &rec->x.rel_port)) {
 			rc = pr_shared_bad(what, whatlen,
 					   "%s is not null or a nexus", "spc2");
 			goto out;
 		}
-		rec->spc2.held = true;
+		rec->x.held = true;
+	}
+	v = json_object_get(root, "alua");
+	if (!json_is_null(v)) {
+		json_t *owner = json_object_get(v, "owner");
+
+		if (!json_is_object(v) ||
+		    !pr_shared_json_u16(json_object_get(v, "group"),
+					&rec->x.alua_group) ||
+		    !rec->x.alua_group || !json_is_string(owner) ||
+		    json_string_length(owner) >= sizeof(rec->x.alua_owner)) {
+			rc = pr_shared_bad(what, whatlen,
+					   "%s is not null or {group, owner}",
+					   "alua");
+			goto out;
+		}
+		snprintf(rec->x.alua_owner, sizeof(rec->x.alua_owner), "%s",
+			 json_string_value(owner));
 	}
 	rc = pr_shared_events_from_json(json_object_get(root, "events"), rec,
 					what, whatlen);
@@ -380,9 +414,14 @@ static char *pr_shared_rec_text(const struct pr_shared_rec *rec)
 			    json_integer(rec->set.generation));
 	json_object_set_new(
 	    root, "spc2",
-	    rec->spc2.held
-		? pr_shared_nexus_json(rec->spc2.port, rec->spc2.rel_port)
-		: json_null());
+	    rec->x.held ? pr_shared_nexus_json(rec->x.port, rec->x.rel_port)
+			: json_null());
+	json_object_set_new(root, "alua",
+			    rec->x.alua_group
+				? json_pack("{s:i, s:s}", "group",
+					    (int)rec->x.alua_group, "owner",
+					    rec->x.alua_owner)
+				: json_null());
 	for (unsigned i = 0; i < rec->nr_events; i++)
 		json_array_append_new(events,
 				      pr_shared_event_json(&rec->ev[i]));
@@ -468,14 +507,43 @@ static bool pr_shared_apply_locked(struct scsi_lu *lu,
  * aborts of the changes this gateway had not taken over yet; nothing if
  * it has this version already. Whether tasks were aborted. Under lu->lock.
  */
+/* The ALUA word of lu (scsi_lu.alua_shared) that rec makes. */
+static uint32_t pr_shared_alua_word(const struct pr_shared_rec *rec, bool live)
+{
+	if (!rec->x.alua_group)
+		return 0;
+	return rec->x.alua_group | (live ? SCSI_LU_ALUA_LIVE : 0);
+}
+
+/* ASYMMETRIC ACCESS STATE CHANGED to the nexuses of lu, but the one
+ * whose SET TARGET PORT GROUPS made the change. Under lu->lock. */
+static void pr_shared_alua_ua_locked(struct scsi_lu *lu,
+				     const struct pr_shared_event *ev)
+{
+	struct scsi_itl *itl;
+
+	list_for_each_entry (itl, &lu->itl_list, lu_link) {
+		if (itl->nexus && !(ev && pr_shared_same_nexus(itl->nexus, ev)))
+			scsi_ua_establish_locked(
+			    itl, SCSI_ASC_ASYMMETRIC_ACCESS_CHANGED);
+	}
+}
+
 static bool pr_shared_adopt_locked(struct scsi_lu *lu,
 				   const struct pr_shared_rec *rec,
-				   uint64_t version)
+				   uint64_t version, bool live)
 {
 	struct scsi_pr *pr = lu->pr;
+	uint32_t alua = pr_shared_alua_word(rec, live);
 	bool aborting = false;
 	struct pr_set copy;
 
+	/* Whether the owner is alive can change without a new version. */
+	if (atomic_exchange(&lu->alua_shared, alua) != alua)
+		pr_shared_alua_ua_locked(lu, version > pr->shared_version &&
+						     rec->nr_events
+						 ? &rec->ev[rec->nr_events - 1]
+						 : NULL);
 	if (version <= pr->shared_version)
 		return false;
 	if (pr_set_clone(&rec->set, &copy)) {
@@ -498,9 +566,9 @@ static bool pr_shared_adopt_locked(struct scsi_lu *lu,
 	}
 	pr_set_clear(&pr->set);
 	pr_set_replace(&pr->set, &copy);
-	pr->spc2 = rec->spc2.held;
-	snprintf(pr->spc2_port, sizeof(pr->spc2_port), "%s", rec->spc2.port);
-	pr->spc2_rel_port = rec->spc2.rel_port;
+	pr->spc2 = rec->x.held;
+	snprintf(pr->spc2_port, sizeof(pr->spc2_port), "%s", rec->x.port);
+	pr->spc2_rel_port = rec->x.rel_port;
 	pr->shared_version = version;
 	pr_update_state(pr);
 	return aborting;
@@ -652,9 +720,23 @@ static void pr_shared_free_list(struct list_head *l)
 	}
 }
 
+/* Whether the owner the record names holds the medium's lock now (a
+ * round trip to the cluster). */
+static bool pr_shared_owner_live(struct scsi_lu *lu,
+				 const struct pr_shared_rec *rec)
+{
+	bool yes = false;
+
+	if (!rec->x.alua_group || !rec->x.alua_owner[0])
+		return false;
+	if (pr_shared_ops(lu)->lock_held_by(lu->bs, rec->x.alua_owner, &yes))
+		return false;
+	return yes;
+}
+
 /* The SPC-2 reservation ends with its nexus, or with a LU reset. */
 static int pr_shared_drop_change(struct scsi_cmd *cmd, void *arg,
-				 struct pr_set *s, struct pr_spc2 *spc2,
+				 struct pr_set *s, struct pr_extra *spc2,
 				 struct list_head *removed, bool *changed)
 {
 	const struct pr_shared_job *job = arg;
@@ -684,25 +766,27 @@ static int pr_shared_attempt(struct pr_shared_job *job, char *err,
 	char *text;
 	int rc, fenced;
 
+	bool live, next_live;
+
 	rc = pr_shared_fetch(lu, &rec, &version, err, errlen);
 	if (rc < 0)
 		return rc;
+	live = pr_shared_owner_live(lu, &rec);
 	pr_shared_rec_init(&next);
 	list_init(&removed);
+	/* The record's SPC-2 reservation and owner, not the cache's: an
+	 * SPC-2 reservation ends here before its drop reaches the record. */
+	next.x = rec.x;
 	pthread_mutex_lock(&lu->lock);
-	pr_shared_adopt_locked(lu, &rec, version);
+	pr_shared_adopt_locked(lu, &rec, version, live);
 	rc = pr_set_clone(&lu->pr->set, &next.set);
-	next.spc2.held = lu->pr->spc2;
-	snprintf(next.spc2.port, sizeof(next.spc2.port), "%s",
-		 lu->pr->spc2_port);
-	next.spc2.rel_port = lu->pr->spc2_rel_port;
 	pthread_mutex_unlock(&lu->lock);
 	if (rc) {
 		snprintf(err, errlen, "out of memory");
 		rc = -ENOMEM;
 		goto out;
 	}
-	rc = job->change(job->cmd, job->arg, &next.set, &next.spc2, &removed,
+	rc = job->change(job->cmd, job->arg, &next.set, &next.x, &removed,
 			 &changed);
 	if (rc < 0 || !changed) {
 		/* Refused (the status is set) or nothing to change: done. */
@@ -743,8 +827,14 @@ static int pr_shared_attempt(struct pr_shared_job *job, char *err,
 			 strerror(-rc));
 		goto out;
 	}
+	/* Still the same holder, or this gateway, which just took it. */
+	next_live = next.x.alua_owner[0] &&
+		    (!strcmp(next.x.alua_owner, rec.x.alua_owner)
+			 ? live
+			 : !strcmp(next.x.alua_owner, job->who));
 	pthread_mutex_lock(&lu->lock);
-	job->aborting = pr_shared_adopt_locked(lu, &next, version + 1);
+	job->aborting =
+	    pr_shared_adopt_locked(lu, &next, version + 1, next_live);
 	pthread_mutex_unlock(&lu->lock);
 	fenced = sh->notify(lu->bs, PR_SHARED_NOTIFY_MS);
 	if (fenced < 0) {
@@ -790,7 +880,7 @@ static void pr_shared_notified_run(struct pr_shared_job *job)
 	struct scsi_lu *lu = job->lu;
 	struct pr_shared_rec rec;
 	uint64_t version;
-	bool aborting = false;
+	bool aborting = false, live;
 	char err[768];
 
 	if (pr_shared_fetch(lu, &rec, &version, err, sizeof(err)) < 0) {
@@ -800,8 +890,25 @@ static void pr_shared_notified_run(struct pr_shared_job *job)
 			  lu->lun, err);
 		goto out;
 	}
+	/* Another group owns the medium now: let go of its lock, after the
+	 * writes in flight, before the new owner is told to go on. */
+	if (lu->pr->alua_mine && rec.x.alua_group != lu->pr->alua_mine) {
+		int rc = pr_shared_ops(lu)->lock_drop(lu->bs);
+
+		if (rc < 0)
+			log_error("target %s LUN %" PRIu64 ": cannot release "
+				  "the medium's lock for port group %u: %s",
+				  lu->target->name, lu->lun, rec.x.alua_group,
+				  strerror(-rc));
+		else
+			log_info("target %s LUN %" PRIu64 ": port group %u "
+				 "owns it now; released the medium's lock",
+				 lu->target->name, lu->lun, rec.x.alua_group);
+		lu->pr->alua_mine = 0;
+	}
+	live = pr_shared_owner_live(lu, &rec);
 	pthread_mutex_lock(&lu->lock);
-	aborting = pr_shared_adopt_locked(lu, &rec, version);
+	aborting = pr_shared_adopt_locked(lu, &rec, version, live);
 	pthread_mutex_unlock(&lu->lock);
 	pr_shared_rec_clear(&rec);
 	/* PREEMPT AND ABORT is over only when the tasks are gone here too. */
@@ -814,10 +921,137 @@ out:
 	free(job);
 }
 
+/* ---- ALUA across gateways: one port group owns the medium ---- */
+
+/* First step: the record names the group, with no holder yet (every
+ * gateway reports it transitioning); the old owner lets go of the lock
+ * when it takes this over, or is fenced. */
+static int pr_alua_claim(struct scsi_cmd *cmd, void *arg, struct pr_set *s,
+			 struct pr_extra *x, struct list_head *removed,
+			 bool *changed)
+{
+	const struct pr_shared_job *job = arg;
+
+	if (x->alua_group != job->group || x->alua_owner[0]) {
+		x->alua_group = job->group;
+		x->alua_owner[0] = '\0';
+		*changed = true;
+	}
+	return 0;
+}
+
+/* Second step, with the lock taken: this gateway holds it. */
+static int pr_alua_own(struct scsi_cmd *cmd, void *arg, struct pr_set *s,
+		       struct pr_extra *x, struct list_head *removed,
+		       bool *changed)
+{
+	struct pr_shared_job *job = arg;
+
+	if (x->alua_group != job->group) {
+		job->lost = true; /* another gateway claimed it meanwhile */
+		return 0;
+	}
+	if (strcmp(x->alua_owner, job->who)) {
+		snprintf(x->alua_owner, sizeof(x->alua_owner), "%s", job->who);
+		*changed = true;
+	}
+	return 0;
+}
+
+static int pr_alua_step(struct pr_shared_job *job, pr_shared_change_fn fn,
+			char *err, size_t errlen)
+{
+	int rc = 0;
+
+	job->change = fn;
+	job->arg = job;
+	for (unsigned i = 0; i < PR_SHARED_RETRIES && rc == 0; i++)
+		rc = pr_shared_attempt(job, err, errlen);
+	if (rc == 0) {
+		snprintf(err, errlen, "lost %d races for the shared record",
+			 PR_SHARED_RETRIES);
+		return -EBUSY;
+	}
+	return rc < 0 ? rc : 0;
+}
+
+static int pr_alua_activate(struct pr_shared_job *job, char *err, size_t errlen)
+{
+	struct scsi_lu *lu = job->lu;
+	int rc;
+
+	if (atomic_load(&lu->alua_shared) == (job->group | SCSI_LU_ALUA_LIVE) &&
+	    lu->pr->alua_mine == job->group)
+		return 0; /* already the owner */
+	rc = pr_alua_step(job, pr_alua_claim, err, errlen);
+	if (rc == 0) {
+		rc = pr_shared_ops(lu)->lock_take(lu->bs, job->who,
+						  sizeof(job->who));
+		if (rc < 0)
+			snprintf(err, errlen,
+				 "cannot take the medium's lock: %s%s",
+				 strerror(-rc),
+				 rc == -ESHUTDOWN ? " (this gateway was fenced "
+						    "by another; restart it)"
+						  : "");
+	}
+	if (rc == 0) {
+		lu->pr->alua_mine = job->group;
+		rc = pr_alua_step(job, pr_alua_own, err, errlen);
+	}
+	if (rc == 0 && job->lost) {
+		snprintf(err, errlen,
+			 "another gateway's port group claimed it meanwhile");
+		rc = -EBUSY;
+	}
+	if (rc < 0 && lu->pr->alua_mine == job->group && job->lost) {
+		pr_shared_ops(lu)->lock_drop(lu->bs);
+		lu->pr->alua_mine = 0;
+	}
+	return rc;
+}
+
+static void pr_alua_activate_run(struct pr_shared_job *job)
+{
+	struct scsi_lu *lu = job->lu;
+	char err[768] = "";
+	int rc = pr_alua_activate(job, err, sizeof(err));
+
+	if (rc < 0)
+		log_error("target %s LUN %" PRIu64 ": port group %u cannot "
+			  "take over: %s",
+			  lu->target->name, lu->lun, job->group, err);
+	else
+		log_info("target %s LUN %" PRIu64 ": port group %u owns the "
+			 "medium (active/optimized on every gateway)",
+			 lu->target->name, lu->lun, job->group);
+	if (job->waiter) {
+		struct pr_shared_waiter *w = job->waiter;
+
+		pthread_mutex_lock(&w->lock);
+		w->rc = rc;
+		snprintf(w->err, sizeof(w->err), "%s", err);
+		w->done = true;
+		pthread_cond_signal(&w->cond);
+		pthread_mutex_unlock(&w->lock);
+		scsi_lu_put(lu);
+		free(job);
+		return;
+	}
+	/* SPC-5 §6.43: a transition that failed. */
+	if (rc < 0)
+		scsi_cmd_set_sense(job->cmd, SCSI_SK_HARDWARE_ERROR,
+				   SCSI_ASC_SET_TPGS_FAILED);
+	job->arg = NULL;
+	pr_shared_finish(job);
+}
+
 static void pr_shared_run_job(struct pr_shared_job *job)
 {
 	if (job->kind == PR_SHARED_NOTIFIED)
 		pr_shared_notified_run(job);
+	else if (job->kind == PR_SHARED_ACTIVATE)
+		pr_alua_activate_run(job);
 	else
 		pr_shared_change_run(job);
 }
@@ -876,6 +1110,79 @@ void pr_shared_spc2_drop(struct scsi_lu *lu, const char *port,
 	pr_shared_worker_push(&pr_change_worker, job);
 }
 
+bool scsi_lu_alua_shared(const struct scsi_lu *lu)
+{
+	return pr_shared(lu) && lu->bs->ops->shared->lock_take &&
+	       scsi_tpg_tpgs(lu) & SCSI_TPGS_EXPLICIT;
+}
+
+static void pr_alua_cmd_done(struct scsi_cmd *cmd, bool aborting)
+{
+	scsi_cmd_complete(cmd);
+}
+
+int scsi_lu_alua_activate(struct scsi_cmd *cmd, uint16_t group)
+{
+	struct pr_shared_job *job =
+	    pr_shared_job_new(cmd->lu, PR_SHARED_ACTIVATE);
+
+	if (!job) {
+		scsi_cmd_set_status(cmd, SAM_STAT_BUSY);
+		return -ENOMEM;
+	}
+	job->cmd = cmd;
+	job->group = group;
+	job->done = pr_alua_cmd_done;
+	pr_shared_worker_push(&pr_change_worker, job);
+	return -EINPROGRESS;
+}
+
+/* How long lunarctl waits: two notifies that may time out, and a lock
+ * break. */
+#define PR_ALUA_WAIT_SECS (3 * PR_SHARED_NOTIFY_MS / 1000 + 30)
+
+int scsi_lu_alua_activate_wait(struct scsi_lu *lu, uint16_t group, char *err,
+			       size_t errlen)
+{
+	struct pr_shared_waiter *w = calloc(1, sizeof(*w));
+	struct pr_shared_job *job;
+	struct timespec until;
+	int rc = 0;
+
+	if (!w || !(job = pr_shared_job_new(lu, PR_SHARED_ACTIVATE))) {
+		free(w);
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	pthread_mutex_init(&w->lock, NULL);
+	pthread_cond_init(&w->cond, NULL);
+	job->group = group;
+	job->waiter = w;
+	pr_shared_worker_push(&pr_change_worker, job);
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += PR_ALUA_WAIT_SECS;
+	pthread_mutex_lock(&w->lock);
+	while (!w->done && rc != ETIMEDOUT)
+		rc = pthread_cond_timedwait(&w->cond, &w->lock, &until);
+	if (!w->done) {
+		/* The worker still holds w: it is never freed (rare: the
+		 * cluster stopped answering). */
+		pthread_mutex_unlock(&w->lock);
+		snprintf(err, errlen,
+			 "no answer from the cluster in %d s; the takeover "
+			 "goes on in the background",
+			 PR_ALUA_WAIT_SECS);
+		return -ETIMEDOUT;
+	}
+	rc = w->rc;
+	snprintf(err, errlen, "%s", w->err);
+	pthread_mutex_unlock(&w->lock);
+	pthread_mutex_destroy(&w->lock);
+	pthread_cond_destroy(&w->cond);
+	free(w);
+	return rc;
+}
+
 /* librados's thread: a gateway changed the record. */
 static void pr_shared_changed(void *arg, uint64_t token)
 {
@@ -911,6 +1218,7 @@ int pr_shared_lu_init(struct scsi_lu *lu, struct scsi_pr *pr, char *err,
 	const struct bs_shared_ops *sh = pr_shared_ops(lu);
 	struct pr_shared_rec rec;
 	uint64_t version;
+	bool live;
 	int rc;
 
 	pthread_once(&pr_shared_once, pr_shared_start);
@@ -938,8 +1246,9 @@ int pr_shared_lu_init(struct scsi_lu *lu, struct scsi_pr *pr, char *err,
 		lu->pr = NULL;
 		return rc;
 	}
+	live = pr_shared_owner_live(lu, &rec);
 	pthread_mutex_lock(&lu->lock);
-	pr_shared_adopt_locked(lu, &rec, version);
+	pr_shared_adopt_locked(lu, &rec, version, live);
 	pthread_mutex_unlock(&lu->lock);
 	pr_shared_rec_clear(&rec);
 	if (pr->set.nr_regs || pr->spc2)

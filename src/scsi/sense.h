@@ -80,6 +80,7 @@ struct scsi_cmd;
 #define SCSI_ASC_ALUA_TRANSITION  0x04, 0x0a
 #define SCSI_ASC_ALUA_STANDBY	  0x04, 0x0b
 #define SCSI_ASC_ALUA_UNAVAILABLE 0x04, 0x0c
+#define SCSI_ASC_SET_TPGS_FAILED  0x67, 0x0a
 /* A shared medium that stopped answering (a Ceph OSD down: sbc.c). */
 #define SCSI_ASC_TIMEOUT_ON_LU 0x3e, 0x02
 

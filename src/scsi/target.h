@@ -91,7 +91,16 @@ struct scsi_lu {
 	atomic_uint nr_aborting;
 	/* The sanitize operation in progress (sbc_sanitize.c), or NULL. */
 	struct sbc_sanitize *_Atomic sanitize;
+	/*
+	 * ALUA across the gateways of a shared medium (pr_shared.c, read by
+	 * tpg.c): 0 while the configured states apply; else the id of the
+	 * port group that owns the medium, with SCSI_LU_ALUA_LIVE while
+	 * its gateway holds the medium's write lock.
+	 */
+	_Atomic uint32_t alua_shared;
 };
+
+#define SCSI_LU_ALUA_LIVE (1u << 16)
 
 struct scsi_lun_map {
 	atomic_int refcnt;

@@ -23,6 +23,7 @@
 #include <strings.h>
 
 #include "scsi/device.h"
+#include "scsi/pr.h"
 #include "scsi/sense.h"
 #include "scsi/ua.h"
 #include "util/bytes.h"
@@ -241,12 +242,34 @@ uint16_t scsi_tpg_id(const struct scsi_nexus *n, const struct scsi_lu *lu)
 	return n->rel_port_id;
 }
 
-static void tpg_info(const struct scsi_tpg *g, uint8_t supported,
-		     struct scsi_tpg_info *out)
+/*
+ * The access state of group g for lu: the configured one, unless several
+ * gateways serve lu's medium and one of their port groups owns it
+ * (pr_shared.c): then that group is active/optimized once its gateway
+ * holds the medium's lock (transitioning until then) and every other
+ * group is standby, the same on every gateway.
+ */
+static enum scsi_alua_state tpg_state(const struct scsi_lu *lu,
+				      const struct scsi_tpg *g)
+{
+	uint32_t shared =
+	    lu ? atomic_load_explicit(&lu->alua_shared, memory_order_relaxed)
+	       : 0;
+
+	if (!shared)
+		return atomic_load_explicit(&g->state, memory_order_relaxed);
+	if ((shared & 0xffff) != g->id)
+		return SCSI_ALUA_STANDBY;
+	return shared & SCSI_LU_ALUA_LIVE ? SCSI_ALUA_ACTIVE_OPTIMIZED
+					  : SCSI_ALUA_TRANSITIONING;
+}
+
+static void tpg_info(const struct scsi_lu *lu, const struct scsi_tpg *g,
+		     uint8_t supported, struct scsi_tpg_info *out)
 {
 	memset(out, 0, sizeof(*out));
 	out->id = g->id;
-	out->state = atomic_load(&g->state);
+	out->state = tpg_state(lu, g);
 	out->pref = atomic_load(&g->pref);
 	out->supported = supported;
 	out->status = atomic_load(&g->status);
@@ -306,12 +329,12 @@ unsigned scsi_tpg_list(const struct scsi_nexus *n, const struct scsi_lu *lu,
 	scsi_config_rdlock();
 	if (!a->dflt.configured && tpg_default_reachable(n, t)) {
 		if (nr < max)
-			tpg_info(&a->dflt, SCSI_ALUA_SUP_AO, &out[nr]);
+			tpg_info(lu, &a->dflt, SCSI_ALUA_SUP_AO, &out[nr]);
 		nr++;
 	}
 	list_for_each_entry (g, &a->groups, link) {
 		if (nr < max)
-			tpg_info(g, SCSI_ALUA_SUP_CONFIGURED, &out[nr]);
+			tpg_info(lu, g, SCSI_ALUA_SUP_CONFIGURED, &out[nr]);
 		nr++;
 	}
 	scsi_config_unlock();
@@ -327,7 +350,7 @@ int scsi_tpg_check(struct scsi_cmd *cmd)
 
 	if (!g)
 		return 0;
-	switch (atomic_load_explicit(&g->state, memory_order_relaxed)) {
+	switch (tpg_state(cmd->lu, g)) {
 	case SCSI_ALUA_STANDBY:
 		if (flags & SCSI_OP_ALUA_STANDBY)
 			return 0;
@@ -477,6 +500,55 @@ static struct scsi_tpg *tpg_set_target(struct scsi_alua *a, uint16_t id,
 	return NULL;
 }
 
+/*
+ * SET TARGET PORT GROUPS to a LU whose medium several gateways serve: an
+ * initiator activates a path by asking its group (the one this command
+ * came through) to be active, which makes that group the owner of the
+ * medium on every gateway (scsi_lu_alua_activate). A gateway can only
+ * take the medium for its own group, so a descriptor asking another
+ * group to be active is refused; asking others to be standby or
+ * unavailable is what the activation does anyway.
+ */
+static int tpg_set_shared(struct scsi_cmd *cmd, const uint8_t *d, unsigned n)
+{
+	uint16_t own = cmd->nexus->tpg ? cmd->nexus->tpg->id : 0;
+	bool activate = false;
+
+	for (unsigned i = 0; i < n; i++) {
+		unsigned off = TPG_SET_HDR_LEN + i * TPG_SET_DESC_LEN;
+		uint8_t state = d[off] & 0x0f;
+		bool active = state == SCSI_ALUA_ACTIVE_OPTIMIZED ||
+			      state == SCSI_ALUA_ACTIVE_NON_OPTIMIZED;
+		bool mine = get_be16(d + off + 2) == own;
+
+		if (active != mine || state == SCSI_ALUA_TRANSITIONING ||
+		    !(tpg_sup_bit(state) & SCSI_ALUA_SUP_CONFIGURED)) {
+			scsi_cmd_set_param_error(
+			    cmd, SCSI_ASC_INVALID_FIELD_IN_PARAM, (int)off, 3);
+			return -EINVAL;
+		}
+		activate |= active;
+	}
+	/* Nothing to take over: fine if it asks for what already is. */
+	for (unsigned i = 0; !activate && i < n; i++) {
+		unsigned off = TPG_SET_HDR_LEN + i * TPG_SET_DESC_LEN;
+		uint32_t owner = atomic_load(&cmd->lu->alua_shared) & 0xffff;
+
+		if (get_be16(d + off + 2) == owner) {
+			scsi_cmd_set_param_error(
+			    cmd, SCSI_ASC_INVALID_FIELD_IN_PARAM, (int)off, 3);
+			return -EINVAL;
+		}
+	}
+	if (!activate)
+		return 0;
+	log_info("target %s LUN %llu: SET TARGET PORT GROUPS from %s: port "
+		 "group %u takes the medium over",
+		 cmd->lu->target->name, (unsigned long long)cmd->lu->lun,
+		 cmd->nexus->initiator_port, own);
+	return scsi_lu_alua_activate(cmd, own);
+}
+
 static int tpg_set(struct scsi_cmd *cmd)
 {
 	struct scsi_alua *a = cmd->lu->target->alua;
@@ -498,6 +570,8 @@ static int tpg_set(struct scsi_cmd *cmd)
 		return -EINVAL;
 	}
 	n = (len - TPG_SET_HDR_LEN) / TPG_SET_DESC_LEN;
+	if (scsi_lu_alua_shared(cmd->lu))
+		return tpg_set_shared(cmd, d, n);
 	scsi_config_rdlock();
 	/* Every descriptor is checked before any state changes. */
 	for (unsigned i = 0; i < n; i++) {

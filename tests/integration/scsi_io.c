@@ -90,10 +90,24 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usage: scsi_io URL write|read|caw|sync ...\n");
 		return 2;
 	}
-	iscsi = itest_login(
-	    argv[1], init ? init : "iqn.2026-12.org.lunar:scsi-io", &lun, true);
+	iscsi =
+	    itest_login(argv[1], init ? init : "iqn.2026-12.org.lunar:scsi-io",
+			&lun, false);
 	if (!iscsi)
 		return 1;
+	/* The new nexus's unit attentions; whatever else TEST UNIT READY
+	 * says (NOT READY in an ALUA standby state) is the command's to
+	 * report. */
+	for (int i = 0; i < 8; i++) {
+		t = iscsi_testunitready_sync(iscsi, lun);
+		rc = t && t->status == SCSI_STATUS_CHECK_CONDITION &&
+		     t->sense.key == SCSI_SENSE_UNIT_ATTENTION;
+		if (t)
+			scsi_free_scsi_task(t);
+		t = NULL;
+		if (!rc)
+			break;
+	}
 	if (!strcmp(argv[2], "sync")) {
 		rc = outcome(iscsi, iscsi_synchronizecache10_sync(iscsi, lun, 0,
 								  0, 0, 0));
