@@ -38,7 +38,7 @@ UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 ITEST_SRCS := $(sort $(wildcard tests/integration/*.c))
 ITEST_BINS := $(ITEST_SRCS:tests/integration/%.c=$(BUILD)/tests/%)
 
-.PHONY: all deps run check conformance bench clean format unit itest fuzz fuzz-build
+.PHONY: all deps run gateways check conformance bench clean format unit itest fuzz fuzz-build
 all: deps $(BUILD)/lunard $(BUILD)/lunarctl
 
 deps:
@@ -97,6 +97,12 @@ run:
 	@scripts/deps.sh build
 	@$(MAKE) --no-print-directory all
 	@scripts/run-demo.sh
+
+# Two gateways in front of one Ceph RBD image (README, Several gateways).
+gateways:
+	@scripts/deps.sh test
+	@$(MAKE) --no-print-directory all
+	@scripts/gateways-demo.sh
 
 check:
 	@scripts/deps.sh test

@@ -132,6 +132,16 @@ void pr_update_state(struct scsi_pr *pr)
 
 /* ---- the persistent part ---- */
 
+void pr_reg_list_free(struct list_head *l)
+{
+	struct pr_reg *reg, *tmp;
+
+	list_for_each_entry_safe (reg, tmp, l, link) {
+		list_del(&reg->link);
+		free(reg);
+	}
+}
+
 void pr_set_init(struct pr_set *s)
 {
 	memset(s, 0, sizeof(*s));
@@ -140,12 +150,7 @@ void pr_set_init(struct pr_set *s)
 
 void pr_set_clear(struct pr_set *s)
 {
-	struct pr_reg *reg, *tmp;
-
-	list_for_each_entry_safe (reg, tmp, &s->regs, link) {
-		list_del(&reg->link);
-		free(reg);
-	}
+	pr_reg_list_free(&s->regs);
 	pr_set_init(s);
 }
 

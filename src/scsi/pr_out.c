@@ -358,16 +358,6 @@ static int pr_spec_i_pt(struct scsi_cmd *cmd, const struct pr_out_params *p,
 	return 0;
 }
 
-static void pr_free_list(struct list_head *l)
-{
-	struct pr_reg *reg, *tmp;
-
-	list_for_each_entry_safe (reg, tmp, l, link) {
-		list_del(&reg->link);
-		free(reg);
-	}
-}
-
 /* REGISTER and REGISTER AND IGNORE EXISTING KEY, registered or not. */
 static int pr_out_register(struct scsi_cmd *cmd, const struct pr_out_params *p,
 			   struct pr_set *s, struct pr_out_ctx *ctx)
@@ -410,7 +400,7 @@ static int pr_out_register(struct scsi_cmd *cmd, const struct pr_out_params *p,
 
 		list_for_each_entry (other, &s->regs, link) {
 			if (pr_reg_overlap(reg, other)) {
-				pr_free_list(&add);
+				pr_reg_list_free(&add);
 				return pr_invalid_param(cmd, 20, 2);
 			}
 		}
@@ -418,12 +408,12 @@ static int pr_out_register(struct scsi_cmd *cmd, const struct pr_out_params *p,
 	if (p->spec_i_pt) {
 		rc = pr_spec_i_pt(cmd, p, s, &add, &nr_add);
 		if (rc) {
-			pr_free_list(&add);
+			pr_reg_list_free(&add);
 			return rc;
 		}
 	}
 	if (s->nr_regs + nr_add > PR_REGS_MAX) {
-		pr_free_list(&add);
+		pr_reg_list_free(&add);
 		return pr_no_resources(cmd);
 	}
 	while (!list_empty(&add)) {
@@ -776,7 +766,7 @@ static int pr_out_run_locked(struct scsi_cmd *cmd,
 	} else {
 		pr_set_clear(&work);
 	}
-	pr_free_list(&ctx.removed);
+	pr_reg_list_free(&ctx.removed);
 	return rc;
 }
 

@@ -710,16 +710,6 @@ static int pr_shared_event_make(struct pr_shared_event *ev,
 	return 0;
 }
 
-static void pr_shared_free_list(struct list_head *l)
-{
-	struct pr_reg *reg, *tmp;
-
-	list_for_each_entry_safe (reg, tmp, l, link) {
-		list_del(&reg->link);
-		free(reg);
-	}
-}
-
 /* Whether the owner the record names holds the medium's lock now (a
  * round trip to the cluster). */
 static bool pr_shared_owner_live(struct scsi_lu *lu,
@@ -790,7 +780,7 @@ static int pr_shared_attempt(struct pr_shared_job *job, char *err,
 			 &changed);
 	if (rc < 0 || !changed) {
 		/* Refused (the status is set) or nothing to change: done. */
-		pr_shared_free_list(&removed);
+		pr_reg_list_free(&removed);
 		rc = 1;
 		goto out;
 	}
@@ -806,7 +796,7 @@ static int pr_shared_attempt(struct pr_shared_job *job, char *err,
 				  &removed, version + 1);
 	if (rc == 0)
 		next.nr_events++;
-	pr_shared_free_list(&removed);
+	pr_reg_list_free(&removed);
 	text = rc == 0 ? pr_shared_rec_text(&next) : NULL;
 	if (!text) {
 		snprintf(err, errlen, "out of memory");
