@@ -11,7 +11,9 @@
  * default: $CEPH_CONF, then /etc/ceph), id (client id, default admin),
  * cluster (default ceph), namespace (a RADOS namespace) and timeout (how
  * many seconds an OSD or monitor may leave an operation unanswered before
- * it fails with -ETIMEDOUT, default 30, at least 5). Every image of the
+ * it fails with -ETIMEDOUT, default 30, at least 5) and threads (N > 0:
+ * tgt's model instead, N threads that each wait for one request at a
+ * time; kept to measure it against). Every image of the
  * same (conf, id, cluster, timeout) shares one cluster connection
  * (rados_t), which costs about five threads.
  *
@@ -61,7 +63,8 @@
 /* GET LBA STATUS asks the OSDs about at most this many bytes at once. */
 #define BS_RBD_STATUS_WINDOW (64ull << 20)
 /* pacific's rbd_aio_compare_and_write: inside one 512-byte sector. */
-#define BS_RBD_CAW_MAX 512
+#define BS_RBD_CAW_MAX	   512
+#define BS_RBD_THREADS_MAX 64
 
 struct bs_rbd_opts {
 	char conf[1024];
@@ -69,6 +72,7 @@ struct bs_rbd_opts {
 	char cluster[BS_RBD_NAME_MAX];
 	char ns[BS_RBD_NAME_MAX];
 	unsigned timeout;
+	unsigned threads; /* 0: submit from the reactors */
 };
 
 /* One connection to a cluster, shared by the images opened through it. */
@@ -99,6 +103,14 @@ struct bs_rbd {
 	char ns[BS_RBD_NAME_MAX];
 	char name[BS_RBD_NAME_MAX * 4 + 4]; /* pool[/ns]/image[@snap] */
 	char identity[BS_RBD_NAME_MAX * 4];
+	/* threads=N: tgt's model, a pool of threads that each wait for one
+	 * request at a time (kept to measure it against; see the top). */
+	pthread_mutex_t qlock;
+	pthread_cond_t qcond;
+	struct list_head queue; /* struct bs_req, via link */
+	bool stopping;
+	unsigned nthreads;
+	pthread_t th[BS_RBD_THREADS_MAX];
 };
 
 static struct bs_ops bs_rbd_ops;
@@ -141,6 +153,23 @@ static int bs_rbd_opt_set(struct bs_rbd_opts *o, const char *key, size_t keylen,
 		strs[i].dst[vallen] = '\0';
 		return 0;
 	}
+	if (keylen == strlen("threads") && !memcmp(key, "threads", keylen)) {
+		unsigned long v = 0;
+		size_t i;
+
+		for (i = 0; i < vallen && val[i] >= '0' && val[i] <= '9'; i++)
+			v = v * 10 + (unsigned long)(val[i] - '0');
+		if (vallen == 0 || i != vallen || vallen > 3 ||
+		    v > BS_RBD_THREADS_MAX) {
+			snprintf(err, errlen,
+				 "rbd option threads=%.*s: give 0 (submit from "
+				 "lunard's event loops, the default) to %d",
+				 (int)vallen, val, BS_RBD_THREADS_MAX);
+			return -EINVAL;
+		}
+		o->threads = (unsigned)v;
+		return 0;
+	}
 	if (keylen == strlen("timeout") && !memcmp(key, "timeout", keylen)) {
 		unsigned long v = 0;
 		size_t i;
@@ -161,7 +190,7 @@ static int bs_rbd_opt_set(struct bs_rbd_opts *o, const char *key, size_t keylen,
 	}
 	snprintf(err, errlen,
 		 "unknown rbd option '%.*s'; known: conf, id, cluster, "
-		 "namespace, timeout",
+		 "namespace, timeout, threads",
 		 (int)keylen, key);
 	return -EINVAL;
 }
@@ -464,9 +493,15 @@ static int bs_rbd_setup(struct bs_rbd *r, const struct bs_open_args *args,
 }
 
 static void bs_rbd_rec_unwatch(struct bs_dev *dev);
+static int bs_rbd_start_threads(struct bs_rbd *r, unsigned n, char *err,
+				size_t errlen);
+static void bs_rbd_stop_threads(struct bs_rbd *r);
 
 static void bs_rbd_free(struct bs_rbd *r)
 {
+	bs_rbd_stop_threads(r);
+	pthread_mutex_destroy(&r->qlock);
+	pthread_cond_destroy(&r->qcond);
 	bs_rbd_rec_unwatch(&r->dev);
 	if (r->watching)
 		rbd_update_unwatch(r->image, r->watch);
@@ -505,6 +540,9 @@ static int bs_rbd_open(const char *path, const struct bs_open_args *args,
 		return -ENOMEM;
 	}
 	r->dev.ops = &bs_rbd_ops;
+	pthread_mutex_init(&r->qlock, NULL);
+	pthread_cond_init(&r->qcond, NULL);
+	list_init(&r->queue);
 	r->dev.caps = BS_CAP_SHARED | BS_CAP_COMPARE_WRITE;
 	r->dev.compare_write_max = BS_RBD_CAW_MAX;
 	snprintf(r->name, sizeof(r->name), "%s%s%s/%s%s%s", pool,
@@ -532,6 +570,8 @@ static int bs_rbd_open(const char *path, const struct bs_open_args *args,
 	}
 	if (rc == 0)
 		rc = bs_rbd_setup(r, args, err, errlen);
+	if (rc == 0)
+		rc = bs_rbd_start_threads(r, o.threads, err, errlen);
 	if (rc < 0) {
 		bs_rbd_free(r);
 		return rc;
@@ -607,11 +647,84 @@ static int bs_rbd_start(struct bs_rbd *r, struct bs_req *req,
 	return -EOPNOTSUPP;
 }
 
+/* threads=N: one request at a time, waited for on this thread. */
+static void *bs_rbd_worker(void *arg)
+{
+	struct bs_rbd *r = arg;
+
+	for (;;) {
+		struct bs_req *req;
+		rbd_completion_t c;
+		ssize_t rc;
+
+		pthread_mutex_lock(&r->qlock);
+		while (list_empty(&r->queue) && !r->stopping)
+			pthread_cond_wait(&r->qcond, &r->qlock);
+		if (list_empty(&r->queue)) {
+			pthread_mutex_unlock(&r->qlock);
+			return NULL;
+		}
+		req = container_of(r->queue.next, struct bs_req, link);
+		list_del(&req->link);
+		pthread_mutex_unlock(&r->qlock);
+		rc = rbd_aio_create_completion(NULL, NULL, &c);
+		if (rc < 0) {
+			bs_complete(req, (int)rc);
+			continue;
+		}
+		rc = bs_rbd_start(r, req, c);
+		if (rc == 0) {
+			rbd_aio_wait_for_complete(c);
+			rc = rbd_aio_get_return_value(c);
+		}
+		rbd_aio_release(c);
+		bs_complete(req, bs_rbd_result(r, req, rc));
+	}
+}
+
+static int bs_rbd_start_threads(struct bs_rbd *r, unsigned n, char *err,
+				size_t errlen)
+{
+	for (; r->nthreads < n; r->nthreads++) {
+		int rc =
+		    pthread_create(&r->th[r->nthreads], NULL, bs_rbd_worker, r);
+
+		if (rc) {
+			snprintf(err, errlen,
+				 "cannot start a thread for rbd "
+				 "image %s: %s",
+				 r->name, strerror(rc));
+			return -rc;
+		}
+		pthread_setname_np(r->th[r->nthreads], "rbd-worker");
+	}
+	return 0;
+}
+
+static void bs_rbd_stop_threads(struct bs_rbd *r)
+{
+	pthread_mutex_lock(&r->qlock);
+	r->stopping = true;
+	pthread_cond_broadcast(&r->qcond);
+	pthread_mutex_unlock(&r->qlock);
+	for (unsigned i = 0; i < r->nthreads; i++)
+		pthread_join(r->th[i], NULL);
+	r->nthreads = 0;
+}
+
 static void bs_rbd_submit(struct bs_dev *dev, struct bs_req *req)
 {
 	struct bs_rbd *r = bs_rbd_of(dev);
 	rbd_completion_t c;
 	int rc;
+
+	if (r->nthreads) {
+		pthread_mutex_lock(&r->qlock);
+		list_add_tail(&req->link, &r->queue);
+		pthread_cond_signal(&r->qcond);
+		pthread_mutex_unlock(&r->qlock);
+		return;
+	}
 
 	rc = rbd_aio_create_completion(req, bs_rbd_done, &c);
 	if (rc < 0) {
