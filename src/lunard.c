@@ -8,7 +8,6 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
-#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -311,12 +310,6 @@ int main(int argc, char **argv)
 
 	if (parse_options(argc, argv, &o) < 0)
 		return 2;
-	/* Connection buffers (64 KiB and up) come from mmap and go back to
-	 * the kernel when a connection ends. Without a fixed threshold glibc
-	 * raises it after the first free, and a burst of connections leaves
-	 * its buffers resident in the heap for good. The data path is not
-	 * affected: command buffers come from per-reactor caches. */
-	mallopt(M_MMAP_THRESHOLD, 64 * 1024);
 	umask(077);
 	rc = mkdir_p(o.state_dir, 0700);
 	if (rc < 0) {

@@ -20,6 +20,7 @@
 
 #include "iscsi/iscsi.h"
 #include "util/log.h"
+#include "util/mem.h"
 
 #define CONN_TX_IOV	  64
 #define CONN_RX_ROUNDS	  16
@@ -69,8 +70,8 @@ static void conn_free(struct iscsi_conn *c)
 		free(p);
 	}
 	iscsi_task_pool_destroy(c);
-	free(c->rbuf);
-	free(c->rx_buf);
+	util_map_free(c->rbuf, ISCSI_RBUF_SIZE);
+	util_map_free(c->rx_buf, c->rx_buf_cap);
 	free(c);
 }
 
@@ -124,9 +125,10 @@ static void conn_start(void *arg)
 	reactor_timer_init(&c->tmf_timer);
 	if (c->state != ISCSI_CONN_INIT)
 		goto out;
-	c->rbuf = malloc(ISCSI_RBUF_SIZE);
-	c->rx_buf_cap = ISCSI_LOGIN_MAX_DSL;
-	c->rx_buf = malloc(c->rx_buf_cap);
+	/* Mappings: they go back to the kernel when the connection ends. */
+	c->rbuf = util_map_alloc(ISCSI_RBUF_SIZE);
+	c->rx_buf = util_map_alloc(ISCSI_LOGIN_MAX_DSL);
+	c->rx_buf_cap = c->rx_buf ? ISCSI_LOGIN_MAX_DSL : 0;
 	c->max_recv_dsl = ISCSI_LOGIN_MAX_DSL;
 	c->max_xmit_dsl = ISCSI_LOGIN_MAX_DSL;
 	conn_rx_reset(c);
@@ -512,7 +514,8 @@ void iscsi_conn_enter_ffp(struct iscsi_conn *c, const struct iscsi_params *p)
 	c->max_recv_dsl = p->max_recv_dsl;
 	c->max_xmit_dsl = p->max_xmit_dsl ? p->max_xmit_dsl : 8192;
 	if (c->rx_buf_cap < c->max_recv_dsl) {
-		uint8_t *nb = realloc(c->rx_buf, c->max_recv_dsl);
+		uint8_t *nb =
+		    util_map_resize(c->rx_buf, c->rx_buf_cap, c->max_recv_dsl);
 
 		if (!nb) {
 			log_error("iscsi: %s: out of memory for %u-byte "
