@@ -6,9 +6,19 @@
 # time per I/O (utime+stime from /proc/PID/stat), which is the fairer figure
 # on a 2-core machine where the client itself uses a core.
 #
-# Env: RUNS (3), COUNT (200000 4K I/Os), BS_DIR (a tmpfs-less scratch dir).
+# Then the RBD rows (bench/rbd.sh): lunar's rbd store against `rbd bench`
+# and tgt's rbd store on a throwaway Ceph cluster (or CEPH_CONF's).
+#
+# Env: RUNS (3), COUNT (200000 4K I/Os), BS_DIR (a tmpfs-less scratch dir),
+# BENCH=all|file|rbd (which rows; default all); bench/rbd.sh lists its own.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+BENCH=${BENCH:-all}
+case $BENCH in
+all | file) ;;
+rbd) exec bench/rbd.sh ;;
+*) echo "BENCH must be all, file or rbd" >&2; exit 2 ;;
+esac
 BUILD=${BUILD:-build}
 RUNS=${RUNS:-3}
 COUNT=${COUNT:-200000}
@@ -78,6 +88,7 @@ run_one() {
 
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 
+echo "Files and null LUNs (lunard and tgtd, qemu-img bench on 127.0.0.1):"
 printf '%-28s %12s %12s %8s %14s %14s\n' workload "lunar IOPS" "tgt IOPS" ratio \
 	"lunar us/IO" "tgt us/IO"
 bench() {
@@ -104,3 +115,12 @@ bench "null 4K QD32 read" 2 4k 32 "$COUNT"
 bench "null 4K QD32 write" 2 4k 32 "$COUNT" -w
 bench "file 128K QD8 read" 1 128k 8 $((COUNT / 10))
 echo "(median of $RUNS runs; ratio = lunar IOPS / tgt IOPS; us/IO = target CPU per I/O)"
+
+[ "$BENCH" = all ] || exit 0
+# Stop the file rows' daemons first so that they hold no memory or CPU while
+# the RBD rows run.
+cleanup 2>/dev/null # quietly: no "Killed" job notice for tgtd
+wait 2>/dev/null || true
+lpid="" tpid=""
+trap - EXIT
+exec bench/rbd.sh
