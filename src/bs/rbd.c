@@ -61,7 +61,7 @@
 /* The first connection to the monitors may take at most this long. */
 #define BS_RBD_MOUNT_TIMEOUT 15
 /* GET LBA STATUS asks the OSDs about at most this many bytes at once. */
-#define BS_RBD_STATUS_WINDOW (64ull << 20)
+#define BS_RBD_STATUS_WINDOW (1ull << 30)
 /* pacific's rbd_aio_compare_and_write: inside one 512-byte sector. */
 #define BS_RBD_CAW_MAX	   512
 #define BS_RBD_THREADS_MAX 64
