@@ -34,6 +34,9 @@ LIB_SRCS := $(filter-out src/bs/rbd.c,$(LIB_SRCS))
 endif
 LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/%.o)
 UNIT_SRCS := $(sort $(wildcard tests/unit/test_*.c))
+ifneq ($(HAVE_RBD),1)
+UNIT_SRCS := $(filter-out tests/unit/test_rbd.c,$(UNIT_SRCS))
+endif
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 ITEST_SRCS := $(sort $(wildcard tests/integration/*.c))
 ITEST_BINS := $(ITEST_SRCS:tests/integration/%.c=$(BUILD)/tests/%)
