@@ -34,7 +34,8 @@ SANITIZER_RE='ERROR: (Address|Leak)Sanitizer|runtime error:'
 if [ "${SANITIZE:-0}" = 1 ]; then
 	export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:halt_on_error=1:strict_string_checks=1
 	export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
-	export LSAN_OPTIONS=${LSAN_OPTIONS:-}
+	# Leaks inside third-party libraries, each with its evidence.
+	export LSAN_OPTIONS=${LSAN_OPTIONS:-suppressions=$PWD/tests/lsan.supp:print_suppressions=0}
 fi
 
 rm -rf "$LOG_DIR"
