@@ -124,6 +124,26 @@ static struct bs_rbd *bs_rbd_of(struct bs_dev *dev)
 
 /* ---- options and names ---- */
 
+/* A whole number option, min..max. */
+static int bs_rbd_opt_uint(const char *key, const char *val, size_t vallen,
+			   unsigned min, unsigned max, unsigned *out, char *err,
+			   size_t errlen)
+{
+	unsigned long v = 0;
+	size_t i;
+
+	for (i = 0; i < vallen && i < 7 && val[i] >= '0' && val[i] <= '9'; i++)
+		v = v * 10 + (unsigned long)(val[i] - '0');
+	if (vallen == 0 || i != vallen || v < min || v > max) {
+		snprintf(err, errlen,
+			 "rbd option %s=%.*s: give a whole number, %u..%u", key,
+			 (int)vallen, val, min, max);
+		return -EINVAL;
+	}
+	*out = (unsigned)v;
+	return 0;
+}
+
 static int bs_rbd_opt_set(struct bs_rbd_opts *o, const char *key, size_t keylen,
 			  const char *val, size_t vallen, char *err,
 			  size_t errlen)
@@ -153,41 +173,14 @@ static int bs_rbd_opt_set(struct bs_rbd_opts *o, const char *key, size_t keylen,
 		strs[i].dst[vallen] = '\0';
 		return 0;
 	}
-	if (keylen == strlen("threads") && !memcmp(key, "threads", keylen)) {
-		unsigned long v = 0;
-		size_t i;
-
-		for (i = 0; i < vallen && val[i] >= '0' && val[i] <= '9'; i++)
-			v = v * 10 + (unsigned long)(val[i] - '0');
-		if (vallen == 0 || i != vallen || vallen > 3 ||
-		    v > BS_RBD_THREADS_MAX) {
-			snprintf(err, errlen,
-				 "rbd option threads=%.*s: give 0 (submit from "
-				 "lunard's event loops, the default) to %d",
-				 (int)vallen, val, BS_RBD_THREADS_MAX);
-			return -EINVAL;
-		}
-		o->threads = (unsigned)v;
-		return 0;
-	}
-	if (keylen == strlen("timeout") && !memcmp(key, "timeout", keylen)) {
-		unsigned long v = 0;
-		size_t i;
-
-		for (i = 0; i < vallen && val[i] >= '0' && val[i] <= '9'; i++)
-			v = v * 10 + (unsigned long)(val[i] - '0');
-		if (vallen == 0 || i != vallen || vallen > 6 ||
-		    v < BS_RBD_MIN_TIMEOUT || v > BS_RBD_MAX_TIMEOUT) {
-			snprintf(err, errlen,
-				 "rbd option timeout=%.*s: give whole seconds, "
-				 "%d..%d",
-				 (int)vallen, val, BS_RBD_MIN_TIMEOUT,
-				 BS_RBD_MAX_TIMEOUT);
-			return -EINVAL;
-		}
-		o->timeout = (unsigned)v;
-		return 0;
-	}
+	if (keylen == strlen("threads") && !memcmp(key, "threads", keylen))
+		return bs_rbd_opt_uint("threads", val, vallen, 0,
+				       BS_RBD_THREADS_MAX, &o->threads, err,
+				       errlen);
+	if (keylen == strlen("timeout") && !memcmp(key, "timeout", keylen))
+		return bs_rbd_opt_uint("timeout", val, vallen,
+				       BS_RBD_MIN_TIMEOUT, BS_RBD_MAX_TIMEOUT,
+				       &o->timeout, err, errlen);
 	snprintf(err, errlen,
 		 "unknown rbd option '%.*s'; known: conf, id, cluster, "
 		 "namespace, timeout, threads",
