@@ -58,6 +58,10 @@ expect() { # WHAT WANT CMD...
 
 log "1. group 1 (A) takes the LU"
 expect "STPG through A" GOOD "$AIO" "$URL_A" stpg 1
+# A gateway takes the medium only for its own group: asking A to make
+# B's group active is INVALID FIELD IN PARAMETER LIST.
+expect "STPG through A for B's group" "CHECK CONDITION 05/26/00" \
+	"$AIO" "$URL_A" stpg 2
 expect "RTPG through A" "1:ao 2:s" "$AIO" "$URL_A" rtpg
 expect "RTPG through B" "1:ao 2:s" "$AIO" "$URL_B" rtpg
 expect "write through A" good "$IO" "$URL_A" write 0 64 a1
