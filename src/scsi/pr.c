@@ -142,6 +142,16 @@ void pr_reg_list_free(struct list_head *l)
 	}
 }
 
+void pr_set_clear_marks(struct pr_set *s)
+{
+	struct pr_reg *reg;
+
+	list_for_each_entry (reg, &s->regs, link) {
+		reg->ua_asc = reg->ua_ascq = 0;
+		reg->abort = false;
+	}
+}
+
 void pr_set_init(struct pr_set *s)
 {
 	memset(s, 0, sizeof(*s));

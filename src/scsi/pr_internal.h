@@ -126,6 +126,8 @@ bool pr_spc2_holder(const struct scsi_pr *pr, const struct scsi_nexus *n);
 /* Mirrors the reservations into pr->state. */
 void pr_update_state(struct scsi_pr *pr);
 
+/* Forgets the unit attention and abort marks of a change (pr_reg). */
+void pr_set_clear_marks(struct pr_set *s);
 /* Frees the registrations on list l (a removed list). */
 void pr_reg_list_free(struct list_head *l);
 void pr_set_init(struct pr_set *s);

@@ -696,10 +696,7 @@ static void pr_out_commit(struct scsi_cmd *cmd, struct pr_set *s,
 			}
 		}
 	}
-	list_for_each_entry (reg, &s->regs, link) {
-		reg->ua_asc = reg->ua_ascq = 0;
-		reg->abort = false;
-	}
+	pr_set_clear_marks(s);
 }
 
 /* Saves (or forgets) the new state when APTPL asks; 0 or -errno. */

@@ -703,10 +703,7 @@ static int pr_shared_event_make(struct pr_shared_event *ev,
 			ev->nr_marks++;
 		}
 	}
-	list_for_each_entry (reg, &s->regs, link) {
-		reg->ua_asc = reg->ua_ascq = 0;
-		reg->abort = false;
-	}
+	pr_set_clear_marks(s);
 	return 0;
 }
 
@@ -870,7 +867,7 @@ static void pr_shared_notified_run(struct pr_shared_job *job)
 	struct scsi_lu *lu = job->lu;
 	struct pr_shared_rec rec;
 	uint64_t version;
-	bool aborting = false, live;
+	bool live;
 	char err[768];
 
 	if (pr_shared_fetch(lu, &rec, &version, err, sizeof(err)) < 0) {
@@ -898,12 +895,15 @@ static void pr_shared_notified_run(struct pr_shared_job *job)
 	}
 	live = pr_shared_owner_live(lu, &rec);
 	pthread_mutex_lock(&lu->lock);
-	aborting = pr_shared_adopt_locked(lu, &rec, version, live);
+	pr_shared_adopt_locked(lu, &rec, version, live);
 	pthread_mutex_unlock(&lu->lock);
 	pr_shared_rec_clear(&rec);
-	/* PREEMPT AND ABORT is over only when the tasks are gone here too. */
-	for (unsigned ms = 0;
-	     aborting && scsi_lu_aborting(lu) && ms < PR_SHARED_ABORT_MS; ms++)
+	/* PREEMPT AND ABORT is over only when the tasks are gone here too.
+	 * Whatever adopted the change (this job, an earlier notification,
+	 * the change worker), no acknowledgement goes out while aborts of
+	 * this LU are still on their way: the writer answers GOOD on it. */
+	for (unsigned ms = 0; scsi_lu_aborting(lu) && ms < PR_SHARED_ABORT_MS;
+	     ms++)
 		nanosleep(&(struct timespec){.tv_nsec = 1000000}, NULL);
 	pr_shared_ops(lu)->ack(lu->bs, job->token);
 out:
