@@ -36,6 +36,9 @@ struct reactor {
 	 * stack at once and reverses it to run in posting order. */
 	_Atomic(struct reactor_msg *) msg_head;
 	struct reactor_deferred *defer_head, *defer_tail;
+	/* reactor_defer_msg's queue: intrusive, run with the above. */
+	struct reactor_msg *defer_msgs, **defer_msgs_tail;
+	void *locals[REACTOR_KEYS];
 	struct reactor_timer **heap;
 	int heap_len, heap_cap;
 	/* Handlers removed during the current batch must not be called. */
@@ -45,6 +48,8 @@ struct reactor {
 };
 
 static __thread struct reactor *reactor_current;
+static void (*reactor_key_destroy[REACTOR_KEYS])(void *value);
+static atomic_int reactor_nkeys;
 
 uint64_t reactor_now_ms(void)
 {
@@ -97,6 +102,7 @@ int reactor_create(struct reactor **out, const char *name)
 		return err;
 	}
 	atomic_init(&r->msg_head, NULL);
+	r->defer_msgs_tail = &r->defer_msgs;
 	*out = r;
 	return 0;
 }
@@ -105,6 +111,10 @@ void reactor_destroy(struct reactor *r)
 {
 	if (!r)
 		return;
+	for (int k = 0; k < atomic_load(&reactor_nkeys); k++) {
+		if (r->locals[k] && reactor_key_destroy[k])
+			reactor_key_destroy[k](r->locals[k]);
+	}
 	/* Messages still queued belong to their posters; run the allocated
 	 * wrappers' frees by running nothing: drop them. */
 	struct reactor_deferred *d = r->defer_head;
@@ -234,6 +244,37 @@ int reactor_defer(struct reactor *r, reactor_msg_fn fn, void *arg)
 	return 0;
 }
 
+void reactor_defer_msg(struct reactor *r, struct reactor_msg *msg)
+{
+	msg->next = NULL;
+	*r->defer_msgs_tail = msg;
+	r->defer_msgs_tail = &msg->next;
+}
+
+/* --- per-reactor state of other subsystems --- */
+
+int reactor_key_create(void (*destroy)(void *value))
+{
+	int k = atomic_fetch_add(&reactor_nkeys, 1);
+
+	if (k >= REACTOR_KEYS) {
+		atomic_fetch_sub(&reactor_nkeys, 1);
+		return -ENOSPC;
+	}
+	reactor_key_destroy[k] = destroy;
+	return k;
+}
+
+void *reactor_local(struct reactor *r, int key)
+{
+	return r->locals[key];
+}
+
+void reactor_set_local(struct reactor *r, int key, void *value)
+{
+	r->locals[key] = value;
+}
+
 /* --- timers: a binary min-heap on expires_ms --- */
 
 void reactor_timer_init(struct reactor_timer *t)
@@ -331,7 +372,7 @@ void reactor_timer_arm(struct reactor *r, struct reactor_timer *t,
 
 static int reactor_next_timeout(struct reactor *r)
 {
-	if (r->defer_head)
+	if (r->defer_head || r->defer_msgs)
 		return 0;
 	if (r->heap_len == 0)
 		return -1;
@@ -385,8 +426,17 @@ static void reactor_run_deferred(struct reactor *r)
 {
 	/* Calls deferred while running these run in the next round. */
 	struct reactor_deferred *d = r->defer_head;
+	struct reactor_msg *m = r->defer_msgs;
 
 	r->defer_head = r->defer_tail = NULL;
+	r->defer_msgs = NULL;
+	r->defer_msgs_tail = &r->defer_msgs;
+	while (m) {
+		struct reactor_msg *next = m->next;
+
+		m->fn(m->arg);
+		m = next;
+	}
 	while (d) {
 		struct reactor_deferred *next = d->next;
 

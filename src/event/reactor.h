@@ -69,6 +69,23 @@ void reactor_post_msg(struct reactor *r, struct reactor_msg *msg);
 /* Same thread only: runs fn(arg) after the current event batch. */
 int reactor_defer(struct reactor *r, reactor_msg_fn fn, void *arg);
 
+/* Same thread only, allocation-free: runs msg->fn(msg->arg) after the
+ * current event batch, before the loop waits again (a store submits the
+ * batch's requests in one system call). Queue msg again only after it ran. */
+void reactor_defer_msg(struct reactor *r, struct reactor_msg *msg);
+
+/*
+ * Per-reactor state of another subsystem (a store's io_uring ring on each
+ * reactor that issues to it): a key names one pointer slot in every
+ * reactor. reactor_destroy() passes each non-NULL value to the key's
+ * destroy function. Keys are made once, at start-up (-ENOSPC beyond
+ * REACTOR_KEYS); a slot is read and set only on its reactor's thread.
+ */
+#define REACTOR_KEYS 4
+int reactor_key_create(void (*destroy)(void *value));
+void *reactor_local(struct reactor *r, int key);
+void reactor_set_local(struct reactor *r, int key, void *value);
+
 /* Same thread only. Re-arming an armed timer moves it. */
 void reactor_timer_init(struct reactor_timer *t);
 void reactor_timer_arm(struct reactor *r, struct reactor_timer *t,
