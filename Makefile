@@ -32,6 +32,21 @@ LDLIBS += -lrbd -lrados
 else
 LIB_SRCS := $(filter-out src/bs/rbd.c,$(LIB_SRCS))
 endif
+# io_uring through liburing (pkg-config), Linux AIO through libaio (no
+# pkg-config file in Debian 12: the header).
+HAVE_URING := $(shell pkg-config --exists liburing 2>/dev/null && echo 1)
+ifeq ($(HAVE_URING),1)
+CFLAGS += $(shell pkg-config --cflags liburing)
+LDLIBS += $(shell pkg-config --libs liburing)
+else
+LIB_SRCS := $(filter-out src/bs/uring.c,$(LIB_SRCS))
+endif
+HAVE_AIO := $(shell printf '\043include <libaio.h>\n' | $(CC) -E -x c - >/dev/null 2>&1 && echo 1)
+ifeq ($(HAVE_AIO),1)
+LDLIBS += -laio
+else
+LIB_SRCS := $(filter-out src/bs/aio.c,$(LIB_SRCS))
+endif
 LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/%.o)
 UNIT_SRCS := $(sort $(wildcard tests/unit/test_*.c))
 ifneq ($(HAVE_RBD),1)

@@ -634,7 +634,8 @@ static int ctl_lun_create(struct ctl *c, const struct ctl_cmd *cmd, int argc,
 	const char *pos[2], *backing = NULL, *bstype = NULL, *size = NULL,
 			    *bsz = NULL, *serial = NULL, *pbsz = NULL,
 			    *bsopts = NULL;
-	bool ro = false, direct = false, thin = false, removable = false;
+	bool ro = false, direct = false, buffered = false, thin = false,
+	     removable = false;
 	struct ctl_opt opts[] = {
 	    {"backing", true, &backing, NULL},
 	    {"bstype", true, &bstype, NULL},
@@ -644,6 +645,7 @@ static int ctl_lun_create(struct ctl *c, const struct ctl_cmd *cmd, int argc,
 	    {"serial", true, &serial, NULL},
 	    {"readonly", false, NULL, &ro},
 	    {"direct", false, NULL, &direct},
+	    {"buffered", false, NULL, &buffered},
 	    {"thin", false, NULL, &thin},
 	    {"physical-block-size", true, &pbsz, NULL},
 	    {"removable", false, NULL, &removable},
@@ -679,14 +681,20 @@ static int ctl_lun_create(struct ctl *c, const struct ctl_cmd *cmd, int argc,
 				"power-of-two multiple of the block size, e.g. "
 				"4096",
 				pbsz);
-	/* Only rdwr's backing is a file; null has none and rbd's is a
-	 * POOL/IMAGE name. */
-	path = bstype && strcmp(bstype, "rdwr") != 0 ? strdup(backing)
-						     : ctl_abs_path(backing);
-	req = json_pack("{s:s, s:s, s:I, s:s, s:I, s:b, s:b}", "cmd",
-			"lun.create", "target", pos[0], "lun", (json_int_t)lun,
-			"backing", path, "block_size", (json_int_t)block,
-			"readonly", ro, "direct", direct);
+	if (direct && buffered)
+		ctl_usage_error(cmd, "--direct and --buffered exclude each "
+				     "other; give one");
+	/* The file stores' backing is a path; null has none and rbd's is
+	 * a POOL/IMAGE name. */
+	path = bstype && (!strcmp(bstype, "null") || !strcmp(bstype, "rbd"))
+		   ? strdup(backing)
+		   : ctl_abs_path(backing);
+	req = json_pack("{s:s, s:s, s:I, s:s, s:I, s:b}", "cmd", "lun.create",
+			"target", pos[0], "lun", (json_int_t)lun, "backing",
+			path, "block_size", (json_int_t)block, "readonly", ro);
+	/* Neither: the store's default (O_DIRECT for aio and uring). */
+	if (direct || buffered)
+		json_object_set_new(req, "direct", json_boolean(direct));
 	if (bstype)
 		json_object_set_new(req, "bstype", json_string(bstype));
 	if (size)
@@ -1397,9 +1405,10 @@ static const struct ctl_cmd ctl_cmds[] = {
     {"target", "show", "IQN", "show one target with its LUNs and sessions",
      ctl_target_show},
     {"lun", "create",
-     "IQN LUN --backing PATH [--bstype rdwr|null|rbd] [--bs-opts OPTS] "
+     "IQN LUN --backing PATH [--bstype rdwr|aio|uring|null|rbd] [--bs-opts "
+     "OPTS] "
      "[--size SIZE] [--block-size 512|4096] [--physical-block-size N] "
-     "[--readonly] [--direct] [--thin] [--removable] [--serial S]",
+     "[--readonly] [--direct|--buffered] [--thin] [--removable] [--serial S]",
      "add a LUN; --size (bytes or K/M/G/T, e.g. 1G) creates a sparse file "
      "(an rbd image, with --bstype rbd and --backing POOL/IMAGE) when it "
      "does not exist; --bs-opts passes the store's options (rbd: "

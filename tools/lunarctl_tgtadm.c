@@ -371,15 +371,20 @@ static int tgt_mode_lu(struct ctl *c, const struct tgt_args *a)
 					  a->blocksize);
 		}
 		name = tgt_target_name(c, a);
-		/* Only rdwr's backing is a file ("pool/image" for rbd). */
-		path = a->bstype && strcmp(a->bstype, "rdwr") != 0
+		/* The file stores' backing is a path ("pool/image" for
+		 * rbd, nothing for null). */
+		path = a->bstype && (!strcmp(a->bstype, "null") ||
+				     !strcmp(a->bstype, "rbd"))
 			   ? strdup(a->backing)
 			   : ctl_abs_path(a->backing);
-		req = json_pack("{s:s, s:s, s:I, s:s, s:I, s:b, s:b}", "cmd",
+		req = json_pack("{s:s, s:s, s:I, s:s, s:I, s:b}", "cmd",
 				"lun.create", "target", name, "lun",
 				(json_int_t)lun, "backing", path, "block_size",
-				(json_int_t)bsz, "readonly", ro, "direct",
-				direct);
+				(json_int_t)bsz, "readonly", ro);
+		/* Without --bsoflags direct the store's default holds, as
+		 * in tgt (whose aio store is always O_DIRECT). */
+		if (direct)
+			json_object_set_new(req, "direct", json_true());
 		if (a->bstype)
 			json_object_set_new(req, "bstype",
 					    json_string(a->bstype));

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "event/reactor.h"
+#include "util/log.h"
 
 static struct list_head bs_list = LIST_HEAD_INIT(bs_list);
 
@@ -42,6 +43,27 @@ void bs_names(char *out, size_t outlen)
 	}
 }
 
+const char *bs_default_file_store(void)
+{
+	static const char *chosen;
+	const struct bs_ops *ops;
+	char why[256];
+
+	if (chosen)
+		return chosen;
+	ops = bs_find("uring");
+	if (ops && (!ops->probe || ops->probe(why, sizeof(why)) == 0)) {
+		chosen = "uring";
+	} else {
+		if (ops)
+			log_warn("new file LUNs use the rdwr store, not uring: "
+				 "%s",
+				 why);
+		chosen = "rdwr";
+	}
+	return chosen;
+}
+
 static void bs_complete_on_reactor(void *arg)
 {
 	struct bs_req *req = arg;
@@ -57,6 +79,12 @@ void bs_complete(struct bs_req *req, int result)
 	req->done_msg.fn = bs_complete_on_reactor;
 	req->done_msg.arg = req;
 	reactor_post_msg(req->reactor, &req->done_msg);
+}
+
+void bs_complete_here(struct bs_req *req, int result)
+{
+	req->result = result;
+	req->complete(req);
 }
 
 static int bs_check(const struct bs_dev *dev, const struct bs_req *req)

@@ -12,9 +12,11 @@
 #ifndef LUNAR_BS_BS_H
 #define LUNAR_BS_BS_H
 
+#include <errno.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "event/reactor.h"
 #include "util/list.h"
@@ -49,7 +51,8 @@ struct bs_req {
 	struct reactor *reactor;
 	void (*complete)(struct bs_req *req); /* runs on reactor */
 	void *issuer;			      /* issuer's context */
-	struct list_head link;	     /* the store's queue while queued */
+	uint64_t progress;     /* the store's: bytes done (short transfers) */
+	struct list_head link; /* the store's queue while queued */
 	struct reactor_msg done_msg; /* used by bs_complete */
 };
 
@@ -76,6 +79,10 @@ struct bs_dev {
 	const struct bs_ops *ops;
 	uint64_t size; /* bytes, set by open */
 	bool readonly;
+	/* Every request's offset and length must be a multiple of it (a
+	 * file opened with O_DIRECT); the LU's block size is checked
+	 * against it at creation. Set by open; 0 or 1: no rule. */
+	uint32_t io_align;
 	unsigned caps; /* BS_CAP_* */
 	/* With BS_CAP_COMPARE_WRITE: the longest COMPARE_AND_WRITE in bytes,
 	 * which must not cross a multiple of it either. */
@@ -176,15 +183,30 @@ struct bs_ops {
 	/* Whether open takes bs_open_args.options; a store without them
 	 * refuses non-empty options for it in the LU's checks. */
 	bool takes_options;
+	/* O_DIRECT when the LU does not say (bs_open_args.direct is then
+	 * this): the stores that submit to the kernel asynchronously. */
+	bool direct_default;
+	/* Optional: whether the store can work on this system at all (the
+	 * kernel lets lunard use io_uring); 0, or -errno and why in err. */
+	int (*probe)(char *err, size_t errlen);
 	struct list_head link;
 };
 
 void bs_register(struct bs_ops *ops);
 const struct bs_ops *bs_find(const char *name);
+/*
+ * The store of a file LU created without a bstype: uring (buffered unless
+ * the LU asks for O_DIRECT) where it is built and this kernel allows it,
+ * else rdwr. Measured in make bench (issue 13).
+ */
+const char *bs_default_file_store(void);
 /* Comma-separated list of registered store names, for error messages. */
 void bs_names(char *out, size_t outlen);
 /* Any thread: sets req->result and runs req->complete on req->reactor. */
 void bs_complete(struct bs_req *req, int result);
+/* On req->reactor's thread and outside the store's submit (in the event
+ * handler where the store reaps completions): completes req at once. */
+void bs_complete_here(struct bs_req *req, int result);
 /*
  * Hands req to dev's store after the checks every store needs: the range
  * lies on the medium (-ERANGE: a store such as librbd would clip it

@@ -432,7 +432,10 @@ static int mgmt_lun_create(json_t *req, json_t **res, char *err, size_t errlen)
 	struct scsi_target *t = mgmt_target(req, "target", err, errlen);
 	struct scsi_lu_params *p;
 	const char *backing = mgmt_str(req, "backing", "");
-	const char *bstype = mgmt_str(req, "bstype", "rdwr");
+	/* No bstype: the default file store, buffered unless asked. */
+	bool default_store = !json_object_get(req, "bstype");
+	const char *bstype = default_store ? bs_default_file_store()
+					   : mgmt_str(req, "bstype", "");
 	const char *serial = mgmt_str(req, "serial", "");
 	const char *bsopts = mgmt_str(req, "bsopts", "");
 	json_t *v;
@@ -516,7 +519,11 @@ static int mgmt_lun_create(json_t *req, json_t **res, char *err, size_t errlen)
 	p->size = size;
 	p->block_size = (uint32_t)bsz;
 	p->readonly = mgmt_bool(req, "readonly");
-	p->direct = mgmt_bool(req, "direct");
+	/* Absent: the store's own default (O_DIRECT for aio and uring),
+	 * but page-cache I/O as ever for a LU that names no store. */
+	p->direct = json_object_get(req, "direct")
+			? mgmt_bool(req, "direct")
+			: !default_store && bs_find(bstype)->direct_default;
 	p->thin = mgmt_bool(req, "thin");
 	p->physical_block_size = (uint32_t)pbsz;
 	p->removable = mgmt_bool(req, "removable");

@@ -36,8 +36,7 @@
 #define LUNAR_NAA_COMPANY_ID 0x0a4c55u
 #endif
 
-#define SCSI_LU_DEFAULT_BSTYPE "rdwr"
-#define SCSI_LU_DEFAULT_DTYPE  "disk"
+#define SCSI_LU_DEFAULT_DTYPE "disk"
 
 /* ---- identity ---- */
 
@@ -357,6 +356,15 @@ static int scsi_lu_open_store(struct scsi_lu *lu, const struct bs_ops *ops,
 	rc = ops->open(p->backing, &args, &lu->bs, err, errlen);
 	if (rc < 0)
 		return rc;
+	if (lu->bs->io_align > 1 && lu->block_size % lu->bs->io_align) {
+		snprintf(err, errlen,
+			 "%s takes direct I/O only in %u-byte units, larger "
+			 "than the LU's %u-byte blocks; give --block-size %u, "
+			 "or --buffered",
+			 p->backing, lu->bs->io_align, lu->block_size,
+			 lu->bs->io_align);
+		return -EINVAL;
+	}
 	/* A configured size smaller than the store exposes only that much;
 	 * a larger one was refused or reported by the store. */
 	size = p->size && p->size < lu->bs->size ? p->size : lu->bs->size;
@@ -375,7 +383,7 @@ int scsi_lu_create(struct scsi_target *t, uint64_t lun,
 		   const struct scsi_lu_params *p, char *err, size_t errlen)
 {
 	uint32_t bsize = p->block_size ? p->block_size : 512;
-	const char *bstype = p->bstype[0] ? p->bstype : SCSI_LU_DEFAULT_BSTYPE;
+	const char *bstype = p->bstype[0] ? p->bstype : bs_default_file_store();
 	const struct scsi_device_type *dtype;
 	const struct bs_ops *ops;
 	struct scsi_lun_map *m;
