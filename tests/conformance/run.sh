@@ -22,6 +22,11 @@
 #   rbdremovable  LUN 9, an RBD image with --removable: only the suites
 #              of a removable medium
 #   rbdreadonly   LUN 10, an RBD image opened read-only: only ALL.ReadOnly
+#   uring      LUN 11, a 1 GiB file through io_uring with O_DIRECT
+#              (--bstype uring): everything plain runs
+#   aiothin    LUN 12, a 1 GiB file through Linux AIO with O_DIRECT
+#              (--bstype aio), --thin --physical-block-size 4096: everything
+#              thin runs
 #
 # Each configuration has its own target, whose ACL admits exactly
 # iscsi-test-cu's two initiator names (-i, and -I for the two-nexus tests).
@@ -80,15 +85,17 @@ INIT2=iqn.2007-10.com.github:sahlberg:libiscsi:iscsi-test-2
 IQN_PREFIX=iqn.2026-11.org.lunar:conformance
 
 ALL_CONFIGS=(plain thin thin512 removable readonly rbd rbdthin rbdthin512
-	rbdremovable rbdreadonly)
+	rbdremovable rbdreadonly uring aiothin)
 read -r -a CONFIGS <<<"${CONFIGS:-${ALL_CONFIGS[*]}}"
 declare -A LUN=([plain]=1 [thin]=2 [removable]=3 [readonly]=4 [thin512]=5
-	[rbd]=6 [rbdthin]=7 [rbdthin512]=8 [rbdremovable]=9 [rbdreadonly]=10)
+	[rbd]=6 [rbdthin]=7 [rbdthin512]=8 [rbdremovable]=9 [rbdreadonly]=10
+	[uring]=11 [aiothin]=12)
 declare -A OPTS=([plain]="" [thin]="--thin --physical-block-size 4096"
 	[thin512]="--thin" [removable]="--removable" [readonly]="--readonly"
 	[rbd]="--bstype rbd" [rbdthin]="--bstype rbd --thin --physical-block-size 4096"
 	[rbdthin512]="--bstype rbd --thin" [rbdremovable]="--bstype rbd --removable"
-	[rbdreadonly]="--bstype rbd --readonly")
+	[rbdreadonly]="--bstype rbd --readonly" [uring]="--bstype uring"
+	[aiothin]="--bstype aio --thin --physical-block-size 4096")
 # Backings that are not a file under $T.
 declare -A BACKING=([rbd]=rbd/conformance [rbdthin]=rbd/conformance-thin
 	[rbdthin512]=rbd/conformance-thin512 [rbdremovable]=rbd/conformance-rm

@@ -6,7 +6,9 @@
 # that covered it, while qemu-img writes and reads back 32 MiB on LUN 2.
 # A second storm of 5 s must not grow lunard's memory (no allocation per
 # abort that is kept); the data written around the storms reads back
-# intact. About 20 s.
+# intact. A third storm hits LUN 1 of a second target served by the uring
+# store while its LUN 2 (aio) is written and read back: aborted commands
+# must not free a buffer the kernel still reads or writes. About 30 s.
 . "$(dirname "$0")/lib.sh"
 
 IQN=iqn.2026-11.org.lunar:it-abort-storm
@@ -55,4 +57,21 @@ fi
 	fail "lunard grew by $((rss2 - rss1)) KiB during storm 2: memory kept per abort? (limit 16 MiB)"
 # LUN 2 again, after both storms.
 qemu_roundtrip "$T/src.raw" "$(lun_url "$IQN" 2)"
+
+IQN2=$IQN-async
+make_target "$IQN2"
+add_file_lun "$IQN2" 1 "$T/disk3.img" $((64 * 1024 * 1024)) --bstype uring
+add_file_lun "$IQN2" 2 "$T/disk4.img" $((64 * 1024 * 1024)) --bstype aio
+rc=0
+run_bounded 90 "$TESTBIN/tmf_raw" storm "127.0.0.1:$PORT" "$IQN2" 5 \
+	>"$T/storm3.out" 2>&1 &
+storm_pid=$!
+EXTRA_PIDS+=("$storm_pid")
+qemu_roundtrip "$T/src.raw" "$(lun_url "$IQN2" 2)"
+wait "$storm_pid" || rc=$?
+cat "$T/storm3.out"
+[ $rc = 0 ] || fail "storm 3 (uring) failed (status $rc)"
+assert_contains "$(cat "$T/storm3.out")" "tmf_raw: ok" "storm 3 verdict"
+lunard_alive || fail "lunard died during storm 3"
+qemu_roundtrip "$T/src.raw" "$(lun_url "$IQN2" 1)"
 lunard_stop

@@ -220,8 +220,8 @@ make_target() {
 }
 
 # add_file_lun IQN LUN FILE SIZE (creates FILE sparse if missing)
-add_file_lun() {
-	ctl_ok lun create "$1" "$2" --backing "$3" --size "$4" >/dev/null
+add_file_lun() { # IQN LUN PATH SIZE [lun create options, e.g. --bstype uring]
+	ctl_ok lun create "$1" "$2" --backing "$3" --size "$4" "${@:5}" >/dev/null
 }
 
 # run_bounded SECS CMD...: runs CMD with a time limit.

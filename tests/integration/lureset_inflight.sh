@@ -5,7 +5,9 @@
 # a libiscsi session writes and reads back LUN 2 without pause. Every ITT
 # gets at most one response and none after the reset's response, the held
 # writes none at all; the LUN 2 session sees no error; LUN 1 reports
-# BUS DEVICE RESET FUNCTION OCCURRED next; lunard stays up. About 10 s.
+# BUS DEVICE RESET FUNCTION OCCURRED next; lunard stays up. One round per
+# file store (rdwr, uring, aio: the kernel must not write into a buffer
+# after its command was reset). About 15 s.
 . "$(dirname "$0")/lib.sh"
 
 IQN=iqn.2026-11.org.lunar:it-lureset
@@ -13,10 +15,12 @@ IQN=iqn.2026-11.org.lunar:it-lureset
 
 lunard_start --threads 2
 make_target "$IQN"
-add_file_lun "$IQN" 1 "$T/disk1.img" $((16 * 1024 * 1024))
-add_file_lun "$IQN" 2 "$T/disk2.img" $((16 * 1024 * 1024))
 
-for round in 1 2 3; do
+for round in rdwr uring aio; do
+	ctl lun delete "$IQN" 1 >/dev/null 2>&1 || true
+	ctl lun delete "$IQN" 2 >/dev/null 2>&1 || true
+	add_file_lun "$IQN" 1 "$T/disk1.img" $((16 * 1024 * 1024)) --bstype "$round"
+	add_file_lun "$IQN" 2 "$T/disk2.img" $((16 * 1024 * 1024)) --bstype "$round"
 	rc=0
 	run_bounded 120 "$TESTBIN/tmf_raw" lureset "127.0.0.1:$PORT" "$IQN" \
 		"$(lun_url "$IQN" 2)" >"$T/out" 2>&1 || rc=$?

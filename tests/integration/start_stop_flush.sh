@@ -5,7 +5,9 @@
 # (tests/integration/ssu.c) sends a stop and a start with NO_FLUSH=1 (no
 # flush), a start (no flush), a stop, a STANDBY power condition and an
 # eject (one flush each) and a load (none). Each command is checked for
-# GOOD, and the number of fdatasync calls after each step.
+# GOOD, and the number of fdatasync calls after each step. The LU uses the
+# rdwr store, whose flush is an fdatasync system call that strace sees
+# (the uring store's is an io_uring operation).
 . "$(dirname "$0")/lib.sh"
 
 IQN=iqn.2026-11.org.lunar:it-start-stop
@@ -15,7 +17,8 @@ command -v strace >/dev/null || fail "strace is missing: scripts/deps.sh test in
 
 lunard_start
 make_target "$IQN"
-ctl_ok lun create "$IQN" 1 --backing "$T/disk.img" --size 16M --removable >/dev/null
+ctl_ok lun create "$IQN" 1 --backing "$T/disk.img" --size 16M --removable \
+	--bstype rdwr >/dev/null
 URL=$(lun_url "$IQN" 1)
 
 strace -f -e trace=fdatasync -o "$T/strace.out" -p "$LUNARD_PID" 2>"$T/strace.err" &
