@@ -2,15 +2,32 @@
 # make bench: lunard and tgt measured side by side in one run with the same
 # client (qemu-img bench through libiscsi), on loopback.
 #
-# For each target and workload: IOPS (median of RUNS) and the target's CPU
-# time per I/O (utime+stime from /proc/PID/stat), which is the fairer figure
-# on a 2-core machine where the client itself uses a core.
+# For each workload, every target configuration runs once per round and the
+# rounds interleave (noise from the shared machine hits all alike); the
+# table shows medians of RUNS rounds: IOPS, the target's CPU time per I/O
+# (utime+stime of the whole process from /proc/PID/stat, its threads
+# included: on a 2-core machine where the client uses a core this is the
+# fairer figure) and, for QD1, the mean latency (1/IOPS).
+#
+# Configurations, all on the same kind of backing (a prefilled 1 GiB file
+# per target, on the same file system):
+#   lunar rdwr   pread/pwrite on worker threads, page cache (tgt's model)
+#   lunar aio    Linux AIO, O_DIRECT, completions through an eventfd
+#   lunar uring  io_uring, O_DIRECT, a ring per event loop
+#   lunar uring-b  io_uring through the page cache (--buffered): the store
+#                of a file LUN created without --bstype
+#   tgt rdwr     tgt's default store (page cache, worker threads)
+#   tgt aio      tgt's aio store
+#   lunar null / tgt null   no medium at all: the target's own cost
+# Ratios: the best lunar file store against each tgt file store (IOPS, and
+# CPU per I/O: lower is better), and null against null.
 #
 # Then the RBD rows (bench/rbd.sh): lunar's rbd store against `rbd bench`
 # and tgt's rbd store on a throwaway Ceph cluster (or CEPH_CONF's).
 #
-# Env: RUNS (3), COUNT (200000 4K I/Os), BS_DIR (a tmpfs-less scratch dir),
-# BENCH=all|file|rbd (which rows; default all); bench/rbd.sh lists its own.
+# Env: RUNS (3), COUNT (200000 4K QD32 I/Os per run; 128K and QD1 rows use
+# a tenth), BENCH=all|file|rbd (which rows; default all), ROWS (file rows:
+# "4k 128k qd1 null"); bench/rbd.sh lists its own.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BENCH=${BENCH:-all}
@@ -22,10 +39,8 @@ esac
 BUILD=${BUILD:-build}
 RUNS=${RUNS:-3}
 COUNT=${COUNT:-200000}
-work=$(mktemp -d /tmp/lunar-bench.XXXXXX)
-lport=$((20000 + RANDOM % 5000))
-tport=$((lport + 1))
-tctl=$((100 + RANDOM % 800))
+ROWS=${ROWS:-4k 128k qd1 null}
+work=$(mktemp -d /var/tmp/lunar-bench.XXXXXX)
 lpid=""
 tpid=""
 IQN=iqn.2026-11.org.lunar:bench
@@ -41,36 +56,54 @@ trap cleanup EXIT
 
 clk=$(getconf CLK_TCK)
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+free_port() {
+	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+lport=$(free_port)
+tport=$(free_port)
+while [ "$tport" = "$lport" ]; do tport=$(free_port); done
 
-truncate -s 1G "$work/lunar.img" "$work/tgt.img"
-# Pre-fill so reads hit allocated blocks in both files alike.
-dd if=/dev/zero of="$work/lunar.img" bs=1M count=1024 conv=notrunc status=none
+# Prefilled with data (not zeros from a sparse file), so that every store
+# reads allocated blocks.
+head -c $((1024 * 1024 * 1024)) /dev/urandom >"$work/lunar.img" 2>/dev/null ||
+	dd if=/dev/urandom of="$work/lunar.img" bs=1M count=1024 status=none
 cp "$work/lunar.img" "$work/tgt.img"
+sync
 
-"$BUILD/lunard" --foreground --portal "127.0.0.1:$lport" \
+cp "$BUILD/lunard" "$BUILD/lunarctl" "$work/"
+"$work/lunard" --foreground --portal "127.0.0.1:$lport" \
 	--control "$work/l.sock" --state-dir "$work/state" \
 	--log-level warn 2>"$work/lunard.log" &
 lpid=$!
 for _ in $(seq 100); do
-	"$BUILD/lunarctl" --control "$work/l.sock" system show >/dev/null 2>&1 && break
+	"$work/lunarctl" --control "$work/l.sock" system show >/dev/null 2>&1 && break
 	sleep 0.1
 done
-ctl() { "$BUILD/lunarctl" --control "$work/l.sock" "$@" >/dev/null; }
+ctl() { "$work/lunarctl" --control "$work/l.sock" "$@" >/dev/null; }
 ctl target create "$IQN"
-ctl lun create "$IQN" 1 --backing "$work/lunar.img"
-ctl lun create "$IQN" 2 --backing null --bstype null --size 1G
+ctl lun create "$IQN" 1 --backing "$work/lunar.img" --bstype rdwr
+ctl lun create "$IQN" 2 --backing "$work/lunar.img" --bstype aio
+ctl lun create "$IQN" 3 --backing "$work/lunar.img" --bstype uring
+ctl lun create "$IQN" 4 --backing null --bstype null --size 1G
+ctl lun create "$IQN" 5 --backing "$work/lunar.img" --bstype uring --buffered
 ctl acl add "$IQN" ALL
 
+for _ in $(seq 50); do
+	tctl=$((100 + RANDOM % 800))
+	tgtadm -C "$tctl" --mode system --op show >/dev/null 2>&1 || break
+done
 tgtd -f -C "$tctl" --iscsi "portal=127.0.0.1:$tport" >"$work/tgtd.log" 2>&1 &
 tpid=$!
 for _ in $(seq 100); do
 	tgtadm -C "$tctl" --lld iscsi --mode system --op show >/dev/null 2>&1 && break
 	sleep 0.1
 done
-tgtadm -C "$tctl" --lld iscsi --mode target --op new --tid 1 --targetname "$IQN"
-tgtadm -C "$tctl" --lld iscsi --mode logicalunit --op new --tid 1 --lun 1 -b "$work/tgt.img"
-tgtadm -C "$tctl" --lld iscsi --mode logicalunit --op new --tid 1 --lun 2 -E null -b null1 || true
-tgtadm -C "$tctl" --lld iscsi --mode target --op bind --tid 1 -I ALL
+tgta() { tgtadm -C "$tctl" --lld iscsi "$@"; }
+tgta --mode target --op new --tid 1 --targetname "$IQN"
+tgta --mode logicalunit --op new --tid 1 --lun 1 -b "$work/tgt.img"
+tgta --mode logicalunit --op new --tid 1 --lun 2 -b "$work/tgt.img" --bstype aio
+tgta --mode logicalunit --op new --tid 1 --lun 3 -E null -b null1 --bstype null
+tgta --mode target --op bind --tid 1 -I ALL
 
 # run_one PID PORT LUN SIZE DEPTH COUNT [-w] -> "iops cpu_us_per_io"
 run_one() {
@@ -81,40 +114,113 @@ run_one() {
 		"iscsi://127.0.0.1:$port/$IQN/$lun" 2>&1)
 	t1=$(cpu_ticks "$pid")
 	secs=$(echo "$out" | sed -n 's/.*Run completed in \([0-9.]*\) seconds.*/\1/p')
-	[ -n "$secs" ] || { echo "qemu-img bench failed: $out" >&2; exit 1; }
+	[ -n "$secs" ] || { echo "qemu-img bench against $port LUN $lun failed: $out" >&2; exit 1; }
 	awk -v c="$count" -v s="$secs" -v dt="$((t1 - t0))" -v hz="$clk" \
 		'BEGIN { printf "%.0f %.1f\n", c / s, dt / hz * 1e6 / c }'
 }
 
-median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+median() { sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }'; }
 
-echo "Files and null LUNs (lunard and tgtd, qemu-img bench on 127.0.0.1):"
-printf '%-28s %12s %12s %8s %14s %14s\n' workload "lunar IOPS" "tgt IOPS" ratio \
-	"lunar us/IO" "tgt us/IO"
-bench() {
-	local name=$1 lun=$2 size=$3 depth=$4 count=$5 rw=${6:-}
-	local li=() lc=() ti=() tc=()
+# Target configurations: "label|pid var|port var|lun".
+FILE_CFGS=("lunar rdwr|lpid|lport|1" "lunar aio|lpid|lport|2" "lunar uring|lpid|lport|3" "lunar uring-b|lpid|lport|5"
+	"tgt rdwr|tpid|tport|1" "tgt aio|tpid|tport|2")
+NULL_CFGS=("lunar null|lpid|lport|4" "tgt null|tpid|tport|3")
+
+echo "Files and null LUNs: lunard $(git describe --always --dirty 2>/dev/null || echo '?') and tgtd $(tgtd --version 2>/dev/null | head -1 || echo '?'),"
+echo "qemu-img bench (libiscsi) on 127.0.0.1, $RUNS interleaved rounds, medians; a prefilled 1 GiB file per target"
+declare -A IOPS CPU
+# measure NAME SIZE DEPTH COUNT RW CFG...: fills IOPS[NAME|label], CPU[...]
+measure() {
+	local name=$1 size=$2 depth=$3 count=$4 rw=$5
+	shift 5
+	local -A is=() cs=()
+	local c label pv portv lun a b
 	for _ in $(seq "$RUNS"); do
-		read -r a b < <(run_one "$lpid" "$lport" "$lun" "$size" "$depth" "$count" $rw)
-		li+=("$a"); lc+=("$b")
-		read -r a b < <(run_one "$tpid" "$tport" "$lun" "$size" "$depth" "$count" $rw)
-		ti+=("$a"); tc+=("$b")
+		for c in "$@"; do
+			IFS='|' read -r label pv portv lun <<<"$c"
+			read -r a b < <(run_one "${!pv}" "${!portv}" "$lun" "$size" "$depth" "$count" $rw)
+			is[$label]+="$a "
+			cs[$label]+="$b "
+		done
 	done
-	local lm tm lcm tcm
-	lm=$(printf '%s\n' "${li[@]}" | median)
-	tm=$(printf '%s\n' "${ti[@]}" | median)
-	lcm=$(printf '%s\n' "${lc[@]}" | median)
-	tcm=$(printf '%s\n' "${tc[@]}" | median)
-	printf '%-28s %12s %12s %8.2f %14s %14s\n' "$name" "$lm" "$tm" \
-		"$(awk -v a="$lm" -v b="$tm" 'BEGIN{print a/b}')" "$lcm" "$tcm"
+	printf '\n%s\n' "$name"
+	printf '  %-14s %10s %10s %10s\n' target IOPS "CPU us/IO" "latency us"
+	for c in "$@"; do
+		IFS='|' read -r label _ <<<"$c"
+		IOPS[$name|$label]=$(printf '%s\n' ${is[$label]} | median)
+		CPU[$name|$label]=$(printf '%s\n' ${cs[$label]} | median)
+		printf '  %-14s %10s %10s %10s\n' "$label" "${IOPS[$name|$label]}" "${CPU[$name|$label]}" \
+			"$(awk -v i="${IOPS[$name|$label]}" -v d="$depth" 'BEGIN { printf "%.0f", d * 1e6 / i }')"
+	done
 }
 
-bench "file 4K QD32 read" 1 4k 32 "$COUNT"
-bench "file 4K QD32 write" 1 4k 32 "$COUNT" -w
-bench "null 4K QD32 read" 2 4k 32 "$COUNT"
-bench "null 4K QD32 write" 2 4k 32 "$COUNT" -w
-bench "file 128K QD8 read" 1 128k 8 $((COUNT / 10))
-echo "(median of $RUNS runs; ratio = lunar IOPS / tgt IOPS; us/IO = target CPU per I/O)"
+# best NAME: the lunar file store with the most IOPS in row NAME.
+best() {
+	local s b="" bi=0
+	for s in rdwr aio uring uring-b; do
+		if awk -v a="${IOPS[$1|lunar $s]}" -v b="$bi" 'BEGIN { exit !(a > b) }'; then
+			b=$s
+			bi=${IOPS[$1|lunar $s]}
+		fi
+	done
+	echo "$b"
+}
+
+SUMMARY=()
+summarize() { # NAME
+	local b t
+	b=$(best "$1")
+	for t in rdwr aio; do
+		SUMMARY+=("$(printf '  %-24s lunar %-7s / tgt %-4s  IOPS %5s  CPU/IO %5s  latency %5s' "$1" "$b" "$t" \
+			"$(ratio "${IOPS[$1|lunar $b]}" "${IOPS[$1|tgt $t]}")" \
+			"$(ratio "${CPU[$1|lunar $b]}" "${CPU[$1|tgt $t]}")" \
+			"$(ratio "${IOPS[$1|tgt $t]}" "${IOPS[$1|lunar $b]}")")")
+	done
+}
+
+# Warm-up, off the record: first logins, page cache of the rdwr files.
+for c in "${FILE_CFGS[@]}" "${NULL_CFGS[@]}"; do
+	IFS='|' read -r label pv portv lun <<<"$c"
+	run_one "${!pv}" "${!portv}" "$lun" 1M 8 1024 >/dev/null
+done
+
+for g in $ROWS; do
+	case $g in
+	4k)
+		measure "4K QD32 read" 4k 32 "$COUNT" "" "${FILE_CFGS[@]}"
+		summarize "4K QD32 read"
+		measure "4K QD32 write" 4k 32 "$COUNT" -w "${FILE_CFGS[@]}"
+		summarize "4K QD32 write"
+		;;
+	128k)
+		measure "128K QD8 read" 128k 8 $((COUNT / 10)) "" "${FILE_CFGS[@]}"
+		summarize "128K QD8 read"
+		measure "128K QD8 write" 128k 8 $((COUNT / 10)) -w "${FILE_CFGS[@]}"
+		summarize "128K QD8 write"
+		;;
+	qd1)
+		measure "4K QD1 read" 4k 1 $((COUNT / 10)) "" "${FILE_CFGS[@]}"
+		summarize "4K QD1 read"
+		measure "4K QD1 write" 4k 1 $((COUNT / 10)) -w "${FILE_CFGS[@]}"
+		summarize "4K QD1 write"
+		;;
+	null)
+		for rw in read write; do
+			n="null 4K QD32 $rw"
+			measure "$n" 4k 32 "$COUNT" "$([ $rw = write ] && echo -w)" "${NULL_CFGS[@]}"
+			SUMMARY+=("$(printf '  %-24s lunar null    / tgt null  IOPS %5s  CPU/IO %5s' "$n" \
+				"$(ratio "${IOPS[$n|lunar null]}" "${IOPS[$n|tgt null]}")" \
+				"$(ratio "${CPU[$n|lunar null]}" "${CPU[$n|tgt null]}")")")
+		done
+		;;
+	*) echo "unknown ROWS group '$g' (4k 128k qd1 null)" >&2; exit 2 ;;
+	esac
+done
+echo
+echo "Ratios (lunar's best file store in each row; IOPS: higher is better for lunar;"
+echo "CPU/IO and latency: lower is better for lunar):"
+printf '%s\n' "${SUMMARY[@]}"
 
 [ "$BENCH" = all ] || exit 0
 # Stop the file rows' daemons first so that they hold no memory or CPU while
