@@ -1,9 +1,10 @@
 /*
- * Unit tests of the rdwr and null backing stores: real requests on real
- * files in a private temporary directory, completed through a real
- * reactor running on its own thread. The stores are included directly
- * (DESIGN.md §9, the SPDK manner) so that their constructors register them
- * in this binary without linking the whole archive.
+ * Unit tests of the file stores (rdwr, and uring and aio where built) and
+ * the null store: real requests on real files in a private temporary
+ * directory, submitted from a thread that is not the reactor's and
+ * completed through a real reactor running on its own thread. The stores are
+ * included directly (DESIGN.md §9, the SPDK manner) so that their constructors
+ * register them in this binary without linking the whole archive.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -23,6 +24,14 @@
 
 #include "bs/null.c"
 #include "bs/rdwr.c"
+#if __has_include(<liburing.h>)
+#include "bs/uring.c"
+#define HAVE_URING_STORE 1
+#endif
+#if __has_include(<libaio.h>)
+#include "bs/aio.c"
+#define HAVE_AIO_STORE 1
+#endif
 
 #define MiB	     (1024ull * 1024)
 #define GiB	     (1024 * MiB)
@@ -106,7 +115,7 @@ static int do_req(struct bs_dev *dev, enum bs_op op, unsigned flags,
 	struct test_req t;
 
 	test_req_init(&t, op, flags, off, len, buf);
-	dev->ops->submit(dev, &t.req);
+	bs_submit(dev, &t.req);
 	wait_all(&t, 1);
 	return t.req.result;
 }
@@ -179,6 +188,52 @@ static int open_fail(const char *store, const char *path,
 	return rc;
 }
 
+/* The store a test of the file stores runs on (its prestate), opened as a
+ * LU that names it would be: with its default O_DIRECT setting. */
+static const char *store_of(void **state)
+{
+	return *state ? *state : "rdwr";
+}
+
+static struct bs_dev *open_file_store(void **state, const char *path,
+				      struct bs_open_args *args)
+{
+	struct bs_dev *dev;
+
+	args->direct = bs_find(store_of(state))->direct_default;
+	dev = open_ok(store_of(state), path, args);
+	if (dev->io_align > 512) {
+		/* The tests use 512-byte units. */
+		dev->ops->close(dev);
+		unlink(path);
+		skip();
+	}
+	return dev;
+}
+
+static void *buf_alloc(size_t len)
+{
+	void *p = aligned_alloc(4096, len);
+
+	assert_non_null(p);
+	return p;
+}
+
+#ifdef HAVE_AIO_STORE
+/* Linux AIO through the page cache blocks: the aio store says so. */
+static void test_aio_refuses_buffered(void **state)
+{
+	char path[512], err[512];
+	struct bs_open_args args = {.create_size = MiB};
+
+	path_in_dir(path, sizeof(path), "aio.img");
+	assert_int_equal(open_fail("aio", path, &args, err, sizeof(err)),
+			 -EINVAL);
+	assert_non_null(strstr(err, "direct I/O"));
+	unlink(path);
+}
+#endif
+
 /* ---- rdwr ---- */
 
 static void test_rdwr_creates_sparse_file(void **state)
@@ -201,15 +256,15 @@ static void test_rdwr_creates_sparse_file(void **state)
 	unlink(path);
 }
 
-static void test_rdwr_write_read_back(void **state)
+static void test_file_write_read_back(void **state)
 {
 	char path[512];
 	struct bs_open_args args = {.create_size = 64 * MiB};
 	struct bs_dev *dev;
-	uint8_t *wbuf = malloc(MiB), *rbuf = malloc(MiB);
+	uint8_t *wbuf = buf_alloc(MiB), *rbuf = buf_alloc(MiB);
 
 	path_in_dir(path, sizeof(path), "rw.img");
-	dev = open_ok("rdwr", path, &args);
+	dev = open_file_store(state, path, &args);
 	fill_pattern(wbuf, MiB, 1);
 	assert_int_equal(do_req(dev, BS_OP_WRITE, 0, 3 * 4096, MiB, wbuf), 0);
 	memset(rbuf, 0xee, MiB);
@@ -239,18 +294,18 @@ static void test_rdwr_write_read_back(void **state)
 
 /* Many requests in flight at once are all served by the worker pool and
  * each lands where it was aimed. */
-static void test_rdwr_many_in_flight(void **state)
+static void test_file_many_in_flight(void **state)
 {
 	enum { N = 64, LEN = 64 * 1024 };
 	char path[512];
 	struct bs_open_args args = {.create_size = 16 * MiB};
 	struct bs_dev *dev;
 	static struct test_req reqs[N];
-	uint8_t *bufs = malloc((size_t)N * LEN);
-	uint8_t *rbufs = calloc(N, LEN);
+	uint8_t *bufs = buf_alloc((size_t)N * LEN);
+	uint8_t *rbufs = buf_alloc((size_t)N * LEN);
 
 	path_in_dir(path, sizeof(path), "many.img");
-	dev = open_ok("rdwr", path, &args);
+	dev = open_file_store(state, path, &args);
 	for (unsigned i = 0; i < N; i++) {
 		fill_pattern(bufs + (size_t)i * LEN, LEN, i + 10);
 		/* Reverse order of offsets: no accidental sequential luck. */
@@ -259,7 +314,7 @@ static void test_rdwr_many_in_flight(void **state)
 			      bufs + (size_t)i * LEN);
 	}
 	for (unsigned i = 0; i < N; i++)
-		dev->ops->submit(dev, &reqs[i].req);
+		bs_submit(dev, &reqs[i].req);
 	wait_all(reqs, N);
 	for (unsigned i = 0; i < N; i++)
 		assert_int_equal(reqs[i].req.result, 0);
@@ -269,7 +324,7 @@ static void test_rdwr_many_in_flight(void **state)
 			      (uint64_t)(N - 1 - i) * LEN, LEN,
 			      rbufs + (size_t)i * LEN);
 	for (unsigned i = 0; i < N; i++)
-		dev->ops->submit(dev, &reqs[i].req);
+		bs_submit(dev, &reqs[i].req);
 	wait_all(reqs, N);
 	for (unsigned i = 0; i < N; i++)
 		assert_int_equal(reqs[i].req.result, 0);
@@ -280,16 +335,17 @@ static void test_rdwr_many_in_flight(void **state)
 	free(rbufs);
 }
 
-static void test_rdwr_fua_and_flush(void **state)
+static void test_file_fua_and_flush(void **state)
 {
 	char path[512];
 	struct bs_open_args args = {.create_size = 4 * MiB};
 	struct bs_dev *dev;
-	uint8_t wbuf[8192], rbuf[8192];
+	uint8_t wbuf[8192] __attribute__((aligned(4096)));
+	uint8_t rbuf[8192] __attribute__((aligned(4096)));
 	int fd;
 
 	path_in_dir(path, sizeof(path), "fua.img");
-	dev = open_ok("rdwr", path, &args);
+	dev = open_file_store(state, path, &args);
 	fill_pattern(wbuf, sizeof(wbuf), 3);
 	assert_int_equal(
 	    do_req(dev, BS_OP_WRITE, BS_F_FUA, 8192, sizeof(wbuf), wbuf), 0);
@@ -311,16 +367,16 @@ static void test_rdwr_fua_and_flush(void **state)
 	unlink(path);
 }
 
-static void test_rdwr_discard_reads_zeros(void **state)
+static void test_file_discard_reads_zeros(void **state)
 {
 	char path[512];
 	struct bs_open_args args = {.create_size = 8 * MiB};
 	struct bs_dev *dev;
-	uint8_t *buf = malloc(2 * MiB);
+	uint8_t *buf = buf_alloc(2 * MiB);
 	struct stat before, after;
 
 	path_in_dir(path, sizeof(path), "discard.img");
-	dev = open_ok("rdwr", path, &args);
+	dev = open_file_store(state, path, &args);
 	memset(buf, 0xab, 2 * MiB);
 	assert_int_equal(do_req(dev, BS_OP_WRITE, BS_F_FUA, MiB, 2 * MiB, buf),
 			 0);
@@ -347,15 +403,15 @@ static void test_rdwr_discard_reads_zeros(void **state)
 	free(buf);
 }
 
-static void test_rdwr_write_zeroes(void **state)
+static void test_file_write_zeroes(void **state)
 {
 	char path[512];
 	struct bs_open_args args = {.create_size = 4 * MiB};
 	struct bs_dev *dev;
-	uint8_t *buf = malloc(MiB);
+	uint8_t *buf = buf_alloc(MiB);
 
 	path_in_dir(path, sizeof(path), "zeroes.img");
-	dev = open_ok("rdwr", path, &args);
+	dev = open_file_store(state, path, &args);
 	memset(buf, 0x5a, MiB);
 	assert_int_equal(do_req(dev, BS_OP_WRITE, 0, 0, MiB, buf), 0);
 	assert_int_equal(
@@ -369,12 +425,11 @@ static void test_rdwr_write_zeroes(void **state)
 				 buf[i], want);
 	}
 	/* The hand-written fallback gives the same answer. */
-	struct bs_rdwr *rd = bs_rdwr_of(dev);
-	atomic_store(&rd->no_zero_range, true);
+	atomic_store(&bs_file_of(dev)->no_zero_range, true);
 	memset(buf, 0x5a, MiB);
 	assert_int_equal(do_req(dev, BS_OP_WRITE, 0, 0, MiB, buf), 0);
 	assert_int_equal(do_req(dev, BS_OP_WRITE_ZEROES, 0, 512,
-				MiB - 512 + BS_RDWR_ZERO_CHUNK, NULL),
+				MiB - 512 + 256 * 1024, NULL),
 			 0);
 	assert_int_equal(do_req(dev, BS_OP_READ, 0, 0, MiB, buf), 0);
 	for (size_t i = 0; i < 512; i++)
@@ -484,12 +539,12 @@ static void test_rdwr_refresh_size(void **state)
 	unlink(path);
 }
 
-static void test_rdwr_readonly_refuses_writes(void **state)
+static void test_file_readonly_refuses_writes(void **state)
 {
 	char path[512];
 	struct bs_open_args args = {.readonly = true};
 	struct bs_dev *dev;
-	uint8_t buf[4096];
+	uint8_t buf[4096] __attribute__((aligned(4096)));
 	int fd;
 
 	path_in_dir(path, sizeof(path), "ro.img");
@@ -499,7 +554,7 @@ static void test_rdwr_readonly_refuses_writes(void **state)
 	assert_int_equal(pwrite(fd, buf, sizeof(buf), 0), (ssize_t)sizeof(buf));
 	close(fd);
 	/* Read-only even where the file is writable for us. */
-	dev = open_ok("rdwr", path, &args);
+	dev = open_file_store(state, path, &args);
 	assert_true(dev->readonly);
 	memset(buf, 0, sizeof(buf));
 	assert_int_equal(do_req(dev, BS_OP_READ, 0, 0, sizeof(buf), buf), 0);
@@ -520,7 +575,7 @@ static void test_rdwr_readonly_refuses_writes(void **state)
 
 	/* A file we may not write can still be served read-only. */
 	assert_int_equal(chmod(path, 0400), 0);
-	dev = open_ok("rdwr", path, &args);
+	dev = open_file_store(state, path, &args);
 	dev->ops->close(dev);
 	unlink(path);
 }
@@ -643,9 +698,9 @@ static void rm_test_dir(void)
 {
 	char path[512];
 	static const char *const names[] = {
-	    "sparse.img",  "rw.img",	 "many.img",  "fua.img",
-	    "discard.img", "zeroes.img", "range.img", "short.img",
-	    "grow.img",	   "ro.img",	 "fifo",      "direct.img"};
+	    "sparse.img", "rw.img",	"many.img",  "fua.img",	 "discard.img",
+	    "zeroes.img", "range.img",	"short.img", "grow.img", "ro.img",
+	    "fifo",	  "direct.img", "aio.img"};
 
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
 		path_in_dir(path, sizeof(path), names[i]);
@@ -678,21 +733,36 @@ static int group_teardown(void **state)
 	return 0;
 }
 
+/* The tests every file store passes, with the store as prestate. */
+#define FILE_STORE_TEST(store, fn)                                             \
+	{                                                                      \
+		store " " #fn, fn, NULL, NULL, (void *)(store)                 \
+	}
+#define FILE_STORE_TESTS(store)                                                \
+	FILE_STORE_TEST(store, test_file_write_read_back),                     \
+	    FILE_STORE_TEST(store, test_file_many_in_flight),                  \
+	    FILE_STORE_TEST(store, test_file_fua_and_flush),                   \
+	    FILE_STORE_TEST(store, test_file_discard_reads_zeros),             \
+	    FILE_STORE_TEST(store, test_file_write_zeroes),                    \
+	    FILE_STORE_TEST(store, test_file_readonly_refuses_writes)
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_stores_registered),
 	    cmocka_unit_test(test_rdwr_creates_sparse_file),
-	    cmocka_unit_test(test_rdwr_write_read_back),
-	    cmocka_unit_test(test_rdwr_many_in_flight),
-	    cmocka_unit_test(test_rdwr_fua_and_flush),
-	    cmocka_unit_test(test_rdwr_discard_reads_zeros),
-	    cmocka_unit_test(test_rdwr_write_zeroes),
+	    FILE_STORE_TESTS("rdwr"),
+#ifdef HAVE_URING_STORE
+	    FILE_STORE_TESTS("uring"),
+#endif
+#ifdef HAVE_AIO_STORE
+	    FILE_STORE_TESTS("aio"),
+	    cmocka_unit_test(test_aio_refuses_buffered),
+#endif
 	    cmocka_unit_test(test_rdwr_refuses_out_of_range),
 	    cmocka_unit_test(test_rdwr_missing_file_needs_size),
 	    cmocka_unit_test(test_rdwr_existing_file_keeps_size),
 	    cmocka_unit_test(test_rdwr_refresh_size),
-	    cmocka_unit_test(test_rdwr_readonly_refuses_writes),
 	    cmocka_unit_test(test_rdwr_refuses_non_files),
 	    cmocka_unit_test(test_rdwr_direct_alignment),
 	    cmocka_unit_test(test_null_needs_size),
