@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -300,6 +301,26 @@ static int daemonize(void)
 	return 0;
 }
 
+/*
+ * Every session holds a socket, and a failover brings thousands at once:
+ * the soft limit on descriptors (often 1024) goes up to the hard one.
+ */
+static void raise_fd_limit(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur >= rl.rlim_max)
+		return;
+	rlim_t was = rl.rlim_cur;
+
+	rl.rlim_cur = rl.rlim_max;
+	if (setrlimit(RLIMIT_NOFILE, &rl) == 0)
+		log_info("open file limit raised from %llu to %llu (about as "
+			 "many sessions)",
+			 (unsigned long long)was,
+			 (unsigned long long)rl.rlim_max);
+}
+
 int main(int argc, char **argv)
 {
 	struct lunard_options o = {0};
@@ -331,6 +352,7 @@ int main(int argc, char **argv)
 	sigaddset(&mask, SIGHUP);
 	pthread_sigmask(SIG_BLOCK, &mask, NULL);
 	signal(SIGPIPE, SIG_IGN);
+	raise_fd_limit();
 
 	rc = reactor_create(&main_reactor, "lunar-main");
 	if (rc < 0) {

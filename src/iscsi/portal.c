@@ -200,9 +200,18 @@ static void portal_accept(void *arg, uint32_t events)
 			if (errno == EINTR || errno == ECONNABORTED ||
 			    errno == EPROTO)
 				continue;
-			log_warn("iscsi: portal %s: accept failed: %s; pausing "
-				 "%u ms",
-				 l->addr, strerror(errno), PORTAL_BACKOFF_MS);
+			if (errno == EMFILE || errno == ENFILE)
+				log_warn("iscsi: portal %s: cannot take a new "
+					 "connection: %s; raise lunard's open "
+					 "file limit (LimitNOFILE=, ulimit -n, "
+					 "fs.file-max); pausing %u ms",
+					 l->addr, strerror(errno),
+					 PORTAL_BACKOFF_MS);
+			else
+				log_warn("iscsi: portal %s: accept failed: %s; "
+					 "pausing %u ms",
+					 l->addr, strerror(errno),
+					 PORTAL_BACKOFF_MS);
 			/* out of descriptors or memory: do not spin */
 			reactor_modify(iscsi_main_reactor, &l->h, 0);
 			reactor_timer_arm(iscsi_main_reactor, &l->backoff,
