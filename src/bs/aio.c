@@ -54,6 +54,10 @@ struct bs_aio_ctx {
 
 static struct bs_ops bs_aio_ops;
 static int bs_aio_key = -1;
+/* After an AIO context could not be set up on this reactor (thread):
+ * when to try again (one log line per try). */
+static __thread uint64_t bs_aio_retry_ms;
+#define BS_AIO_RETRY_MS 10000
 static pthread_once_t bs_aio_once = PTHREAD_ONCE_INIT;
 
 static void bs_aio_ctx_free(void *arg)
@@ -326,11 +330,17 @@ static void bs_aio_submit(struct bs_dev *dev, struct bs_req *req)
 		return;
 	}
 	a = reactor_local(r, bs_aio_key);
+	if (!a && reactor_now_ms() < bs_aio_retry_ms) {
+		bs_aio_to_worker(req);
+		return;
+	}
 	if (!a && (rc = bs_aio_ctx_new(r, &a)) < 0) {
+		bs_aio_retry_ms = reactor_now_ms() + BS_AIO_RETRY_MS;
 		log_error("aio %s: cannot set up an AIO context on reactor %s: "
-			  "%s (raise fs.aio-max-nr if it is EAGAIN); serving "
-			  "this request from a thread instead",
-			  f->path, reactor_name(r), strerror(-rc));
+			  "%s (raise fs.aio-max-nr if it is EAGAIN); its "
+			  "requests go to a thread until a retry in %u s works",
+			  f->path, reactor_name(r), strerror(-rc),
+			  BS_AIO_RETRY_MS / 1000);
 		bs_aio_to_worker(req);
 		return;
 	}

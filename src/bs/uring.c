@@ -46,6 +46,10 @@ struct bs_uring_ring {
 
 static struct bs_ops bs_uring_ops;
 static int bs_uring_key = -1;
+/* After a ring could not be set up on this reactor (thread), out of
+ * descriptors say: when to try again (one log line per try). */
+static __thread uint64_t bs_uring_retry_ms;
+#define BS_URING_RETRY_MS 10000
 static pthread_once_t bs_uring_once = PTHREAD_ONCE_INIT;
 
 static void bs_uring_ring_free(void *arg)
@@ -300,10 +304,17 @@ static void bs_uring_submit(struct bs_dev *dev, struct bs_req *req)
 		return;
 	}
 	u = reactor_local(r, bs_uring_key);
+	if (!u && reactor_now_ms() < bs_uring_retry_ms) {
+		bs_uring_to_worker(req);
+		return;
+	}
 	if (!u && (rc = bs_uring_ring_new(r, &u)) < 0) {
+		bs_uring_retry_ms = reactor_now_ms() + BS_URING_RETRY_MS;
 		log_error("uring %s: cannot set up an io_uring on reactor %s: "
-			  "%s; serving this request from a thread instead",
-			  f->path, reactor_name(r), strerror(-rc));
+			  "%s; its requests go to a thread until a retry in "
+			  "%u s works",
+			  f->path, reactor_name(r), strerror(-rc),
+			  BS_URING_RETRY_MS / 1000);
 		bs_uring_to_worker(req);
 		return;
 	}
