@@ -146,9 +146,16 @@ conformance: all
 	@scripts/deps.sh test
 	@BUILD=$(BUILD) tests/conformance/run.sh
 
+# The load tools of make bench (bench/*.c: session storms, the floor).
+BENCH_BINS := $(patsubst bench/%.c,$(BUILD)/bench/%,$(wildcard bench/*.c))
+$(BUILD)/bench/%: bench/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $<
+
 bench: all
 	@scripts/deps.sh bench
-	@bench/run.sh
+	@$(MAKE) --no-print-directory $(BENCH_BINS)
+	@BUILD=$(BUILD) bench/run.sh
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
