@@ -19,6 +19,13 @@
 #   tgt rdwr     tgt's default store (page cache, worker threads)
 #   tgt aio      tgt's aio store
 #   lunar null / tgt null   no medium at all: the target's own cost
+#   floor        bench/floor.c: answers every command from a canned buffer
+#                with no SCSI logic; what the kernel's sockets and the
+#                client cost, below which no target gets (null rows)
+# Sessions (bench/sessions.c, raw logins): memory per idle session with
+# 1,000 held (VmRSS while holding minus before, / 1,000), the time of
+# 4,000 logins at once (a gateway failover), and 10,000 sessions on lunard,
+# each answering a READ.
 # Ratios: the best lunar file store against each tgt file store (IOPS, and
 # CPU per I/O: lower is better), and null against null.
 #
@@ -27,7 +34,7 @@
 #
 # Env: RUNS (3), COUNT (200000 4K QD32 I/Os per run; 128K and QD1 rows use
 # a tenth), BENCH=all|file|rbd (which rows; default all), ROWS (file rows:
-# "4k 128k qd1 null"); bench/rbd.sh lists its own.
+# "4k 128k qd1 null sessions"); bench/rbd.sh lists its own.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BENCH=${BENCH:-all}
@@ -39,14 +46,24 @@ esac
 BUILD=${BUILD:-build}
 RUNS=${RUNS:-3}
 COUNT=${COUNT:-200000}
-ROWS=${ROWS:-4k 128k qd1 null}
+ROWS=${ROWS:-4k 128k qd1 null sessions}
+for tool in sessions floor; do
+	[ -x "$BUILD/bench/$tool" ] || {
+		echo "bench: $BUILD/bench/$tool is missing; run make bench" >&2
+		exit 1
+	}
+done
+# Thousands of sessions need as many descriptors, in every daemon here.
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 work=$(mktemp -d /var/tmp/lunar-bench.XXXXXX)
 lpid=""
 tpid=""
+fpid=""
 IQN=iqn.2026-11.org.lunar:bench
 
 cleanup() {
 	[ -n "$lpid" ] && kill "$lpid" 2>/dev/null || true
+	[ -n "$fpid" ] && kill "$fpid" 2>/dev/null || true
 	if [ -n "$tpid" ]; then
 		kill -9 "$tpid" 2>/dev/null || true
 	fi
@@ -62,6 +79,8 @@ free_port() {
 lport=$(free_port)
 tport=$(free_port)
 while [ "$tport" = "$lport" ]; do tport=$(free_port); done
+fport=$(free_port)
+while [ "$fport" = "$lport" ] || [ "$fport" = "$tport" ]; do fport=$(free_port); done
 
 # Prefilled with data (not zeros from a sparse file), so that every store
 # reads allocated blocks.
@@ -105,6 +124,9 @@ tgta --mode logicalunit --op new --tid 1 --lun 2 -b "$work/tgt.img" --bstype aio
 tgta --mode logicalunit --op new --tid 1 --lun 3 -E null -b null1 --bstype null
 tgta --mode target --op bind --tid 1 -I ALL
 
+"$BUILD/bench/floor" "127.0.0.1:$fport" 2>"$work/floor.log" &
+fpid=$!
+
 # run_one PID PORT LUN SIZE DEPTH COUNT [-w] -> "iops cpu_us_per_io"
 run_one() {
 	local pid=$1 port=$2 lun=$3 size=$4 depth=$5 count=$6 rw=${7:-}
@@ -125,7 +147,7 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }'
 # Target configurations: "label|pid var|port var|lun".
 FILE_CFGS=("lunar rdwr|lpid|lport|1" "lunar aio|lpid|lport|2" "lunar uring|lpid|lport|3" "lunar uring-b|lpid|lport|5"
 	"tgt rdwr|tpid|tport|1" "tgt aio|tpid|tport|2")
-NULL_CFGS=("lunar null|lpid|lport|4" "tgt null|tpid|tport|3")
+NULL_CFGS=("lunar null|lpid|lport|4" "tgt null|tpid|tport|3" "floor|fpid|fport|1")
 
 echo "Files and null LUNs: lunard $(git describe --always --dirty 2>/dev/null || echo '?') and tgtd $(tgtd --version 2>/dev/null | head -1 || echo '?'),"
 echo "qemu-img bench (libiscsi) on 127.0.0.1, $RUNS interleaved rounds, medians; a prefilled 1 GiB file per target"
@@ -185,6 +207,58 @@ for c in "${FILE_CFGS[@]}" "${NULL_CFGS[@]}"; do
 	run_one "${!pv}" "${!portv}" "$lun" 1M 8 1024 >/dev/null
 done
 
+rss_kb() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
+
+# hold_rss PID PORT N -> KiB of the target's RSS per session with N held
+hold_rss() {
+	local pid=$1 port=$2 n=$3 r0 r1 out
+	r0=$(rss_kb "$pid")
+	out=$work/hold.out
+	"$BUILD/bench/sessions" "127.0.0.1:$port" "$IQN" "$n" --hold 4 >"$out" 2>&1 &
+	local sp=$!
+	for _ in $(seq 600); do
+		grep -q holding "$out" && break
+		kill -0 "$sp" 2>/dev/null || break
+		sleep 0.1
+	done
+	sleep 1
+	r1=$(rss_kb "$pid")
+	wait "$sp" || { echo "bench/sessions $n against $port failed: $(cat "$out")" >&2; exit 1; }
+	awk -v a="$r0" -v b="$r1" -v n="$n" 'BEGIN { printf "%.1f\n", (b - a) / n }'
+}
+
+# login_time PORT N -> seconds for N logins at once
+login_time() {
+	local out
+	out=$("$BUILD/bench/sessions" "127.0.0.1:$1" "$IQN" "$2" --no-read 2>&1) ||
+		{ echo "bench/sessions $2 logins against $1 failed: $out" >&2; exit 1; }
+	echo "$out" | sed -n 's/^logins: [0-9]* in \([0-9.]*\) s.*/\1/p'
+}
+
+sessions_rows() {
+	local lm=() tm=() ll=() tl=() a
+	for _ in $(seq "$RUNS"); do
+		lm+=("$(hold_rss "$lpid" "$lport" 1000)")
+		tm+=("$(hold_rss "$tpid" "$tport" 1000)")
+		ll+=("$(login_time "$lport" 4000)")
+		tl+=("$(login_time "$tport" 4000)")
+	done
+	local lmm tmm llm tlm
+	lmm=$(printf '%s\n' "${lm[@]}" | median)
+	tmm=$(printf '%s\n' "${tm[@]}" | median)
+	llm=$(printf '%s\n' "${ll[@]}" | median)
+	tlm=$(printf '%s\n' "${tl[@]}" | median)
+	printf '\nSessions (bench/sessions, raw iSCSI logins)\n'
+	printf '  %-36s %10s %10s\n' "" lunar tgt
+	printf '  %-36s %10s %10s\n' "KiB per idle session, 1,000 held" "$lmm" "$tmm"
+	printf '  %-36s %10s %10s\n' "seconds for 4,000 logins at once" "$llm" "$tlm"
+	SUMMARY+=("$(printf '  %-24s lunar / tgt: memory per session %5s, time of 4,000 logins %5s' sessions \
+		"$(ratio "$lmm" "$tmm")" "$(ratio "$llm" "$tlm")")")
+	a=$("$BUILD/bench/sessions" "127.0.0.1:$lport" "$IQN" 10000 2>&1 | grep -E '^(logins|reads):' | tr '\n' ' ') ||
+		a="FAILED: $a"
+	printf '  10,000 sessions on lunar: %s\n' "$a"
+}
+
 for g in $ROWS; do
 	case $g in
 	4k)
@@ -212,9 +286,12 @@ for g in $ROWS; do
 			SUMMARY+=("$(printf '  %-24s lunar null    / tgt null  IOPS %5s  CPU/IO %5s' "$n" \
 				"$(ratio "${IOPS[$n|lunar null]}" "${IOPS[$n|tgt null]}")" \
 				"$(ratio "${CPU[$n|lunar null]}" "${CPU[$n|tgt null]}")")")
+			SUMMARY+=("$(printf '  %-24s lunar null    / floor               CPU/IO %5s' "$n" \
+				"$(ratio "${CPU[$n|lunar null]}" "${CPU[$n|floor]}")")")
 		done
 		;;
-	*) echo "unknown ROWS group '$g' (4k 128k qd1 null)" >&2; exit 2 ;;
+	sessions) sessions_rows ;;
+	*) echo "unknown ROWS group '$g' (4k 128k qd1 null sessions)" >&2; exit 2 ;;
 	esac
 done
 echo
