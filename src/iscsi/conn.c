@@ -12,9 +12,11 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -70,7 +72,6 @@ static void conn_free(struct iscsi_conn *c)
 		free(p);
 	}
 	iscsi_task_pool_destroy(c);
-	util_map_free(c->rbuf, ISCSI_RBUF_SIZE);
 	util_map_free(c->rx_buf, c->rx_buf_cap);
 	free(c);
 }
@@ -115,6 +116,38 @@ static void conn_rx_reset(struct iscsi_conn *c)
 	c->rx_hdr_got = 0;
 }
 
+/*
+ * One receive staging buffer per reactor, shared by its connections: a
+ * receive (conn_rx) parses all it read before it returns, so no
+ * connection keeps bytes there, and an idle session costs no staging
+ * memory (issue 13: memory per session).
+ */
+static int conn_rbuf_key = -1;
+static pthread_once_t conn_rbuf_once = PTHREAD_ONCE_INIT;
+
+static void conn_rbuf_free(void *p)
+{
+	util_map_free(p, ISCSI_RBUF_SIZE);
+}
+
+static void conn_rbuf_make_key(void)
+{
+	conn_rbuf_key = reactor_key_create(conn_rbuf_free);
+}
+
+static uint8_t *conn_rbuf(struct reactor *r)
+{
+	uint8_t *b;
+
+	pthread_once(&conn_rbuf_once, conn_rbuf_make_key);
+	if (conn_rbuf_key < 0)
+		return NULL;
+	b = reactor_local(r, conn_rbuf_key);
+	if (!b && (b = util_map_alloc(ISCSI_RBUF_SIZE)))
+		reactor_set_local(r, conn_rbuf_key, b);
+	return b;
+}
+
 static void conn_start(void *arg)
 {
 	struct iscsi_conn *c = arg;
@@ -126,7 +159,7 @@ static void conn_start(void *arg)
 	if (c->state != ISCSI_CONN_INIT)
 		goto out;
 	/* Mappings: they go back to the kernel when the connection ends. */
-	c->rbuf = util_map_alloc(ISCSI_RBUF_SIZE);
+	c->rbuf = conn_rbuf(c->reactor);
 	c->rx_buf = util_map_alloc(ISCSI_LOGIN_MAX_DSL);
 	c->rx_buf_cap = c->rx_buf ? ISCSI_LOGIN_MAX_DSL : 0;
 	c->max_recv_dsl = ISCSI_LOGIN_MAX_DSL;
@@ -529,6 +562,7 @@ void iscsi_conn_enter_ffp(struct iscsi_conn *c, const struct iscsi_params *p)
 	}
 	reactor_timer_cancel(c->reactor, &c->login_timer);
 	c->state = ISCSI_CONN_FFP;
+	c->rx_buf_shed = true;
 	iscsi_nop_start(c);
 }
 
@@ -883,8 +917,9 @@ static void conn_rx_process(struct iscsi_conn *c)
 		}
 		c->rbuf_start += used;
 	}
-	if (c->rbuf_start >= c->rbuf_end)
-		c->rbuf_start = c->rbuf_end = 0;
+	/* All parsed, or the connection ends: nothing is kept in the
+	 * reactor's buffer. */
+	c->rbuf_start = c->rbuf_end = 0;
 }
 
 /* One read: large data segments go straight to their destination, the
@@ -956,6 +991,14 @@ static void conn_rx(struct iscsi_conn *c)
 		conn_rx_process(c);
 	}
 	c->in_rx = false;
+	/* The login's pages of rx_buf go back to the kernel once no PDU is
+	 * half received: an idle session keeps none (text and NOP data
+	 * fault them in again when they come). */
+	if (c->rx_buf_shed && c->rx_state == ISCSI_RX_HDR &&
+	    c->rx_hdr_got == 0 && c->state == ISCSI_CONN_FFP) {
+		c->rx_buf_shed = false;
+		madvise(c->rx_buf, c->rx_buf_cap, MADV_DONTNEED);
+	}
 	if (c->state == ISCSI_CONN_CLOSING)
 		iscsi_conn_maybe_teardown(c);
 	else if (!c->tx_blocked)

@@ -57,7 +57,7 @@
 /* Socket receive staging buffer; data segments this large or more are
  * read straight into their destination. */
 #define ISCSI_RBUF_SIZE 65536
-#define ISCSI_ITT_HASH	256
+#define ISCSI_ITT_HASH	64
 
 struct iscsi_conn;
 struct iscsi_txpdu;
@@ -208,10 +208,13 @@ struct iscsi_conn {
 	uint32_t rx_crc;
 	uint8_t rx_ddig[ISCSI_DIGEST_LEN];
 	uint32_t rx_ddig_got;
+	/* The reactor's staging buffer (conn_rbuf): a receive consumes all
+	 * of it before the next connection's receive on that reactor. */
 	uint8_t *rbuf;
 	uint32_t rbuf_start, rbuf_end;
 	uint8_t *rx_buf; /* data of non-SCSI PDUs */
 	uint32_t rx_buf_cap;
+	bool rx_buf_shed; /* give rx_buf's login pages back when idle */
 	bool in_rx;
 	bool rx_paused;
 	bool redelivering;
