@@ -16,7 +16,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -72,7 +71,7 @@ static void conn_free(struct iscsi_conn *c)
 		free(p);
 	}
 	iscsi_task_pool_destroy(c);
-	util_map_free(c->rx_buf, c->rx_buf_cap);
+	free(c->rx_buf);
 	free(c);
 }
 
@@ -160,14 +159,12 @@ static void conn_start(void *arg)
 		goto out;
 	/* Mappings: they go back to the kernel when the connection ends. */
 	c->rbuf = conn_rbuf(c->reactor);
-	c->rx_buf = util_map_alloc(ISCSI_LOGIN_MAX_DSL);
-	c->rx_buf_cap = c->rx_buf ? ISCSI_LOGIN_MAX_DSL : 0;
 	c->max_recv_dsl = ISCSI_LOGIN_MAX_DSL;
 	c->max_xmit_dsl = ISCSI_LOGIN_MAX_DSL;
 	conn_rx_reset(c);
 	c->last_rx_ms = reactor_now_ms();
 	c->state = ISCSI_CONN_LOGIN;
-	if (!c->rbuf || !c->rx_buf) {
+	if (!c->rbuf) {
 		log_error("iscsi: %s: out of memory for a new connection",
 			  c->peer);
 		iscsi_conn_close(c);
@@ -546,27 +543,41 @@ void iscsi_conn_enter_ffp(struct iscsi_conn *c, const struct iscsi_params *p)
 	c->ddigest = p->data_digest;
 	c->max_recv_dsl = p->max_recv_dsl;
 	c->max_xmit_dsl = p->max_xmit_dsl ? p->max_xmit_dsl : 8192;
-	if (c->rx_buf_cap < c->max_recv_dsl) {
-		uint8_t *nb =
-		    util_map_resize(c->rx_buf, c->rx_buf_cap, c->max_recv_dsl);
-
-		if (!nb) {
-			log_error("iscsi: %s: out of memory for %u-byte "
-				  "receive buffer",
-				  c->peer, c->max_recv_dsl);
-			iscsi_conn_close(c);
-			return;
-		}
-		c->rx_buf = nb;
-		c->rx_buf_cap = c->max_recv_dsl;
-	}
 	reactor_timer_cancel(c->reactor, &c->login_timer);
 	c->state = ISCSI_CONN_FFP;
-	c->rx_buf_shed = true;
 	iscsi_nop_start(c);
 }
 
 /* ---- receive ---- */
+
+/*
+ * rx_buf, which takes the data of PDUs other than SCSI commands and
+ * Data-Out (login, text, NOP-Out), holds len bytes (at most the
+ * negotiated MaxRecvDataSegmentLength, checked with the header). It
+ * exists only while such a PDU is received and handled, and is freed when
+ * the connection is idle again (conn_rx): an idle session keeps none, and
+ * thousands of logins at once cost no mapping changes.
+ */
+static bool conn_rx_buf_fit(struct iscsi_conn *c, uint32_t len)
+{
+	uint8_t *nb;
+
+	if (len <= c->rx_buf_cap && c->rx_buf)
+		return true;
+	if (!len)
+		len = 1; /* handlers get a buffer even for no data */
+	nb = realloc(c->rx_buf, len);
+	if (!nb) {
+		log_error("iscsi: %s: out of memory for a %u-byte PDU", c->peer,
+			  len);
+		iscsi_conn_close(c);
+		return false;
+	}
+	c->rx_buf = nb;
+	c->rx_buf_cap = len;
+	c->rx_buf_shed = true;
+	return true;
+}
 
 void iscsi_conn_rx_set_dst(struct iscsi_conn *c, uint8_t *dst, uint32_t len)
 {
@@ -608,6 +619,8 @@ static void conn_rx_cmd_header(struct iscsi_conn *c)
 	}
 	switch (v) {
 	case ISCSI_CMDSN_NOW:
+		if (!conn_rx_buf_fit(c, iscsi_bhs_dlen(bhs)))
+			return;
 		c->rx_disp = ISCSI_RX_HANDLE;
 		iscsi_conn_rx_set_dst(c, c->rx_buf, c->rx_buf_cap);
 		break;
@@ -637,6 +650,8 @@ static void conn_dispatch_header(struct iscsi_conn *c)
 			iscsi_conn_close(c);
 			return;
 		}
+		if (!conn_rx_buf_fit(c, iscsi_bhs_dlen(bhs)))
+			return;
 		c->rx_disp = ISCSI_RX_HANDLE;
 		iscsi_conn_rx_set_dst(c, c->rx_buf, c->rx_buf_cap);
 		return;
@@ -991,13 +1006,13 @@ static void conn_rx(struct iscsi_conn *c)
 		conn_rx_process(c);
 	}
 	c->in_rx = false;
-	/* The login's pages of rx_buf go back to the kernel once no PDU is
-	 * half received: an idle session keeps none (text and NOP data
-	 * fault them in again when they come). */
+	/* Once no PDU is half received, rx_buf goes (conn_rx_buf_fit). */
 	if (c->rx_buf_shed && c->rx_state == ISCSI_RX_HDR &&
-	    c->rx_hdr_got == 0 && c->state == ISCSI_CONN_FFP) {
+	    c->rx_hdr_got == 0) {
 		c->rx_buf_shed = false;
-		madvise(c->rx_buf, c->rx_buf_cap, MADV_DONTNEED);
+		free(c->rx_buf);
+		c->rx_buf = NULL;
+		c->rx_buf_cap = 0;
 	}
 	if (c->state == ISCSI_CONN_CLOSING)
 		iscsi_conn_maybe_teardown(c);

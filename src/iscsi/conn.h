@@ -214,7 +214,7 @@ struct iscsi_conn {
 	uint32_t rbuf_start, rbuf_end;
 	uint8_t *rx_buf; /* data of non-SCSI PDUs */
 	uint32_t rx_buf_cap;
-	bool rx_buf_shed; /* give rx_buf's login pages back when idle */
+	bool rx_buf_shed; /* free rx_buf when idle (conn_rx_buf_fit) */
 	bool in_rx;
 	bool rx_paused;
 	bool redelivering;
@@ -276,7 +276,8 @@ struct iscsi_pending {
 };
 
 struct iscsi_session {
-	struct list_head link; /* registry */
+	struct list_head link;	     /* registry */
+	struct list_head nexus_link; /* registry's hash by I_T nexus */
 	atomic_int refcnt;
 	struct reactor *reactor;
 	struct iscsi_conn *conn; /* owning reactor only */

@@ -127,15 +127,45 @@ static int session_post_close(struct iscsi_session *s)
 	return 0;
 }
 
+/*
+ * The registry answers a login in constant time, however many sessions
+ * there are (thousands log in at once after a gateway failover): TSIHs in
+ * use are a bitmap, sessions are also hashed by I_T nexus (initiator,
+ * ISID, target) for reinstatement. Both under iscsi_registry_lock.
+ */
+#define REGISTRY_NEXUS_HASH 1024
+static struct list_head registry_nexus[REGISTRY_NEXUS_HASH];
+static uint64_t registry_tsih_map[65536 / 64];
+
+static struct list_head *session_nexus_bucket(const struct iscsi_session *s)
+{
+	uint32_t h = 2166136261u; /* FNV-1a */
+
+	for (const char *p = s->initiator; *p; p++)
+		h = (h ^ (uint8_t)*p) * 16777619u;
+	for (const char *p = s->target_name; *p; p++)
+		h = (h ^ (uint8_t)*p) * 16777619u;
+	for (unsigned i = 0; i < sizeof(s->isid); i++)
+		h = (h ^ s->isid[i]) * 16777619u;
+	h ^= s->discovery;
+	if (!registry_nexus[0].next) {
+		for (unsigned i = 0; i < REGISTRY_NEXUS_HASH; i++)
+			list_init(&registry_nexus[i]);
+	}
+	return &registry_nexus[h % REGISTRY_NEXUS_HASH];
+}
+
 static bool session_tsih_used(uint16_t tsih)
 {
-	struct iscsi_session *o;
+	return registry_tsih_map[tsih / 64] >> (tsih % 64) & 1;
+}
 
-	list_for_each_entry (o, &registry_sessions, link) {
-		if (o->tsih == tsih)
-			return true;
-	}
-	return false;
+static void session_tsih_mark(uint16_t tsih, bool used)
+{
+	if (used)
+		registry_tsih_map[tsih / 64] |= 1ull << (tsih % 64);
+	else
+		registry_tsih_map[tsih / 64] &= ~(1ull << (tsih % 64));
 }
 
 int iscsi_session_register(struct iscsi_session *s)
@@ -149,7 +179,7 @@ int iscsi_session_register(struct iscsi_session *s)
 		r = -ESHUTDOWN;
 		goto out;
 	}
-	list_for_each_entry (o, &registry_sessions, link) {
+	list_for_each_entry (o, session_nexus_bucket(s), nexus_link) {
 		if (!session_same_nexus(o, s))
 			continue;
 		/* Reinstatement: the old session goes first. Asking twice
@@ -175,6 +205,8 @@ int iscsi_session_register(struct iscsi_session *s)
 		    (uint64_t)s->isid[2] << 40 | (uint64_t)s->isid[3] << 32 |
 		    (uint64_t)s->isid[4] << 24 | (uint64_t)s->isid[5] << 16 | t;
 		list_add_tail(&s->link, &registry_sessions);
+		list_add_tail(&s->nexus_link, session_nexus_bucket(s));
+		session_tsih_mark(t, true);
 		s->registered = true;
 		if (s->target)
 			atomic_fetch_add(&s->target->nr_sessions, 1);
@@ -197,6 +229,8 @@ void iscsi_session_end(struct iscsi_session *s)
 	pthread_mutex_lock(&iscsi_registry_lock);
 	if (s->registered) {
 		list_del(&s->link);
+		list_del(&s->nexus_link);
+		session_tsih_mark(s->tsih, false);
 		s->registered = false;
 		if (s->target)
 			atomic_fetch_sub(&s->target->nr_sessions, 1);
