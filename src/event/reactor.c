@@ -192,8 +192,11 @@ void reactor_post_msg(struct reactor *r, struct reactor_msg *msg)
 	} while (!atomic_compare_exchange_weak_explicit(&r->msg_head, &old, msg,
 							memory_order_release,
 							memory_order_relaxed));
-	/* Only the poster that made the stack non-empty needs to wake. */
-	if (!old)
+	/* Only the poster that made the stack non-empty needs to wake, and
+	 * not the reactor itself: it runs its messages before it waits
+	 * again (reactor_next_timeout), so a store completing on its own
+	 * reactor (null, a uring fallback) costs no eventfd round trip. */
+	if (!old && r != reactor_current)
 		reactor_wake(r);
 }
 
@@ -372,7 +375,8 @@ void reactor_timer_arm(struct reactor *r, struct reactor_timer *t,
 
 static int reactor_next_timeout(struct reactor *r)
 {
-	if (r->defer_head || r->defer_msgs)
+	if (r->defer_head || r->defer_msgs ||
+	    atomic_load_explicit(&r->msg_head, memory_order_relaxed))
 		return 0;
 	if (r->heap_len == 0)
 		return -1;
