@@ -150,10 +150,13 @@ void iscsi_task_abort(struct iscsi_task *t)
 			iscsi_task_free(t);
 			break;
 		}
-		/* A PDU half on the wire must be finished; its completion
-		 * frees the task. Otherwise it leaves the queue now. */
-		if (c->tx_off && list_first_entry(&c->txq, struct iscsi_txpdu,
-						  link) == &t->pdu)
+		/* A PDU half on the wire must be finished, and so must the
+		 * answer that took a StatSN (a later StatSN, the TMF
+		 * response's, must not skip it): their completion frees the
+		 * task. A Data-In without status leaves the queue now. */
+		if (t->rsp_sent ||
+		    (c->tx_off && list_first_entry(&c->txq, struct iscsi_txpdu,
+						   link) == &t->pdu))
 			break;
 		list_del(&t->pdu.link);
 		t->pdu_queued = false;
