@@ -92,37 +92,18 @@ static void bs_aio_slot_put(struct bs_aio_ctx *a, struct bs_aio_slot *s)
 
 static void bs_aio_done(struct bs_aio_ctx *a, struct bs_req *req, long res)
 {
-	struct bs_file *f = bs_file_of(req->dev);
+	int rc;
 
-	if (res == -EAGAIN || res == -EINTR) {
-		bs_aio_issue(a, req);
-		return;
-	}
-	if ((req->op == BS_OP_READ || req->op == BS_OP_WRITE) && res >= 0) {
-		if (res == 0) {
-			log_error(
-			    "aio %s: %s at offset %llu made no "
-			    "progress; was the file truncated while "
-			    "in use? Restore its size or delete the LUN",
-			    f->path, req->op == BS_OP_READ ? "read" : "write",
-			    (unsigned long long)(req->offset + req->progress));
-			res = -EIO;
-		} else {
-			req->progress += (uint64_t)res;
-			if (req->progress < req->len) {
-				bs_aio_issue(a, req);
-				return;
-			}
-			res = 0;
-		}
-	}
 	if (req->op == BS_OP_FLUSH && (res == -EINVAL || res == -EOPNOTSUPP)) {
 		/* A file system without asynchronous fsync. */
 		bs_aio_to_worker(req);
 		return;
 	}
-	bs_file_log_error(f, req, (int)res);
-	bs_complete_here(req, res < 0 ? (int)res : 0);
+	rc = bs_file_async_result(bs_file_of(req->dev), req, res);
+	if (rc == BS_FILE_REISSUE)
+		bs_aio_issue(a, req);
+	else
+		bs_complete_here(req, rc);
 }
 
 static void bs_aio_backlog(struct bs_aio_ctx *a)
@@ -350,8 +331,6 @@ static void bs_aio_submit(struct bs_dev *dev, struct bs_req *req)
 static int bs_aio_open(const char *path, const struct bs_open_args *args,
 		       struct bs_dev **out, char *err, size_t errlen)
 {
-	struct bs_file *f;
-	int rc;
 
 	pthread_once(&bs_aio_once, bs_aio_make_key);
 	if (bs_aio_key < 0) {
@@ -367,37 +346,14 @@ static int bs_aio_open(const char *path, const struct bs_open_args *args,
 			 "or use --bstype uring or rdwr for buffered I/O");
 		return -EINVAL;
 	}
-	f = calloc(1, sizeof(*f));
-	if (!f) {
-		snprintf(err, errlen, "out of memory opening %s", path);
-		return -ENOMEM;
-	}
-	rc = bs_file_open(f, "aio", path, args, err, errlen);
-	/* Discard, write zeroes and the fallbacks run on these. */
-	if (rc == 0)
-		rc = bs_file_start_workers(f, 2, err, errlen);
-	if (rc < 0) {
-		bs_file_close(f);
-		free(f);
-		return rc;
-	}
-	f->dev.ops = &bs_aio_ops;
-	*out = &f->dev;
-	return 0;
-}
-
-static void bs_aio_close(struct bs_dev *dev)
-{
-	struct bs_file *f = bs_file_of(dev);
-
-	bs_file_close(f);
-	free(f);
+	/* Discard, write zeroes and the fallbacks run on the workers. */
+	return bs_file_new(&bs_aio_ops, path, args, 2, out, err, errlen);
 }
 
 static struct bs_ops bs_aio_ops = {
     .name = "aio",
     .open = bs_aio_open,
-    .close = bs_aio_close,
+    .close = bs_file_destroy,
     .submit = bs_aio_submit,
     .refresh_size = bs_file_refresh_size,
     .resize = bs_file_resize,

@@ -267,6 +267,29 @@ void bs_file_log_error(const struct bs_file *f, const struct bs_req *req,
 		  strerror(-rc));
 }
 
+int bs_file_async_result(struct bs_file *f, struct bs_req *req, long res)
+{
+	if (res == -EAGAIN || res == -EINTR)
+		return BS_FILE_REISSUE;
+	if ((req->op == BS_OP_READ || req->op == BS_OP_WRITE) && res >= 0) {
+		if (res == 0) {
+			/* The medium shrank under us: never invent data. */
+			log_error(
+			    "%s %s: %s at offset %llu made no progress; "
+			    "was the file truncated while in use? "
+			    "Restore its size or delete the LUN",
+			    f->store, f->path, bs_file_op_name(req->op),
+			    (unsigned long long)(req->offset + req->progress));
+			return -EIO;
+		}
+		req->progress += (uint64_t)res;
+		return req->progress < req->len ? BS_FILE_REISSUE : 0;
+	}
+	if (res < 0)
+		bs_file_log_error(f, req, (int)res);
+	return res < 0 ? (int)res : 0;
+}
+
 static void *bs_file_worker(void *arg)
 {
 	struct bs_file *f = arg;
@@ -637,6 +660,38 @@ int bs_file_open(struct bs_file *f, const char *store, const char *path,
 			 (unsigned long long)args->create_size);
 	f->dev.size = size;
 	return 0;
+}
+
+int bs_file_new(const struct bs_ops *ops, const char *path,
+		const struct bs_open_args *args, unsigned workers,
+		struct bs_dev **out, char *err, size_t errlen)
+{
+	struct bs_file *f = calloc(1, sizeof(*f));
+	int rc;
+
+	if (!f) {
+		snprintf(err, errlen, "out of memory opening %s", path);
+		return -ENOMEM;
+	}
+	rc = bs_file_open(f, ops->name, path, args, err, errlen);
+	if (rc == 0)
+		rc = bs_file_start_workers(f, workers, err, errlen);
+	if (rc < 0) {
+		bs_file_close(f);
+		free(f);
+		return rc;
+	}
+	f->dev.ops = ops;
+	*out = &f->dev;
+	return 0;
+}
+
+void bs_file_destroy(struct bs_dev *dev)
+{
+	struct bs_file *f = bs_file_of(dev);
+
+	bs_file_close(f);
+	free(f);
 }
 
 void bs_file_close(struct bs_file *f)

@@ -56,6 +56,15 @@ int bs_file_open(struct bs_file *f, const char *store, const char *path,
 		 const struct bs_open_args *args, char *err, size_t errlen);
 /* Stops the workers and closes the file; f itself is the caller's. */
 void bs_file_close(struct bs_file *f);
+/*
+ * A store's whole open: a new device of ops (its name names the store)
+ * on path, with `workers` threads for the blocking forms. Its close is
+ * bs_file_destroy.
+ */
+int bs_file_new(const struct bs_ops *ops, const char *path,
+		const struct bs_open_args *args, unsigned workers,
+		struct bs_dev **out, char *err, size_t errlen);
+void bs_file_destroy(struct bs_dev *dev);
 
 /* Starts n (<= BS_FILE_MAX_THREADS) workers that run queued requests
  * with bs_file_execute and complete them. */
@@ -74,6 +83,16 @@ bool bs_file_misaligned(const struct bs_file *f, const struct bs_req *req);
  * read-only, alignment). */
 void bs_file_log_error(const struct bs_file *f, const struct bs_req *req,
 		       int rc);
+
+/*
+ * What an asynchronous store (uring, aio) makes of the kernel's answer
+ * res (bytes, or -errno) to a request: BS_FILE_REISSUE when the rest of a
+ * short transfer, or the whole request after -EAGAIN/-EINTR, must be
+ * issued again (req->progress tells where), else the request's result, 0
+ * or -errno (logged when it is the admin's business).
+ */
+#define BS_FILE_REISSUE 1
+int bs_file_async_result(struct bs_file *f, struct bs_req *req, long res);
 
 /* bs_ops members every file store uses as they are. */
 int bs_file_refresh_size(struct bs_dev *dev);

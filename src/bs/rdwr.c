@@ -7,8 +7,6 @@
  */
 #include "bs/file.h"
 
-#include <stdlib.h>
-
 #define BS_RDWR_THREADS 8
 
 static struct bs_ops bs_rdwr_ops;
@@ -16,32 +14,8 @@ static struct bs_ops bs_rdwr_ops;
 static int bs_rdwr_open(const char *path, const struct bs_open_args *args,
 			struct bs_dev **out, char *err, size_t errlen)
 {
-	struct bs_file *f = calloc(1, sizeof(*f));
-	int rc;
-
-	if (!f) {
-		snprintf(err, errlen, "out of memory opening %s", path);
-		return -ENOMEM;
-	}
-	rc = bs_file_open(f, "rdwr", path, args, err, errlen);
-	if (rc == 0)
-		rc = bs_file_start_workers(f, BS_RDWR_THREADS, err, errlen);
-	if (rc < 0) {
-		bs_file_close(f);
-		free(f);
-		return rc;
-	}
-	f->dev.ops = &bs_rdwr_ops;
-	*out = &f->dev;
-	return 0;
-}
-
-static void bs_rdwr_close(struct bs_dev *dev)
-{
-	struct bs_file *f = bs_file_of(dev);
-
-	bs_file_close(f);
-	free(f);
+	return bs_file_new(&bs_rdwr_ops, path, args, BS_RDWR_THREADS, out, err,
+			   errlen);
 }
 
 static void bs_rdwr_submit(struct bs_dev *dev, struct bs_req *req)
@@ -52,7 +26,7 @@ static void bs_rdwr_submit(struct bs_dev *dev, struct bs_req *req)
 static struct bs_ops bs_rdwr_ops = {
     .name = "rdwr",
     .open = bs_rdwr_open,
-    .close = bs_rdwr_close,
+    .close = bs_file_destroy,
     .submit = bs_rdwr_submit,
     .refresh_size = bs_file_refresh_size,
     .resize = bs_file_resize,

@@ -104,31 +104,8 @@ static void bs_uring_to_worker(struct bs_req *req)
 /* Bytes read or written so far are in req->progress. */
 static void bs_uring_done(struct bs_uring_ring *u, struct bs_req *req, int res)
 {
-	struct bs_file *f = bs_file_of(req->dev);
+	int rc;
 
-	if (res == -EAGAIN || res == -EINTR) {
-		bs_uring_issue(u, req);
-		return;
-	}
-	if ((req->op == BS_OP_READ || req->op == BS_OP_WRITE) && res >= 0) {
-		if (res == 0) {
-			/* The medium shrank under us: never invent data. */
-			log_error(
-			    "uring %s: %s at offset %llu made no "
-			    "progress; was the file truncated while "
-			    "in use? Restore its size or delete the LUN",
-			    f->path, req->op == BS_OP_READ ? "read" : "write",
-			    (unsigned long long)(req->offset + req->progress));
-			res = -EIO;
-		} else {
-			req->progress += (uint64_t)res;
-			if (req->progress < req->len) {
-				bs_uring_issue(u, req);
-				return;
-			}
-			res = 0;
-		}
-	}
 	if ((req->op == BS_OP_DISCARD || req->op == BS_OP_WRITE_ZEROES) &&
 	    (res == -EOPNOTSUPP || res == -EINVAL || res == -ENOTTY ||
 	     res == -ENOSYS)) {
@@ -137,8 +114,11 @@ static void bs_uring_done(struct bs_uring_ring *u, struct bs_req *req, int res)
 		bs_uring_to_worker(req);
 		return;
 	}
-	bs_file_log_error(f, req, res);
-	bs_complete_here(req, res < 0 ? res : 0);
+	rc = bs_file_async_result(bs_file_of(req->dev), req, res);
+	if (rc == BS_FILE_REISSUE)
+		bs_uring_issue(u, req);
+	else
+		bs_complete_here(req, rc);
 }
 
 static void bs_uring_reap(void *arg, uint32_t events)
@@ -365,7 +345,6 @@ static int bs_uring_probe(char *err, size_t errlen)
 static int bs_uring_open(const char *path, const struct bs_open_args *args,
 			 struct bs_dev **out, char *err, size_t errlen)
 {
-	struct bs_file *f;
 	int rc;
 
 	pthread_once(&bs_uring_once, bs_uring_make_key);
@@ -378,37 +357,14 @@ static int bs_uring_open(const char *path, const struct bs_open_args *args,
 	rc = bs_uring_probe_for(path, err, errlen);
 	if (rc < 0)
 		return rc;
-	f = calloc(1, sizeof(*f));
-	if (!f) {
-		snprintf(err, errlen, "out of memory opening %s", path);
-		return -ENOMEM;
-	}
-	rc = bs_file_open(f, "uring", path, args, err, errlen);
 	/* One worker for the fallbacks (file systems without fallocate). */
-	if (rc == 0)
-		rc = bs_file_start_workers(f, 1, err, errlen);
-	if (rc < 0) {
-		bs_file_close(f);
-		free(f);
-		return rc;
-	}
-	f->dev.ops = &bs_uring_ops;
-	*out = &f->dev;
-	return 0;
-}
-
-static void bs_uring_close(struct bs_dev *dev)
-{
-	struct bs_file *f = bs_file_of(dev);
-
-	bs_file_close(f);
-	free(f);
+	return bs_file_new(&bs_uring_ops, path, args, 1, out, err, errlen);
 }
 
 static struct bs_ops bs_uring_ops = {
     .name = "uring",
     .open = bs_uring_open,
-    .close = bs_uring_close,
+    .close = bs_file_destroy,
     .submit = bs_uring_submit,
     .refresh_size = bs_file_refresh_size,
     .resize = bs_file_resize,

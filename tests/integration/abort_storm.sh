@@ -21,25 +21,31 @@ add_file_lun "$IQN" 1 "$T/disk1.img" $((64 * 1024 * 1024))
 add_file_lun "$IQN" 2 "$T/disk2.img" $((64 * 1024 * 1024))
 random_file "$T/src.raw" 32
 
-storm() { # SECONDS OUT
-	run_bounded 90 "$TESTBIN/tmf_raw" storm "127.0.0.1:$PORT" "$IQN" "$1" \
-		>"$2" 2>&1
+storm() { # SECONDS OUT [IQN]
+	run_bounded 90 "$TESTBIN/tmf_raw" storm "127.0.0.1:$PORT" "${3:-$IQN}" \
+		"$1" >"$2" 2>&1
+}
+
+# storm_during_roundtrip WHAT OUT IQN: a 5 s storm on LUN 1 of IQN while
+# LUN 2 of IQN is written and read back.
+storm_during_roundtrip() {
+	local rc=0 pid
+	storm 5 "$2" "$3" &
+	pid=$!
+	EXTRA_PIDS+=("$pid")
+	qemu_roundtrip "$T/src.raw" "$(lun_url "$3" 2)"
+	wait "$pid" || rc=$?
+	cat "$2"
+	[ $rc = 0 ] || fail "$1 failed (status $rc)"
+	assert_contains "$(cat "$2")" "tmf_raw: ok" "$1 verdict"
+	lunard_alive || fail "lunard died during $1"
 }
 
 # Warm-up: caches, free lists and buffers reach their working size.
 storm 2 "$T/warm.out" || { cat "$T/warm.out"; fail "warm-up storm failed"; }
 rss0=$(lunard_rss_kb)
 
-rc=0
-storm 5 "$T/storm1.out" &
-storm_pid=$!
-EXTRA_PIDS+=("$storm_pid")
-qemu_roundtrip "$T/src.raw" "$(lun_url "$IQN" 2)"
-wait "$storm_pid" || rc=$?
-cat "$T/storm1.out"
-[ $rc = 0 ] || fail "storm 1 failed (status $rc)"
-assert_contains "$(cat "$T/storm1.out")" "tmf_raw: ok" "storm 1 verdict"
-lunard_alive || fail "lunard died during storm 1"
+storm_during_roundtrip "storm 1" "$T/storm1.out" "$IQN"
 rss1=$(lunard_rss_kb)
 
 storm 5 "$T/storm2.out" || { cat "$T/storm2.out"; fail "storm 2 failed"; }
@@ -62,16 +68,6 @@ IQN2=$IQN-async
 make_target "$IQN2"
 add_file_lun "$IQN2" 1 "$T/disk3.img" $((64 * 1024 * 1024)) --bstype uring
 add_file_lun "$IQN2" 2 "$T/disk4.img" $((64 * 1024 * 1024)) --bstype aio
-rc=0
-run_bounded 90 "$TESTBIN/tmf_raw" storm "127.0.0.1:$PORT" "$IQN2" 5 \
-	>"$T/storm3.out" 2>&1 &
-storm_pid=$!
-EXTRA_PIDS+=("$storm_pid")
-qemu_roundtrip "$T/src.raw" "$(lun_url "$IQN2" 2)"
-wait "$storm_pid" || rc=$?
-cat "$T/storm3.out"
-[ $rc = 0 ] || fail "storm 3 (uring) failed (status $rc)"
-assert_contains "$(cat "$T/storm3.out")" "tmf_raw: ok" "storm 3 verdict"
-lunard_alive || fail "lunard died during storm 3"
+storm_during_roundtrip "storm 3 (uring)" "$T/storm3.out" "$IQN2"
 qemu_roundtrip "$T/src.raw" "$(lun_url "$IQN2" 1)"
 lunard_stop
