@@ -352,6 +352,16 @@ void iscsi_txpdu_seal(struct iscsi_conn *c, struct iscsi_txpdu *p)
 	}
 }
 
+static void conn_flush_batch(void *arg)
+{
+	struct iscsi_conn *c = arg;
+
+	c->tx_flush_queued = false;
+	if (!c->tx_blocked)
+		iscsi_conn_flush(c);
+	iscsi_conn_put(c);
+}
+
 void iscsi_conn_queue(struct iscsi_conn *c, struct iscsi_txpdu *p)
 {
 	if (c->state >= ISCSI_CONN_CLOSING) {
@@ -359,8 +369,16 @@ void iscsi_conn_queue(struct iscsi_conn *c, struct iscsi_txpdu *p)
 		return;
 	}
 	list_add_tail(&p->link, &c->txq);
-	if (!c->in_rx && !c->tx_flushing && !c->tx_blocked)
-		iscsi_conn_flush(c);
+	/* Received commands are answered when the receive ends (conn_rx);
+	 * completions (a store's, a task's next Data-In) at the end of the
+	 * event batch, together with the others of the same wakeup. */
+	if (c->in_rx || c->tx_flushing || c->tx_blocked || c->tx_flush_queued)
+		return;
+	c->tx_flush_queued = true;
+	c->tx_flush_msg.fn = conn_flush_batch;
+	c->tx_flush_msg.arg = c;
+	iscsi_conn_get(c); /* until the flush ran */
+	reactor_defer_msg(c->reactor, &c->tx_flush_msg);
 }
 
 static size_t txpdu_len(const struct iscsi_txpdu *p)

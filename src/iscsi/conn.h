@@ -229,6 +229,10 @@ struct iscsi_conn {
 	uint32_t tx_off;
 	bool tx_blocked;
 	bool tx_flushing;
+	/* A flush is queued for the end of the reactor's event batch, so
+	 * that the answers completed in one wakeup leave in one sendmsg. */
+	bool tx_flush_queued;
+	struct reactor_msg tx_flush_msg;
 	unsigned nr_ctl_queued;
 	unsigned nr_ctl_free;
 	struct list_head ctl_free;
