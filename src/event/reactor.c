@@ -400,11 +400,14 @@ static void reactor_run_timers(struct reactor *r)
 	}
 }
 
-static void reactor_run_messages(struct reactor *r)
+/* woken: the eventfd fired in this batch and is drained (messages a
+ * reactor posts to itself do not write it). */
+static void reactor_run_messages(struct reactor *r, bool woken)
 {
 	uint64_t count;
 
-	while (read(r->wakefd, &count, sizeof(count)) < 0 && errno == EINTR)
+	while (woken && read(r->wakefd, &count, sizeof(count)) < 0 &&
+	       errno == EINTR)
 		;
 	struct reactor_msg *m =
 	    atomic_exchange_explicit(&r->msg_head, NULL, memory_order_acquire);
@@ -487,13 +490,13 @@ int reactor_run(struct reactor *r)
 		 * atomic load. */
 		if (woken ||
 		    atomic_load_explicit(&r->msg_head, memory_order_relaxed))
-			reactor_run_messages(r);
+			reactor_run_messages(r, woken);
 		reactor_run_timers(r);
 		reactor_run_deferred(r);
 	}
 	/* Run what was already handed to us so that nothing posted before
 	 * stop is lost silently. */
-	reactor_run_messages(r);
+	reactor_run_messages(r, true);
 	reactor_run_deferred(r);
 	reactor_current = NULL;
 	return 0;
