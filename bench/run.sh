@@ -22,6 +22,9 @@
 #   floor        bench/floor.c: answers every command from a canned buffer
 #                with no SCSI logic; what the kernel's sockets and the
 #                client cost, below which no target gets (null rows)
+# Scaling: a lunard with 1 reactor against one with 2 (--threads), null
+# LUN, 2 qemu-img bench clients at once (2 connections), total IOPS and CPU
+# per I/O.
 # Sessions (bench/sessions.c, raw logins): memory per idle session with
 # 1,000 held (VmRSS while holding minus before, / 1,000), the time of
 # 4,000 logins at once (a gateway failover), and 10,000 sessions on lunard,
@@ -34,7 +37,7 @@
 #
 # Env: RUNS (3), COUNT (200000 4K QD32 I/Os per run; 128K and QD1 rows use
 # a tenth), BENCH=all|file|rbd (which rows; default all), ROWS (file rows:
-# "4k 128k qd1 null sessions"); bench/rbd.sh lists its own.
+# "4k 128k qd1 null scaling sessions"); bench/rbd.sh lists its own.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BENCH=${BENCH:-all}
@@ -46,7 +49,7 @@ esac
 BUILD=${BUILD:-build}
 RUNS=${RUNS:-3}
 COUNT=${COUNT:-200000}
-ROWS=${ROWS:-4k 128k qd1 null sessions}
+ROWS=${ROWS:-4k 128k qd1 null scaling sessions}
 for tool in sessions floor; do
 	[ -x "$BUILD/bench/$tool" ] || {
 		echo "bench: $BUILD/bench/$tool is missing; run make bench" >&2
@@ -59,11 +62,13 @@ work=$(mktemp -d /var/tmp/lunar-bench.XXXXXX)
 lpid=""
 tpid=""
 fpid=""
+extra_pids=()
 IQN=iqn.2026-11.org.lunar:bench
 
 cleanup() {
 	[ -n "$lpid" ] && kill "$lpid" 2>/dev/null || true
 	[ -n "$fpid" ] && kill "$fpid" 2>/dev/null || true
+	[ ${#extra_pids[@]} = 0 ] || kill "${extra_pids[@]}" 2>/dev/null || true
 	if [ -n "$tpid" ]; then
 		kill -9 "$tpid" 2>/dev/null || true
 	fi
@@ -235,6 +240,64 @@ login_time() {
 	echo "$out" | sed -n 's/^logins: [0-9]* in \([0-9.]*\) s.*/\1/p'
 }
 
+# scaling_run PID PORT RW -> "total_iops cpu_us_per_io" for 2 clients at once
+scaling_run() {
+	local pid=$1 port=$2 rw=$3 t0 t1 s1 s2 n=$((COUNT / 2))
+	local -a args=(-f raw -t none -c "$n" -d 32 -s 4k)
+	[ "$rw" = read ] || args+=(-w)
+	t0=$(cpu_ticks "$pid")
+	qemu-img bench "${args[@]}" "iscsi://127.0.0.1:$port/$IQN-scale/1" >"$work/s1" 2>&1 &
+	local c1=$!
+	qemu-img bench "${args[@]}" "iscsi://127.0.0.1:$port/$IQN-scale/1" >"$work/s2" 2>&1 &
+	local c2=$!
+	wait "$c1" "$c2" || { echo "scaling: qemu-img bench failed: $(cat "$work/s1" "$work/s2")" >&2; exit 1; }
+	t1=$(cpu_ticks "$pid")
+	s1=$(sed -n 's/.*Run completed in \([0-9.]*\) seconds.*/\1/p' "$work/s1")
+	s2=$(sed -n 's/.*Run completed in \([0-9.]*\) seconds.*/\1/p' "$work/s2")
+	awk -v n="$n" -v a="$s1" -v b="$s2" -v dt="$((t1 - t0))" -v hz="$clk" \
+		'BEGIN { printf "%.0f %.1f\n", n / a + n / b, dt / hz * 1e6 / (2 * n) }'
+}
+
+scaling_rows() {
+	local t pids=() ports=() i rw
+	for t in 1 2; do
+		local p
+		p=$(free_port)
+		"$work/lunard" --foreground --portal "127.0.0.1:$p" --threads "$t" \
+			--control "$work/s$t.sock" --state-dir "$work/state-s$t" \
+			--log-level warn 2>"$work/lunard-s$t.log" &
+		pids+=($!)
+		extra_pids+=($!)
+		ports+=("$p")
+		for _ in $(seq 100); do
+			"$work/lunarctl" --control "$work/s$t.sock" system show >/dev/null 2>&1 && break
+			sleep 0.1
+		done
+		"$work/lunarctl" --control "$work/s$t.sock" target create "$IQN-scale" >/dev/null
+		"$work/lunarctl" --control "$work/s$t.sock" lun create "$IQN-scale" 1 \
+			--bstype null --backing null --size 1G >/dev/null
+		"$work/lunarctl" --control "$work/s$t.sock" acl add "$IQN-scale" ALL >/dev/null
+	done
+	printf '\nScaling: null LUN, 4K QD32, 2 clients at once (a connection each)\n'
+	printf '  %-10s %-12s %10s %10s\n' "" reactors "IOPS" "CPU us/IO"
+	for rw in read write; do
+		local -A si=() sc=()
+		for _ in $(seq "$RUNS"); do
+			for i in 0 1; do
+				read -r a b < <(scaling_run "${pids[$i]}" "${ports[$i]}" "$rw")
+				si[$i]+="$a "
+				sc[$i]+="$b "
+			done
+		done
+		for i in 0 1; do
+			printf '  %-10s %-12s %10s %10s\n' "$rw" "$((i + 1))" \
+				"$(printf '%s\n' ${si[$i]} | median)" "$(printf '%s\n' ${sc[$i]} | median)"
+		done
+	done
+	kill "${pids[@]}" 2>/dev/null || true
+	wait "${pids[@]}" 2>/dev/null || true
+}
+
 sessions_rows() {
 	local lm=() tm=() ll=() tl=() a
 	for _ in $(seq "$RUNS"); do
@@ -290,8 +353,9 @@ for g in $ROWS; do
 				"$(ratio "${CPU[$n|lunar null]}" "${CPU[$n|floor]}")")")
 		done
 		;;
+	scaling) scaling_rows ;;
 	sessions) sessions_rows ;;
-	*) echo "unknown ROWS group '$g' (4k 128k qd1 null sessions)" >&2; exit 2 ;;
+	*) echo "unknown ROWS group '$g' (4k 128k qd1 null scaling sessions)" >&2; exit 2 ;;
 	esac
 done
 echo
