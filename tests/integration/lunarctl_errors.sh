@@ -51,6 +51,10 @@ ctl_fails lun create "$IQN" 2 --backing "$T" --size 16M
 assert_contains "$CTL_OUT" "$T" "a directory as backing store"
 ctl_fails lun create "$IQN" 2 --backing x --bstype nosuchstore --size 16M
 assert_contains "$CTL_OUT" "nosuchstore" "unknown backing store type"
+ctl_fails lun create "$IQN" 2 --backing "$T/aio.img" --size 16M --bstype aio --buffered
+assert_contains "$CTL_OUT" "direct I/O" "the aio store refuses buffered I/O"
+ctl_fails lun create "$IQN" 2 --backing "$T/aio.img" --size 16M --direct --buffered
+assert_contains "$CTL_OUT" "--buffered" "--direct with --buffered"
 ctl_fails lun delete "$IQN" 9
 assert_contains "$CTL_OUT" "9" "deleting a LUN that does not exist"
 ctl_fails account create shortpw --password short
