@@ -2,7 +2,8 @@
 # make run: serves a demo LUN on 127.0.0.1:3260 in the foreground.
 # Creates var/demo.img (sparse, 1 GiB) and var/demo.json (target
 # iqn.2026-11.org.lunar:demo, LUN 1 on var/demo.img, open to every
-# initiator) when they are missing, prints how to connect, then runs
+# initiator; the default store: uring through the page cache, or rdwr where
+# io_uring is not allowed) when they are missing, prints how to connect, then runs
 # lunard until Ctrl-C. Everything lives under var/ in the source tree.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -41,7 +42,7 @@ if [ ! -e "$CONF" ]; then
       "incoming_users": [],
       "outgoing_user": "",
       "luns": [
-        {"lun": 1, "backing": "$IMG", "bstype": "rdwr", "size": $size,
+        {"lun": 1, "backing": "$IMG", "size": $size,
          "block_size": 512, "readonly": false, "direct": false}
       ]
     }
