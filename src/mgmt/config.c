@@ -21,6 +21,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "bs/bs.h"
 #include "iscsi/iscsi.h"
 #include "scsi/tpg.h"
 #include "util/file.h"
@@ -341,7 +342,8 @@ static int cfg_lun_from_json(struct cfg_ctx *c, json_t *o, const char *path,
 		return cfg_fail(c, p, "empty; give the file or device path");
 	}
 	if (l->p.bstype[0] == '\0')
-		snprintf(l->p.bstype, sizeof(l->p.bstype), "rdwr");
+		snprintf(l->p.bstype, sizeof(l->p.bstype), "%s",
+			 bs_default_file_store());
 	if (bsz != 512 && bsz != 4096) {
 		cfg_path(p, sizeof(p), path, "block_size");
 		return cfg_fail(c, p, "%llu is not supported; use 512 or 4096",
@@ -767,7 +769,8 @@ static int cfg_snapshot_target(struct scsi_target *st,
 		l->lun = st->lun_map->ent[i].lun;
 		l->p = lu->params;
 		if (!l->p.bstype[0])
-			snprintf(l->p.bstype, sizeof(l->p.bstype), "rdwr");
+			snprintf(l->p.bstype, sizeof(l->p.bstype), "%s",
+				 bs_default_file_store());
 		if (!l->p.block_size)
 			l->p.block_size = lu->block_size;
 		l->cur_size = atomic_load(&lu->nr_blocks) * lu->block_size;
