@@ -219,7 +219,8 @@ hold_rss() {
 	local pid=$1 port=$2 n=$3 r0 r1 out
 	r0=$(rss_kb "$pid")
 	out=$work/hold.out
-	"$BUILD/bench/sessions" "127.0.0.1:$port" "$IQN" "$n" --hold 4 >"$out" 2>&1 &
+	"$BUILD/bench/sessions" "127.0.0.1:$port" "$IQN" "$n" --hold 4 --no-read \
+		>"$out" 2>&1 &
 	local sp=$!
 	for _ in $(seq 600); do
 		grep -q holding "$out" && break
@@ -298,11 +299,51 @@ scaling_rows() {
 	wait "${pids[@]}" 2>/dev/null || true
 }
 
+# fresh_rss lunar|tgt N -> KiB per idle session with N held, on a daemon
+# started for it (memory freed by the rows before would hide the cost).
+fresh_rss() {
+	local who=$1 n=$2 p pid c r
+	p=$(free_port)
+	if [ "$who" = lunar ]; then
+		rm -rf "$work/state-m"
+		"$work/lunard" --foreground --portal "127.0.0.1:$p" \
+			--control "$work/m.sock" --state-dir "$work/state-m" \
+			--log-level warn 2>>"$work/lunard-m.log" &
+		pid=$!
+		for _ in $(seq 100); do
+			"$work/lunarctl" --control "$work/m.sock" system show >/dev/null 2>&1 && break
+			sleep 0.1
+		done
+		"$work/lunarctl" --control "$work/m.sock" target create "$IQN" >/dev/null
+		"$work/lunarctl" --control "$work/m.sock" lun create "$IQN" 1 \
+			--backing "$work/lunar.img" >/dev/null
+		"$work/lunarctl" --control "$work/m.sock" acl add "$IQN" ALL >/dev/null
+	else
+		for _ in $(seq 50); do
+			c=$((100 + RANDOM % 800))
+			tgtadm -C "$c" --mode system --op show >/dev/null 2>&1 || break
+		done
+		tgtd -f -C "$c" --iscsi "portal=127.0.0.1:$p" >>"$work/tgtd-m.log" 2>&1 &
+		pid=$!
+		for _ in $(seq 100); do
+			tgtadm -C "$c" --lld iscsi --mode system --op show >/dev/null 2>&1 && break
+			sleep 0.1
+		done
+		tgtadm -C "$c" --lld iscsi --mode target --op new --tid 1 --targetname "$IQN"
+		tgtadm -C "$c" --lld iscsi --mode logicalunit --op new --tid 1 --lun 1 -b "$work/tgt.img"
+		tgtadm -C "$c" --lld iscsi --mode target --op bind --tid 1 -I ALL
+	fi
+	r=$(hold_rss "$pid" "$p" "$n")
+	kill -9 "$pid" 2>/dev/null
+	wait "$pid" 2>/dev/null
+	echo "$r"
+}
+
 sessions_rows() {
 	local lm=() tm=() ll=() tl=() a
 	for _ in $(seq "$RUNS"); do
-		lm+=("$(hold_rss "$lpid" "$lport" 1000)")
-		tm+=("$(hold_rss "$tpid" "$tport" 1000)")
+		lm+=("$(fresh_rss lunar 1000)")
+		tm+=("$(fresh_rss tgt 1000)")
 		ll+=("$(login_time "$lport" 4000)")
 		tl+=("$(login_time "$tport" 4000)")
 	done
