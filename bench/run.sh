@@ -241,6 +241,30 @@ login_time() {
 	echo "$out" | sed -n 's/^logins: [0-9]* in \([0-9.]*\) s.*/\1/p'
 }
 
+# extra_lunard NAME PORT IQN [lunard options] -- [lun create options]:
+# another lunard (control $work/NAME.sock) serving LUN 1 of IQN to all;
+# sets EXTRA_PID.
+extra_lunard() {
+	local name=$1 port=$2 iqn=$3 lopts=() c
+	shift 3
+	while [ $# -gt 0 ] && [ "$1" != -- ]; do lopts+=("$1"); shift; done
+	shift
+	rm -rf "$work/state-$name"
+	"$work/lunard" --foreground --portal "127.0.0.1:$port" "${lopts[@]}" \
+		--control "$work/$name.sock" --state-dir "$work/state-$name" \
+		--log-level warn 2>>"$work/lunard-$name.log" &
+	EXTRA_PID=$!
+	extra_pids+=("$EXTRA_PID")
+	c=("$work/lunarctl" --control "$work/$name.sock")
+	for _ in $(seq 100); do
+		"${c[@]}" system show >/dev/null 2>&1 && break
+		sleep 0.1
+	done
+	"${c[@]}" target create "$iqn" >/dev/null
+	"${c[@]}" lun create "$iqn" 1 "$@" >/dev/null
+	"${c[@]}" acl add "$iqn" ALL >/dev/null
+}
+
 # scaling_run PID PORT RW -> "total_iops cpu_us_per_io" for 2 clients at once
 scaling_run() {
 	local pid=$1 port=$2 rw=$3 t0 t1 s1 s2 n=$((COUNT / 2))
@@ -264,20 +288,10 @@ scaling_rows() {
 	for t in 1 2; do
 		local p
 		p=$(free_port)
-		"$work/lunard" --foreground --portal "127.0.0.1:$p" --threads "$t" \
-			--control "$work/s$t.sock" --state-dir "$work/state-s$t" \
-			--log-level warn 2>"$work/lunard-s$t.log" &
-		pids+=($!)
-		extra_pids+=($!)
+		extra_lunard "s$t" "$p" "$IQN-scale" --threads "$t" -- \
+			--bstype null --backing null --size 1G
+		pids+=("$EXTRA_PID")
 		ports+=("$p")
-		for _ in $(seq 100); do
-			"$work/lunarctl" --control "$work/s$t.sock" system show >/dev/null 2>&1 && break
-			sleep 0.1
-		done
-		"$work/lunarctl" --control "$work/s$t.sock" target create "$IQN-scale" >/dev/null
-		"$work/lunarctl" --control "$work/s$t.sock" lun create "$IQN-scale" 1 \
-			--bstype null --backing null --size 1G >/dev/null
-		"$work/lunarctl" --control "$work/s$t.sock" acl add "$IQN-scale" ALL >/dev/null
 	done
 	printf '\nScaling: null LUN, 4K QD32, 2 clients at once (a connection each)\n'
 	printf '  %-10s %-12s %10s %10s\n' "" reactors "IOPS" "CPU us/IO"
@@ -305,19 +319,8 @@ fresh_rss() {
 	local who=$1 n=$2 p pid c r
 	p=$(free_port)
 	if [ "$who" = lunar ]; then
-		rm -rf "$work/state-m"
-		"$work/lunard" --foreground --portal "127.0.0.1:$p" \
-			--control "$work/m.sock" --state-dir "$work/state-m" \
-			--log-level warn 2>>"$work/lunard-m.log" &
-		pid=$!
-		for _ in $(seq 100); do
-			"$work/lunarctl" --control "$work/m.sock" system show >/dev/null 2>&1 && break
-			sleep 0.1
-		done
-		"$work/lunarctl" --control "$work/m.sock" target create "$IQN" >/dev/null
-		"$work/lunarctl" --control "$work/m.sock" lun create "$IQN" 1 \
-			--backing "$work/lunar.img" >/dev/null
-		"$work/lunarctl" --control "$work/m.sock" acl add "$IQN" ALL >/dev/null
+		extra_lunard m "$p" "$IQN" -- --backing "$work/lunar.img"
+		pid=$EXTRA_PID
 	else
 		for _ in $(seq 50); do
 			c=$((100 + RANDOM % 800))
