@@ -197,7 +197,8 @@ const struct bs_ops *bs_find(const char *name);
 /*
  * The store of a file LU created without a bstype: uring (buffered unless
  * the LU asks for O_DIRECT) where it is built and this kernel allows it,
- * else rdwr. Measured in make bench (issue 13).
+ * else rdwr. Measured in make bench (issue 13). Main thread (the choice
+ * is made once, at the first call).
  */
 const char *bs_default_file_store(void);
 /* Comma-separated list of registered store names, for error messages. */
