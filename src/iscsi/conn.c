@@ -970,6 +970,7 @@ static ssize_t conn_rx_read(struct iscsi_conn *c)
 		};
 		uint32_t k;
 
+		c->rx_last_want = want + ISCSI_RBUF_SIZE;
 		n = readv(c->fd, iov, 2);
 		if (n <= 0)
 			return n;
@@ -984,6 +985,7 @@ static ssize_t conn_rx_read(struct iscsi_conn *c)
 			conn_rx_data_complete(c);
 		return n;
 	}
+	c->rx_last_want = ISCSI_RBUF_SIZE;
 	n = recv(c->fd, c->rbuf, ISCSI_RBUF_SIZE, 0);
 	if (n > 0) {
 		c->rbuf_start = 0;
@@ -1022,6 +1024,10 @@ static void conn_rx(struct iscsi_conn *c)
 			break;
 		}
 		conn_rx_process(c);
+		/* A short read drained the socket: epoll (level-triggered)
+		 * reports what comes next, a read now would only say EAGAIN. */
+		if (n < c->rx_last_want)
+			break;
 	}
 	c->in_rx = false;
 	/* Once no PDU is half received, rx_buf goes (conn_rx_buf_fit). */

@@ -205,6 +205,7 @@ struct iscsi_conn {
 	uint32_t rx_dst_len; /* bytes of the data segment stored at rx_dst */
 	uint32_t rx_seg_len; /* data segment + padding */
 	uint32_t rx_seg_got;
+	ssize_t rx_last_want; /* bytes the last read asked for */
 	uint32_t rx_crc;
 	uint8_t rx_ddig[ISCSI_DIGEST_LEN];
 	uint32_t rx_ddig_got;
