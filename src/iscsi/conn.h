@@ -58,6 +58,8 @@
  * read straight into their destination. */
 #define ISCSI_RBUF_SIZE 65536
 #define ISCSI_ITT_HASH	64
+/* PDUs of one task on the transmit queue at once (scsi_rsp.c). */
+#define ISCSI_TASK_TX_SLOTS 8
 
 struct iscsi_conn;
 struct iscsi_txpdu;
@@ -74,6 +76,7 @@ typedef void (*iscsi_tx_done_fn)(struct iscsi_conn *c, struct iscsi_txpdu *p,
 struct iscsi_txpdu {
 	struct list_head link;
 	iscsi_tx_done_fn done;
+	void *owner; /* for done: the task whose PDU this is */
 	const uint8_t *data;
 	uint32_t dlen;
 	uint8_t hdr_len;
@@ -127,9 +130,8 @@ struct iscsi_task {
 	bool in_core;	/* scsi_cmd_execute called, done not yet */
 	bool want_read; /* R bit */
 	bool want_write;
-	bool failed;	 /* final status set without execution */
-	bool in_window;	 /* counted in conn->nr_window */
-	bool pdu_queued; /* pdu is on the transmit queue */
+	bool failed;	/* final status set without execution */
+	bool in_window; /* counted in conn->nr_window */
 	/* write data collection (RFC 7143 §4.2.2.x, §11.7-11.8) */
 	bool unsol_open;
 	uint32_t unsol_limit, unsol_received, unsol_datasn;
@@ -142,10 +144,23 @@ struct iscsi_task {
 	/* Data-In / response */
 	uint32_t in_len, in_off, in_burst, datasn;
 	bool collapse;
-	bool rsp_sent;
+	bool rsp_sent; /* the PDU with the status is built (has a StatSN) */
+	/* Its PDUs on the transmit queue, oldest first, in a ring of
+	 * tx_slots: pdu, then xpdu[] (ISCSI_TASK_TX_SLOTS - 1 more, for a
+	 * read of several Data-In PDUs, which then leave in one send). */
+	uint8_t tx_head, tx_count, tx_slots;
 	struct iscsi_txpdu pdu;
+	struct iscsi_txpdu *xpdu;
 	uint8_t rsp_data[2 + SCSI_SENSE_MAX];
 };
+
+/* The task's i-th PDU on the transmit queue (0: the oldest). */
+static inline struct iscsi_txpdu *iscsi_task_slot(struct iscsi_task *t,
+						  unsigned i)
+{
+	i = (t->tx_head + i) % t->tx_slots;
+	return i ? &t->xpdu[i - 1] : &t->pdu;
+}
 
 enum iscsi_conn_state {
 	ISCSI_CONN_INIT,       /* accepted, not yet on its reactor */

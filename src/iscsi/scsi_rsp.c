@@ -5,9 +5,12 @@
  * collapsed into the last Data-In (S bit) when it is GOOD without sense,
  * otherwise a SCSI Response carrying the sense data behind its 2-byte
  * SenseLength; residual overflow/underflow counts and bits (§11.4.5) and
- * ExpDataSN. PDUs are generated one at a time from the task, pointing
- * into the command's buffer: nothing is copied or allocated.
+ * ExpDataSN. PDUs are generated from the task, pointing into the
+ * command's buffer (nothing is copied), up to ISCSI_TASK_TX_SLOTS of them
+ * on the transmit queue at once so that a read of several Data-In PDUs
+ * leaves in one sendmsg with the answers to other tasks.
  */
+#include <stdlib.h>
 #include <string.h>
 
 #include "iscsi/conn.h"
@@ -44,10 +47,7 @@ static void task_residual(const struct iscsi_task *t, uint8_t *flags,
 	}
 }
 
-static void task_pdu_done(struct iscsi_conn *c, struct iscsi_txpdu *p,
-			  bool sent);
-
-static void task_send_response(struct iscsi_task *t)
+static void task_build_response(struct iscsi_task *t, struct iscsi_txpdu *p)
 {
 	struct iscsi_conn *c = t->conn;
 	struct scsi_cmd *cmd = &t->cmd;
@@ -71,17 +71,13 @@ static void task_send_response(struct iscsi_task *t)
 	iscsi_conn_sn(c, &h.sn, true);
 	/* R2Ts sent for a write, Data-Ins for a read */
 	h.exp_datasn = t->r2tsn + t->datasn;
-	iscsi_scsi_rsp_encode(t->pdu.hdr, &h);
-	t->pdu.data = dlen ? t->rsp_data : NULL;
-	t->pdu.dlen = dlen;
-	t->pdu.done = task_pdu_done;
+	iscsi_scsi_rsp_encode(p->hdr, &h);
+	p->data = dlen ? t->rsp_data : NULL;
+	p->dlen = dlen;
 	t->rsp_sent = true;
-	iscsi_txpdu_seal(c, &t->pdu);
-	t->pdu_queued = true;
-	iscsi_conn_queue(c, &t->pdu);
 }
 
-static void task_send_data_in(struct iscsi_task *t)
+static void task_build_data_in(struct iscsi_task *t, struct iscsi_txpdu *p)
 {
 	struct iscsi_conn *c = t->conn;
 	struct iscsi_data_in_hdr h = {0};
@@ -112,32 +108,65 @@ static void task_send_data_in(struct iscsi_task *t)
 	} else {
 		iscsi_conn_sn(c, &h.sn, false);
 	}
-	iscsi_data_in_encode(t->pdu.hdr, &h);
-	t->pdu.data = t->cmd.buf + t->in_off;
-	t->pdu.dlen = len;
-	t->pdu.done = task_pdu_done;
+	iscsi_data_in_encode(p->hdr, &h);
+	p->data = t->cmd.buf + t->in_off;
+	p->dlen = len;
 	t->in_off += len;
 	t->in_burst = h.final ? 0 : t->in_burst + len;
-	iscsi_txpdu_seal(c, &t->pdu);
-	t->pdu_queued = true;
-	iscsi_conn_queue(c, &t->pdu);
+}
+
+static void task_pdu_done(struct iscsi_conn *c, struct iscsi_txpdu *p,
+			  bool sent);
+
+/*
+ * Queues the task's next PDUs, as many as it has free slots: Data-In
+ * while data is left, then the SCSI Response unless the status went with
+ * the last Data-In. They are built in order and so take their DataSN and
+ * StatSN in the order they go out; the connection sends what is queued
+ * in one sendmsg.
+ */
+static void task_fill(struct iscsi_task *t)
+{
+	struct iscsi_conn *c = t->conn;
+
+	/* Queuing on a closing connection would discard at once. */
+	while (t->tx_count < t->tx_slots && !t->rsp_sent &&
+	       c->state < ISCSI_CONN_CLOSING) {
+		struct iscsi_txpdu *p = iscsi_task_slot(t, t->tx_count);
+
+		if (t->in_off < t->in_len)
+			task_build_data_in(t, p);
+		else
+			task_build_response(t, p);
+		p->done = task_pdu_done;
+		p->owner = t;
+		iscsi_txpdu_seal(c, p);
+		t->tx_count++;
+		iscsi_conn_queue(c, p);
+	}
+	if (!t->tx_count)
+		iscsi_task_free(t);
 }
 
 static void task_pdu_done(struct iscsi_conn *c, struct iscsi_txpdu *p,
 			  bool sent)
 {
-	struct iscsi_task *t = container_of(p, struct iscsi_task, pdu);
+	struct iscsi_task *t = p->owner;
 
-	t->pdu_queued = false;
-	if (!sent || t->aborted || t->rsp_sent ||
+	t->tx_head = (uint8_t)((t->tx_head + 1u) % t->tx_slots);
+	t->tx_count--;
+	if (!sent || t->aborted ||
 	    (c->state != ISCSI_CONN_FFP && c->state != ISCSI_CONN_LOGOUT)) {
-		iscsi_task_free(t);
+		if (!t->tx_count)
+			iscsi_task_free(t);
 		return;
 	}
-	if (t->in_off < t->in_len)
-		task_send_data_in(t);
-	else
-		task_send_response(t);
+	if (t->rsp_sent) {
+		if (!t->tx_count)
+			iscsi_task_free(t);
+		return;
+	}
+	task_fill(t);
 }
 
 void iscsi_task_respond(struct iscsi_task *t)
@@ -159,8 +188,16 @@ void iscsi_task_respond(struct iscsi_task *t)
 	t->in_off = 0;
 	t->in_burst = 0;
 	t->collapse = cmd->status == SAM_STAT_GOOD && !cmd->sense_len;
-	if (in)
-		task_send_data_in(t);
-	else
-		task_send_response(t);
+	t->tx_head = t->tx_count = 0;
+	t->tx_slots = 1;
+	/* More than one PDU to send: they go out together. Without the
+	 * memory, one at a time. */
+	if (in > t->conn->max_xmit_dsl || (in && !t->collapse)) {
+		if (!t->xpdu)
+			t->xpdu = malloc((ISCSI_TASK_TX_SLOTS - 1) *
+					 sizeof(*t->xpdu));
+		if (t->xpdu)
+			t->tx_slots = ISCSI_TASK_TX_SLOTS;
+	}
+	task_fill(t);
 }

@@ -76,6 +76,8 @@ void iscsi_task_free(struct iscsi_task *t)
 		c->rx_dst = NULL;
 		c->rx_dst_len = 0;
 	}
+	free(t->xpdu);
+	t->xpdu = NULL;
 	if (c->nr_free_tasks < TASK_FREE_MAX) {
 		list_add_head(&t->link, &c->task_free);
 		c->nr_free_tasks++;
@@ -126,10 +128,45 @@ unsigned iscsi_task_busy_count(struct iscsi_conn *c)
 	return n;
 }
 
-void iscsi_task_abort(struct iscsi_task *t)
+/*
+ * An aborted task's queued PDUs: a PDU half on the wire must be finished,
+ * and so must the answer that took a StatSN (a later StatSN, the TMF
+ * response's, must not skip it) with the Data-In before it (no DataSN
+ * gap). Their completion frees the task. Data-In without status leaves
+ * the queue now.
+ */
+static void task_abort_tx(struct iscsi_task *t)
 {
 	struct iscsi_conn *c = t->conn;
+	struct iscsi_txpdu *head;
+	unsigned i;
 
+	if (!t->tx_count) {
+		iscsi_task_free(t);
+		return;
+	}
+	if (t->rsp_sent)
+		return;
+	head = iscsi_task_slot(t, 0);
+	for (i = 0; i < t->tx_count; i++) {
+		struct iscsi_txpdu *p = iscsi_task_slot(t, i);
+
+		if (p == head && c->tx_off &&
+		    list_first_entry(&c->txq, struct iscsi_txpdu, link) == p)
+			continue;
+		list_del(&p->link);
+	}
+	if (c->tx_off &&
+	    list_first_entry(&c->txq, struct iscsi_txpdu, link) == head) {
+		t->tx_count = 1;
+		return;
+	}
+	t->tx_count = 0;
+	iscsi_task_free(t);
+}
+
+void iscsi_task_abort(struct iscsi_task *t)
+{
 	if (t->aborted)
 		return;
 	t->aborted = true;
@@ -146,21 +183,7 @@ void iscsi_task_abort(struct iscsi_task *t)
 			iscsi_task_free(t);
 		break;
 	case ISCSI_TASK_TX:
-		if (!t->pdu_queued) {
-			iscsi_task_free(t);
-			break;
-		}
-		/* A PDU half on the wire must be finished, and so must the
-		 * answer that took a StatSN (a later StatSN, the TMF
-		 * response's, must not skip it): their completion frees the
-		 * task. A Data-In without status leaves the queue now. */
-		if (t->rsp_sent ||
-		    (c->tx_off && list_first_entry(&c->txq, struct iscsi_txpdu,
-						   link) == &t->pdu))
-			break;
-		list_del(&t->pdu.link);
-		t->pdu_queued = false;
-		iscsi_task_free(t);
+		task_abort_tx(t);
 		break;
 	}
 }

@@ -5,10 +5,13 @@
 # that each command answers at most once and never after a TMF response
 # that covered it, while qemu-img writes and reads back 32 MiB on LUN 2.
 # A second storm of 5 s must not grow lunard's memory (no allocation per
-# abort that is kept); the data written around the storms reads back
-# intact. A third storm hits LUN 1 of a second target served by the uring
-# store while its LUN 2 (aio) is written and read back: aborted commands
-# must not free a buffer the kernel still reads or writes. About 30 s.
+# abort that is kept); its 64 KiB reads come in 8 Data-In PDUs each
+# (MaxRecvDataSegmentLength 8192), queued together: aborts cut them short
+# without a gap in a read's DataSN. The data written around the storms
+# reads back intact. A third storm (16 Data-In per read) hits LUN 1 of a
+# second target served by the uring store while its LUN 2 (aio) is
+# written and read back: aborted commands must not free a buffer the
+# kernel still reads or writes. About 30 s.
 . "$(dirname "$0")/lib.sh"
 
 IQN=iqn.2026-11.org.lunar:it-abort-storm
@@ -21,16 +24,16 @@ add_file_lun "$IQN" 1 "$T/disk1.img" $((64 * 1024 * 1024))
 add_file_lun "$IQN" 2 "$T/disk2.img" $((64 * 1024 * 1024))
 random_file "$T/src.raw" 32
 
-storm() { # SECONDS OUT [IQN]
+storm() { # SECONDS OUT [IQN [MRDSL]]
 	run_bounded 90 "$TESTBIN/tmf_raw" storm "127.0.0.1:$PORT" "${3:-$IQN}" \
-		"$1" >"$2" 2>&1
+		"$1" ${4:+"$4"} >"$2" 2>&1
 }
 
 # storm_during_roundtrip WHAT OUT IQN: a 5 s storm on LUN 1 of IQN while
 # LUN 2 of IQN is written and read back.
-storm_during_roundtrip() {
+storm_during_roundtrip() { # WHAT OUT IQN [MRDSL]
 	local rc=0 pid
-	storm 5 "$2" "$3" &
+	storm 5 "$2" "$3" ${4:+"$4"} &
 	pid=$!
 	EXTRA_PIDS+=("$pid")
 	qemu_roundtrip "$T/src.raw" "$(lun_url "$3" 2)"
@@ -48,7 +51,7 @@ rss0=$(lunard_rss_kb)
 storm_during_roundtrip "storm 1" "$T/storm1.out" "$IQN"
 rss1=$(lunard_rss_kb)
 
-storm 5 "$T/storm2.out" || { cat "$T/storm2.out"; fail "storm 2 failed"; }
+storm 5 "$T/storm2.out" "$IQN" 8192 || { cat "$T/storm2.out"; fail "storm 2 failed"; }
 cat "$T/storm2.out"
 lunard_alive || fail "lunard died during storm 2"
 rss2=$(lunard_rss_kb)
@@ -68,6 +71,6 @@ IQN2=$IQN-async
 make_target "$IQN2"
 add_file_lun "$IQN2" 1 "$T/disk3.img" $((64 * 1024 * 1024)) --bstype uring
 add_file_lun "$IQN2" 2 "$T/disk4.img" $((64 * 1024 * 1024)) --bstype aio
-storm_during_roundtrip "storm 3 (uring)" "$T/storm3.out" "$IQN2"
+storm_during_roundtrip "storm 3 (uring)" "$T/storm3.out" "$IQN2" 4096
 qemu_roundtrip "$T/src.raw" "$(lun_url "$IQN2" 1)"
 lunard_stop

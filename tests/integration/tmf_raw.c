@@ -27,10 +27,12 @@
  *       without pause. Every ITT gets at most one response, none after the
  *       reset's response, none for the writes still waiting for data; the
  *       LUN 2 session sees no error; LUN 1 then reports 29/03.
- *   tmf_raw storm PORTAL TARGET SECONDS
+ *   tmf_raw storm PORTAL TARGET SECONDS [MRDSL]
  *       For SECONDS, writes and reads on LUN 1 with an ABORT TASK for most
  *       of them and an ABORT TASK SET now and then: each command answered
- *       at most once and never after a TMF response that covered it,
+ *       at most once and never after a TMF response that covered it, a
+ *       read's Data-In in order (with our MaxRecvDataSegmentLength MRDSL,
+ *       262144 by default, a 64 KiB read comes in several PDUs),
  *       each TMF answered once ("Task does not exist" only for a command
  *       that had already answered); then a write/read-back check.
  *
@@ -384,6 +386,9 @@ static uint32_t held_write(struct raw_conn *c, unsigned lun, uint32_t itt,
 	return raw_get32(pdu->bhs + 20);
 }
 
+/* Our MaxRecvDataSegmentLength in sessions with immediate data. */
+static char imm_mrdsl[48] = "MaxRecvDataSegmentLength=262144";
+
 static void login(struct raw_conn *c, const char *portal, const char *target,
 		  const char *name, const char *initiator, uint16_t isid,
 		  bool hold_data)
@@ -395,10 +400,10 @@ static void login(struct raw_conn *c, const char *portal, const char *target,
 	    "MaxBurstLength=262144", "FirstBurstLength=65536",
 	    "MaxOutstandingR2T=1",   NULL,
 	};
-	static const char *const immediate[] = {
+	const char *const immediate[] = {
 	    "HeaderDigest=None",     "DataDigest=None",
 	    "ErrorRecoveryLevel=0",  "InitialR2T=No",
-	    "ImmediateData=Yes",     "MaxRecvDataSegmentLength=262144",
+	    "ImmediateData=Yes",     imm_mrdsl,
 	    "MaxBurstLength=262144", "FirstBurstLength=65536",
 	    "MaxOutstandingR2T=1",   NULL,
 	};
@@ -992,9 +997,10 @@ static void mode_lureset(const char *portal, const char *target,
 
 struct st_cmd {
 	uint32_t cmdsn;
-	bool finished; /* its status came */
-	bool dead;     /* a TMF said it was aborted: nothing may come */
-	bool covered;  /* some abort was sent for it */
+	uint32_t datasn, offset; /* the next Data-In's */
+	bool finished;		 /* its status came */
+	bool dead;    /* a TMF said it was aborted: nothing may come */
+	bool covered; /* some abort was sent for it */
 };
 
 struct st_tmf {
@@ -1049,6 +1055,22 @@ static void st_pdu(struct raw_conn *c)
 			die_unexpected(c, "answers to our commands");
 		if (st_cmds[itt - ST_CMD_BASE].dead)
 			die_unexpected(c, "nothing for an aborted command");
+		if (raw_opcode(h) == RAW_OP_DATA_IN) {
+			struct st_cmd *k = &st_cmds[itt - ST_CMD_BASE];
+
+			/* A read's Data-In in order, none missing, none
+			 * larger than our MaxRecvDataSegmentLength (iscsi_raw
+			 * checks), all of it before the status. */
+			if (raw_get32(h + 36) != k->datasn ||
+			    raw_get32(h + 40) != k->offset)
+				die_unexpected(c, "Data-In in DataSN and "
+						  "BufferOffset order");
+			k->datasn++;
+			k->offset += pdu->dlen;
+			if ((h[1] & 0x01) && k->offset != ST_RLEN)
+				die_unexpected(c, "all of a read's data "
+						  "before its status");
+		}
 		if (raw_opcode(h) == RAW_OP_SCSI_RSP || (h[1] & 0x01))
 			st_finish(c, itt - ST_CMD_BASE, h[3]);
 		return;
@@ -1230,13 +1252,16 @@ int main(int argc, char **argv)
 		mode_tas(argv[2], argv[3]);
 	else if (argc == 5 && !strcmp(argv[1], "lureset"))
 		mode_lureset(argv[2], argv[3], argv[4]);
-	else if (argc == 5 && !strcmp(argv[1], "storm"))
+	else if ((argc == 5 || argc == 6) && !strcmp(argv[1], "storm")) {
+		if (argc == 6)
+			snprintf(imm_mrdsl, sizeof(imm_mrdsl),
+				 "MaxRecvDataSegmentLength=%s", argv[5]);
 		mode_storm(argv[2], argv[3], atoi(argv[4]));
-	else {
+	} else {
 		fprintf(stderr,
 			"usage: tmf_raw functions|tas PORTAL TARGET\n"
 			"       tmf_raw lureset PORTAL TARGET LUN2_URL\n"
-			"       tmf_raw storm PORTAL TARGET SECONDS\n");
+			"       tmf_raw storm PORTAL TARGET SECONDS [MRDSL]\n");
 		return 2;
 	}
 	free(pdu);
