@@ -219,6 +219,9 @@ hold_rss() {
 	local pid=$1 port=$2 n=$3 r0 r1 out
 	r0=$(rss_kb "$pid")
 	out=$work/hold.out
+	# Emptied here, not by the redirection in the child: the wait below
+	# must not find the previous run's "holding".
+	: >"$out"
 	"$BUILD/bench/sessions" "127.0.0.1:$port" "$IQN" "$n" --hold 4 --no-read \
 		>"$out" 2>&1 &
 	local sp=$!

@@ -390,7 +390,7 @@ static uint16_t login_security(struct iscsi_login *l, struct iscsi_text *rsp,
 
 	for (i = 0; i < l->neg.nr_deferred && st == ISCSI_LOGIN_OK; i++) {
 		const struct iscsi_kv *kv = &l->neg.deferred[i];
-		size_t vlen = strnlen(kv->val, sizeof(kv->val));
+		size_t vlen = strlen(kv->val);
 
 		if (!strcmp(kv->key, "AuthMethod"))
 			st = login_auth_method(l, kv->val, vlen, rsp);
@@ -641,7 +641,6 @@ static void login_process(struct iscsi_conn *c,
 	l->neg.nr_deferred = 0;
 	st = iscsi_neg_process(&l->neg, l->stage, (const char *)data, dlen,
 			       &rsp);
-	iscsi_text_free(&req_keys);
 	if (st == ISCSI_LOGIN_OK && !l->keys_seen) {
 		l->keys_seen = true;
 		st = login_first_keys(c, &rsp);
@@ -655,6 +654,9 @@ static void login_process(struct iscsi_conn *c,
 		else if (l->auth_required && l->auth != LOGIN_AUTH_DONE)
 			st = ISCSI_LOGIN_AUTH_FAILED; /* skipped security */
 	}
+	/* The deferred keys' values pointed into it. */
+	l->neg.nr_deferred = 0;
+	iscsi_text_free(&req_keys);
 	if (st != ISCSI_LOGIN_OK) {
 		iscsi_text_free(&rsp);
 		login_fail(c, req, st);

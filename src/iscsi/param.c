@@ -634,12 +634,12 @@ static uint16_t iscsi_defer(struct iscsi_neg *n, int id, const char *v,
 {
 	struct iscsi_kv *kv;
 
-	if (n->nr_deferred >= ISCSI_NEG_MAX_DEFERRED || len >= sizeof(kv->val))
+	/* v ends at the NUL that ends its pair (iscsi_text_next). */
+	if (n->nr_deferred >= ISCSI_NEG_MAX_DEFERRED || len > ISCSI_KV_VAL_MAX)
 		return ISCSI_LOGIN_INIT_ERR;
 	kv = &n->deferred[n->nr_deferred++];
-	snprintf(kv->key, sizeof(kv->key), "%s", iscsi_keys[id].name);
-	memcpy(kv->val, v, len);
-	kv->val[len] = '\0';
+	kv->key = iscsi_keys[id].name;
+	kv->val = v;
 	return ISCSI_LOGIN_OK;
 }
 

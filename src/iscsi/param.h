@@ -107,11 +107,17 @@ enum iscsi_stage {
 	ISCSI_STAGE_FULL_FEATURE = 3,
 };
 
-/* A security key (AuthMethod, CHAP_*) handed back to the login layer. */
+/* A security key (AuthMethod, CHAP_*) handed back to the login layer:
+ * the key's name, and its value in the request's data (NUL-terminated
+ * there), valid as long as that data is. */
 struct iscsi_kv {
-	char key[64];
-	char val[1024];
+	const char *key;
+	const char *val;
 };
+
+/* The longest value of a deferred key (CHAP_C and CHAP_R in hex or
+ * base64 of up to 1024 bytes' worth are longer than any we accept). */
+#define ISCSI_KV_VAL_MAX 1023
 
 #define ISCSI_NEG_MAX_DEFERRED 8
 
