@@ -10,7 +10,7 @@
 # fairer figure) and, for QD1, the mean latency (1/IOPS).
 #
 # Configurations, all on the same kind of backing (a prefilled 1 GiB file
-# per target, on the same file system):
+# per configuration, on the same file system):
 #   lunar rdwr   pread/pwrite on worker threads, page cache (tgt's model)
 #   lunar aio    Linux AIO, O_DIRECT, completions through an eventfd
 #   lunar uring  io_uring, O_DIRECT, a ring per event loop
@@ -18,6 +18,10 @@
 #                of a file LUN created without --bstype
 #   tgt rdwr     tgt's default store (page cache, worker threads)
 #   tgt aio      tgt's aio store
+#   tgt rdwr cold / sparse  128K read row only, beside the others and in
+#                no ratio: tgt's rdwr store on a bad day, its file out of the
+#                page cache before each run (prefilled: disk reads; sparse:
+#                every read allocates and zeroes pages for holes)
 #   lunar null / tgt null   no medium at all: the target's own cost
 #   floor        bench/floor.c: answers every command from a canned buffer
 #                with no SCSI logic; what the kernel's sockets and the
@@ -88,11 +92,26 @@ fport=$(free_port)
 while [ "$fport" = "$lport" ] || [ "$fport" = "$tport" ]; do fport=$(free_port); done
 
 # Prefilled with data (not zeros from a sparse file), so that every store
-# reads allocated blocks.
-head -c $((1024 * 1024 * 1024)) /dev/urandom >"$work/lunar.img" 2>/dev/null ||
-	dd if=/dev/urandom of="$work/lunar.img" bs=1M count=1024 status=none
-cp "$work/lunar.img" "$work/tgt.img"
+# reads allocated blocks; a file per configuration, so that one store's
+# O_DIRECT writes do not drop the page cache another one reads from (what
+# ran before must not decide a row). Plus a sparse one for the unhealthy
+# peer configuration of the 128K read row.
+head -c $((1024 * 1024 * 1024)) /dev/urandom >"$work/lunar-rdwr.img" 2>/dev/null ||
+	dd if=/dev/urandom of="$work/lunar-rdwr.img" bs=1M count=1024 status=none
+for f in lunar-aio lunar-uring lunar-uringb tgt-rdwr tgt-aio tgt-cold; do
+	cp "$work/lunar-rdwr.img" "$work/$f.img"
+done
+truncate -s 1G "$work/tgt-sparse.img"
 sync
+
+# drop_cache FILE: its pages leave the page cache (the next reads go to the
+# disk, or for holes allocate and zero pages again).
+drop_cache() {
+	python3 -c 'import os, sys
+fd = os.open(sys.argv[1], os.O_RDONLY)
+os.fsync(fd)
+os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)' "$1"
+}
 
 cp "$BUILD/lunard" "$BUILD/lunarctl" "$work/"
 "$work/lunard" --foreground --portal "127.0.0.1:$lport" \
@@ -105,11 +124,11 @@ for _ in $(seq 100); do
 done
 ctl() { "$work/lunarctl" --control "$work/l.sock" "$@" >/dev/null; }
 ctl target create "$IQN"
-ctl lun create "$IQN" 1 --backing "$work/lunar.img" --bstype rdwr
-ctl lun create "$IQN" 2 --backing "$work/lunar.img" --bstype aio
-ctl lun create "$IQN" 3 --backing "$work/lunar.img" --bstype uring
+ctl lun create "$IQN" 1 --backing "$work/lunar-rdwr.img" --bstype rdwr
+ctl lun create "$IQN" 2 --backing "$work/lunar-aio.img" --bstype aio
+ctl lun create "$IQN" 3 --backing "$work/lunar-uring.img" --bstype uring
 ctl lun create "$IQN" 4 --backing null --bstype null --size 1G
-ctl lun create "$IQN" 5 --backing "$work/lunar.img" --bstype uring --buffered
+ctl lun create "$IQN" 5 --backing "$work/lunar-uringb.img" --bstype uring --buffered
 ctl acl add "$IQN" ALL
 
 for _ in $(seq 50); do
@@ -124,9 +143,11 @@ for _ in $(seq 100); do
 done
 tgta() { tgtadm -C "$tctl" --lld iscsi "$@"; }
 tgta --mode target --op new --tid 1 --targetname "$IQN"
-tgta --mode logicalunit --op new --tid 1 --lun 1 -b "$work/tgt.img"
-tgta --mode logicalunit --op new --tid 1 --lun 2 -b "$work/tgt.img" --bstype aio
+tgta --mode logicalunit --op new --tid 1 --lun 1 -b "$work/tgt-rdwr.img"
+tgta --mode logicalunit --op new --tid 1 --lun 2 -b "$work/tgt-aio.img" --bstype aio
 tgta --mode logicalunit --op new --tid 1 --lun 3 -E null -b null1 --bstype null
+tgta --mode logicalunit --op new --tid 1 --lun 4 -b "$work/tgt-cold.img"
+tgta --mode logicalunit --op new --tid 1 --lun 5 -b "$work/tgt-sparse.img"
 tgta --mode target --op bind --tid 1 -I ALL
 
 "$BUILD/bench/floor" "127.0.0.1:$fport" 2>"$work/floor.log" &
@@ -149,23 +170,32 @@ run_one() {
 median() { sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }'; }
 
-# Target configurations: "label|pid var|port var|lun".
+# Target configurations: "label|pid var|port var|lun[|command run before
+# each measurement]".
 FILE_CFGS=("lunar rdwr|lpid|lport|1" "lunar aio|lpid|lport|2" "lunar uring|lpid|lport|3" "lunar uring-b|lpid|lport|5"
 	"tgt rdwr|tpid|tport|1" "tgt aio|tpid|tport|2")
+# A peer on a bad day, shown beside the healthy one and in no ratio: tgt's
+# rdwr store reading a file that is not in the page cache (prefilled: the
+# reads go to the disk; sparse: every read allocates and zeroes page-cache
+# pages for holes), as after a restart, after another store's O_DIRECT
+# writes to the same file dropped its pages, or on a freshly created LUN.
+UNHEALTHY_CFGS=("tgt rdwr cold|tpid|tport|4|drop_cache \"\$work/tgt-cold.img\""
+	"tgt rdwr sparse|tpid|tport|5|drop_cache \"\$work/tgt-sparse.img\"")
 NULL_CFGS=("lunar null|lpid|lport|4" "tgt null|tpid|tport|3" "floor|fpid|fport|1")
 
 echo "Files and null LUNs: lunard $(git describe --always --dirty 2>/dev/null || echo '?') and tgtd $(tgtd --version 2>/dev/null | head -1 || echo '?'),"
-echo "qemu-img bench (libiscsi) on 127.0.0.1, $RUNS interleaved rounds, medians; a prefilled 1 GiB file per target"
+echo "qemu-img bench (libiscsi) on 127.0.0.1, $RUNS interleaved rounds, medians; a prefilled 1 GiB file per configuration"
 declare -A IOPS CPU
 # measure NAME SIZE DEPTH COUNT RW CFG...: fills IOPS[NAME|label], CPU[...]
 measure() {
 	local name=$1 size=$2 depth=$3 count=$4 rw=$5
 	shift 5
 	local -A is=() cs=()
-	local c label pv portv lun a b
+	local c label pv portv lun prep a b
 	for _ in $(seq "$RUNS"); do
 		for c in "$@"; do
-			IFS='|' read -r label pv portv lun <<<"$c"
+			IFS='|' read -r label pv portv lun prep <<<"$c"
+			[ -z "$prep" ] || eval "$prep"
 			read -r a b < <(run_one "${!pv}" "${!portv}" "$lun" "$size" "$depth" "$count" $rw)
 			is[$label]+="$a "
 			cs[$label]+="$b "
@@ -322,7 +352,7 @@ fresh_rss() {
 	local who=$1 n=$2 p pid c r
 	p=$(free_port)
 	if [ "$who" = lunar ]; then
-		extra_lunard m "$p" "$IQN" -- --backing "$work/lunar.img"
+		extra_lunard m "$p" "$IQN" -- --backing "$work/lunar-rdwr.img"
 		pid=$EXTRA_PID
 	else
 		for _ in $(seq 50); do
@@ -336,7 +366,7 @@ fresh_rss() {
 			sleep 0.1
 		done
 		tgtadm -C "$c" --lld iscsi --mode target --op new --tid 1 --targetname "$IQN"
-		tgtadm -C "$c" --lld iscsi --mode logicalunit --op new --tid 1 --lun 1 -b "$work/tgt.img"
+		tgtadm -C "$c" --lld iscsi --mode logicalunit --op new --tid 1 --lun 1 -b "$work/tgt-rdwr.img"
 		tgtadm -C "$c" --lld iscsi --mode target --op bind --tid 1 -I ALL
 	fi
 	r=$(hold_rss "$pid" "$p" "$n")
@@ -378,8 +408,13 @@ for g in $ROWS; do
 		summarize "4K QD32 write"
 		;;
 	128k)
-		measure "128K QD8 read" 128k 8 $((COUNT / 10)) "" "${FILE_CFGS[@]}"
+		measure "128K QD8 read" 128k 8 $((COUNT / 10)) "" "${FILE_CFGS[@]}" "${UNHEALTHY_CFGS[@]}"
 		summarize "128K QD8 read"
+		for u in "tgt rdwr cold" "tgt rdwr sparse"; do
+			SUMMARY+=("$(printf '  %-24s %-15s / tgt rdwr  IOPS %5s  CPU/IO %5s  (the peer on a bad day; no lunar ratio uses it)' \
+				"128K QD8 read" "$u" "$(ratio "${IOPS[128K QD8 read|$u]}" "${IOPS[128K QD8 read|tgt rdwr]}")" \
+				"$(ratio "${CPU[128K QD8 read|$u]}" "${CPU[128K QD8 read|tgt rdwr]}")")")
+		done
 		measure "128K QD8 write" 128k 8 $((COUNT / 10)) -w "${FILE_CFGS[@]}"
 		summarize "128K QD8 write"
 		;;
