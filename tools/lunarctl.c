@@ -525,10 +525,11 @@ static void ctl_lun_line(json_t *l, char *out, size_t outlen)
 	const char *bsopts = jstr(l, "bsopts");
 
 	snprintf(out, outlen,
-		 "%s (%s%s%s%s, %s, %lld-byte blocks%s, serial %s%s%s%s%s)",
-		 jstr(l, "backing"), jstr(l, "bstype"), bsopts[0] ? " '" : "",
-		 bsopts, bsopts[0] ? "'" : "", size, jint(l, "block_size"), pbs,
-		 jstr(l, "serial"), jbool(l, "readonly") ? ", read-only" : "",
+		 "%s %s (%s%s%s%s, %s, %lld-byte blocks%s, serial %s%s%s%s%s)",
+		 jstr(l, "type"), jstr(l, "backing"), jstr(l, "bstype"),
+		 bsopts[0] ? " '" : "", bsopts, bsopts[0] ? "'" : "", size,
+		 jint(l, "block_size"), pbs, jstr(l, "serial"),
+		 jbool(l, "readonly") ? ", read-only" : "",
 		 jbool(l, "direct") ? ", O_DIRECT" : "",
 		 jbool(l, "thin") ? ", thin" : "",
 		 jbool(l, "removable") ? ", removable" : "");
@@ -633,10 +634,11 @@ static int ctl_lun_create(struct ctl *c, const struct ctl_cmd *cmd, int argc,
 {
 	const char *pos[2], *backing = NULL, *bstype = NULL, *size = NULL,
 			    *bsz = NULL, *serial = NULL, *pbsz = NULL,
-			    *bsopts = NULL;
+			    *bsopts = NULL, *type = NULL;
 	bool ro = false, direct = false, buffered = false, thin = false,
 	     removable = false;
 	struct ctl_opt opts[] = {
+	    {"type", true, &type, NULL},
 	    {"backing", true, &backing, NULL},
 	    {"bstype", true, &bstype, NULL},
 	    {"bs-opts", true, &bsopts, NULL},
@@ -651,7 +653,7 @@ static int ctl_lun_create(struct ctl *c, const struct ctl_cmd *cmd, int argc,
 	    {"removable", false, NULL, &removable},
 	    {0},
 	};
-	uint64_t lun, bytes = 0, block = 512, pblock = 0;
+	uint64_t lun, bytes = 0, block = 0, pblock = 0;
 	json_t *req, *res;
 	char *path;
 
@@ -669,9 +671,11 @@ static int ctl_lun_create(struct ctl *c, const struct ctl_cmd *cmd, int argc,
 					"suffix, e.g. 1G",
 					size);
 	}
-	if (bsz &&
-	    (ctl_parse_u64(bsz, &block) || (block != 512 && block != 4096)))
-		ctl_usage_error(cmd, "bad block size '%s': use 512 or 4096",
+	/* Which sizes a LU may have is its device type's to say (lunard). */
+	if (bsz && (ctl_parse_u64(bsz, &block) || !block || block > UINT32_MAX))
+		ctl_usage_error(cmd,
+				"bad block size '%s': give a number of bytes, "
+				"e.g. 512 or 4096 for a disk",
 				bsz);
 	/* lunard checks that it is a power-of-two multiple of the block
 	 * size and names the fix. */
@@ -689,9 +693,14 @@ static int ctl_lun_create(struct ctl *c, const struct ctl_cmd *cmd, int argc,
 	path = bstype && (!strcmp(bstype, "null") || !strcmp(bstype, "rbd"))
 		   ? strdup(backing)
 		   : ctl_abs_path(backing);
-	req = json_pack("{s:s, s:s, s:I, s:s, s:I, s:b}", "cmd", "lun.create",
+	req = json_pack("{s:s, s:s, s:I, s:s, s:b}", "cmd", "lun.create",
 			"target", pos[0], "lun", (json_int_t)lun, "backing",
-			path, "block_size", (json_int_t)block, "readonly", ro);
+			path, "readonly", ro);
+	if (bsz)
+		json_object_set_new(req, "block_size",
+				    json_integer((json_int_t)block));
+	if (type)
+		json_object_set_new(req, "type", json_string(type));
 	/* Neither: the store's default (O_DIRECT for aio and uring). */
 	if (direct || buffered)
 		json_object_set_new(req, "direct", json_boolean(direct));
@@ -1405,11 +1414,13 @@ static const struct ctl_cmd ctl_cmds[] = {
     {"target", "show", "IQN", "show one target with its LUNs and sessions",
      ctl_target_show},
     {"lun", "create",
-     "IQN LUN --backing PATH [--bstype rdwr|aio|uring|null|rbd] [--bs-opts "
-     "OPTS] "
+     "IQN LUN --backing PATH [--type disk] [--bstype "
+     "rdwr|aio|uring|null|rbd] [--bs-opts OPTS] "
      "[--size SIZE] [--block-size 512|4096] [--physical-block-size N] "
      "[--readonly] [--direct|--buffered] [--thin] [--removable] [--serial S]",
-     "add a LUN; --size (bytes or K/M/G/T, e.g. 1G) creates a sparse file "
+     "add a LUN; --type is its device type (disk by default; lunard says "
+     "which it has); --size (bytes or K/M/G/T, e.g. 1G) creates a sparse "
+     "file "
      "(an rbd image, with --bstype rbd and --backing POOL/IMAGE) when it "
      "does not exist; --bs-opts passes the store's options (rbd: "
      "'conf=PATH;id=CLIENT;namespace=NS;timeout=SECS'); --thin deallocates "

@@ -144,6 +144,16 @@ static void tgt_peer_ip(const char *peer, char *out, size_t outlen)
 	snprintf(out, outlen, "%.*s", (int)n, peer);
 }
 
+/* How tgtadm's show names a device type. */
+static const char *tgt_type_name(const char *type)
+{
+	if (!strcmp(type, "cd"))
+		return "cd/dvd";
+	if (!strcmp(type, "changer"))
+		return "media-changer";
+	return type[0] ? type : "disk";
+}
+
 static void tgt_print_target(json_t *t)
 {
 	size_t i, j;
@@ -176,7 +186,8 @@ static void tgt_print_target(json_t *t)
 	{
 		uint64_t size = (uint64_t)jint(v, "size");
 		printf("        LUN: %lld\n", jint(v, "lun"));
-		printf("            Type: disk\n");
+		printf("            Type: %s\n",
+		       tgt_type_name(jstr(v, "type")));
 		printf("            SCSI SN: %s\n", jstr(v, "serial"));
 		printf("            Size: %" PRIu64 " MB, Block size: %lld\n",
 		       (size + 500000) / 1000000, jint(v, "block_size"));
@@ -331,13 +342,6 @@ static int tgt_mode_lu(struct ctl *c, const struct tgt_args *a)
 		if (lun > CTL_MAX_LUN)
 			tgt_usage("--lun %s is out of range 0..%d", a->lun,
 				  CTL_MAX_LUN);
-		if (a->dtype && strcmp(a->dtype, "disk") != 0) {
-			fprintf(stderr,
-				"lunarctl: --device-type %s is not supported; "
-				"lunar serves disks (--device-type disk)\n",
-				a->dtype);
-			exit(2);
-		}
 		if (a->bsoflags) {
 			if (strcmp(a->bsoflags, "direct") == 0) {
 				direct = true;
@@ -363,11 +367,13 @@ static int tgt_mode_lu(struct ctl *c, const struct tgt_args *a)
 				exit(2);
 			}
 		}
-		uint64_t bsz = 512;
+		/* 0: the device type's default; lunard checks the value. */
+		uint64_t bsz = 0;
 		if (a->blocksize) {
 			bsz = tgt_num("--blocksize", a->blocksize);
-			if (bsz != 512 && bsz != 4096)
-				tgt_usage("--blocksize %s: use 512 or 4096",
+			if (!bsz || bsz > UINT32_MAX)
+				tgt_usage("--blocksize %s: give a number of "
+					  "bytes, e.g. 512 or 4096 for a disk",
 					  a->blocksize);
 		}
 		name = tgt_target_name(c, a);
@@ -377,10 +383,17 @@ static int tgt_mode_lu(struct ctl *c, const struct tgt_args *a)
 				     !strcmp(a->bstype, "rbd"))
 			   ? strdup(a->backing)
 			   : ctl_abs_path(a->backing);
-		req = json_pack("{s:s, s:s, s:I, s:s, s:I, s:b}", "cmd",
-				"lun.create", "target", name, "lun",
-				(json_int_t)lun, "backing", path, "block_size",
-				(json_int_t)bsz, "readonly", ro);
+		req =
+		    json_pack("{s:s, s:s, s:I, s:s, s:b}", "cmd", "lun.create",
+			      "target", name, "lun", (json_int_t)lun, "backing",
+			      path, "readonly", ro);
+		if (bsz)
+			json_object_set_new(req, "block_size",
+					    json_integer((json_int_t)bsz));
+		/* tgt's --device-type names (disk, cd, tape, changer) are
+		 * lunar's; lunard names the ones it has. */
+		if (a->dtype)
+			json_object_set_new(req, "type", json_string(a->dtype));
 		/* Without --bsoflags direct the store's default holds, as
 		 * in tgt (whose aio store is always O_DIRECT). */
 		if (direct)

@@ -23,6 +23,7 @@
 
 #include "bs/bs.h"
 #include "iscsi/iscsi.h"
+#include "scsi/device.h"
 #include "scsi/tpg.h"
 #include "util/file.h"
 
@@ -307,17 +308,30 @@ static int cfg_lun_from_json(struct cfg_ctx *c, json_t *o, const char *path,
 			     struct mgmt_cfg_lun *l)
 {
 	static const char *const keys[] = {
-	    "lun",	 "backing", "bstype", "size", "block_size",
-	    "readonly",	 "direct",  "serial", "thin", "physical_block_size",
-	    "removable", "bsopts",  NULL,
+	    "lun",
+	    "type",
+	    "backing",
+	    "bstype",
+	    "size",
+	    "block_size",
+	    "readonly",
+	    "direct",
+	    "serial",
+	    "thin",
+	    "physical_block_size",
+	    "removable",
+	    "bsopts",
+	    NULL,
 	};
-	uint64_t bsz = 512, pbsz = 0;
-	char p[512];
+	uint64_t bsz = 0, pbsz = 0;
+	char p[512], why[512];
 	int rc;
 
 	if ((rc = cfg_check_keys(c, o, path, keys)) ||
 	    (rc =
 		 cfg_get_u64(c, o, path, "lun", true, SCSI_MAX_LUN, &l->lun)) ||
+	    (rc = cfg_get_str(c, o, path, "type", false, l->p.dtype,
+			      sizeof(l->p.dtype))) ||
 	    (rc = cfg_get_str(c, o, path, "backing", true, l->p.backing,
 			      sizeof(l->p.backing))) ||
 	    (rc = cfg_get_str(c, o, path, "bstype", false, l->p.bstype,
@@ -344,26 +358,13 @@ static int cfg_lun_from_json(struct cfg_ctx *c, json_t *o, const char *path,
 	if (l->p.bstype[0] == '\0')
 		snprintf(l->p.bstype, sizeof(l->p.bstype), "%s",
 			 bs_default_file_store());
-	if (bsz != 512 && bsz != 4096) {
-		cfg_path(p, sizeof(p), path, "block_size");
-		return cfg_fail(c, p, "%llu is not supported; use 512 or 4096",
-				(unsigned long long)bsz);
-	}
 	l->p.block_size = (uint32_t)bsz;
-	/* 0: one logical block per physical block; else a power-of-two
-	 * multiple of the block size, at most 2^15 of them (LBPPBE). */
-	if (pbsz &&
-	    (pbsz < bsz || (pbsz & (pbsz - 1)) || pbsz / bsz > (1u << 15))) {
-		cfg_path(p, sizeof(p), path, "physical_block_size");
-		return cfg_fail(c, p,
-				"%llu is not a power-of-two multiple of the "
-				"%llu-byte block size (at most %u blocks); use "
-				"for example %llu, or 0 for none",
-				(unsigned long long)pbsz,
-				(unsigned long long)bsz, 1u << 15,
-				(unsigned long long)(bsz < 4096 ? 4096 : bsz));
-	}
 	l->p.physical_block_size = (uint32_t)pbsz;
+	/* The device type's own rules (block sizes, thin provisioning ...),
+	 * before anything is created. */
+	if (scsi_lu_check_type_params(&l->p, bs_find(l->p.bstype), why,
+				      sizeof(why)) < 0)
+		return cfg_fail(c, path, "%s", why);
 	if (!cfg_graphic(l->p.serial)) {
 		cfg_path(p, sizeof(p), path, "serial");
 		return cfg_fail(c, p,
@@ -661,9 +662,11 @@ json_t *mgmt_cfg_lun_to_json(const struct mgmt_cfg_lun *l, unsigned flags)
 	bool live = flags & MGMT_CFG_LIVE;
 
 	json_t *o = json_pack(
-	    "{s:I, s:s, s:s, s:I, s:i, s:b, s:b, s:s, s:b, s:I, s:b}", "lun",
-	    (json_int_t)l->lun, "backing", l->p.backing, "bstype", l->p.bstype,
-	    "size", (json_int_t)(live ? l->cur_size : l->p.size), "block_size",
+	    "{s:I, s:s, s:s, s:s, s:I, s:i, s:b, s:b, s:s, s:b, s:I, s:b}",
+	    "lun", (json_int_t)l->lun, "type",
+	    l->p.dtype[0] ? l->p.dtype : SCSI_DEVICE_TYPE_DEFAULT, "backing",
+	    l->p.backing, "bstype", l->p.bstype, "size",
+	    (json_int_t)(live ? l->cur_size : l->p.size), "block_size",
 	    (int)l->p.block_size, "readonly", l->p.readonly, "direct",
 	    l->p.direct, "serial", live ? l->cur_serial : l->p.serial, "thin",
 	    l->p.thin, "physical_block_size",

@@ -18,6 +18,7 @@
 
 #include "bs/bs.h"
 #include "iscsi/iscsi.h"
+#include "scsi/device.h"
 #include "scsi/pr.h"
 #include "scsi/tpg.h"
 
@@ -458,14 +459,24 @@ static int mgmt_lun_create(json_t *req, json_t **res, char *err, size_t errlen)
 					 (long long)json_integer_value(v));
 		size = (uint64_t)json_integer_value(v);
 	}
-	json_int_t bsz = 512;
+	/* 0: the device type's default; the type checks the rest. */
+	json_int_t bsz = 0;
 	if ((v = json_object_get(req, "block_size")))
 		bsz = json_integer_value(v);
-	if (bsz != 512 && bsz != 4096)
+	if (bsz < 0 || bsz > UINT32_MAX)
 		return mgmt_fail(-EINVAL, err, errlen,
-				 "block size %lld is not supported; use 512 or "
-				 "4096",
+				 "block size %lld is out of range",
 				 (long long)bsz);
+	const char *dtype = mgmt_str(req, "type", "");
+	if (strlen(dtype) >= sizeof(p->dtype) ||
+	    !scsi_device_type_find(dtype)) {
+		char names[128];
+		scsi_device_type_names(names, sizeof(names));
+		return mgmt_fail(-EINVAL, err, errlen,
+				 "device type '%s' is unknown; this lunard "
+				 "has: %s",
+				 dtype, names);
+	}
 	json_int_t pbsz = 0;
 	if ((v = json_object_get(req, "physical_block_size")))
 		pbsz = json_integer_value(v);
@@ -485,6 +496,20 @@ static int mgmt_lun_create(json_t *req, json_t **res, char *err, size_t errlen)
 					 "serial '%s' must be printable ASCII "
 					 "without spaces",
 					 serial);
+	}
+	{
+		/* The device type's rules on its parameters first: a disk
+		 * says which block sizes it takes whatever the store. */
+		static struct scsi_lu_params tp; /* main thread; 5 KiB */
+
+		memset(&tp, 0, sizeof(tp));
+		snprintf(tp.dtype, sizeof(tp.dtype), "%s", dtype);
+		tp.block_size = (uint32_t)bsz;
+		tp.physical_block_size = (uint32_t)pbsz;
+		tp.thin = mgmt_bool(req, "thin");
+		if ((rc = scsi_lu_check_type_params(&tp, bs_find(bstype), err,
+						    errlen)) < 0)
+			return rc;
 	}
 	if (!bstype[0] || strlen(bstype) >= sizeof(p->bstype) ||
 	    !bs_find(bstype)) {
@@ -512,6 +537,7 @@ static int mgmt_lun_create(json_t *req, json_t **res, char *err, size_t errlen)
 	p = calloc(1, sizeof(*p));
 	if (!p)
 		return mgmt_fail(-ENOMEM, err, errlen, "out of memory");
+	snprintf(p->dtype, sizeof(p->dtype), "%s", dtype);
 	snprintf(p->backing, sizeof(p->backing), "%s", backing);
 	snprintf(p->bstype, sizeof(p->bstype), "%s", bstype);
 	snprintf(p->serial, sizeof(p->serial), "%s", serial);
@@ -1131,7 +1157,7 @@ static const struct mgmt_cmd mgmt_cmds[] = {
      {STR("target"), INT("lun"), STR("backing"), STR_O("bstype"), INT_O("size"),
       INT_O("block_size"), BOOL("readonly"), BOOL("direct"), STR_O("serial"),
       BOOL("thin"), INT_O("physical_block_size"), BOOL("removable"),
-      STR_O("bsopts")}},
+      STR_O("bsopts"), STR_O("type")}},
     {"lun.delete", mgmt_lun_delete, {STR("target"), INT("lun")}},
     {"lun.activate",
      mgmt_lun_activate,

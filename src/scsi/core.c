@@ -145,6 +145,11 @@ void scsi_device_type_register(struct scsi_device_type *dt)
 		if (!dt->index[opcode])
 			dt->index[opcode] = (uint16_t)(i + 1);
 	}
+	if (dt->name && !dt->check_params) {
+		/* Its LUs' parameters would go unchecked. */
+		log_error("device type %s has no check_params", dt->name);
+		abort();
+	}
 	if (dt->name)
 		list_add_tail(&dt->link, &scsi_device_types);
 }
@@ -153,11 +158,31 @@ const struct scsi_device_type *scsi_device_type_find(const char *name)
 {
 	const struct scsi_device_type *dt;
 
+	if (!name || !name[0])
+		name = SCSI_DEVICE_TYPE_DEFAULT;
 	list_for_each_entry (dt, &scsi_device_types, link) {
 		if (strcmp(dt->name, name) == 0)
 			return dt;
 	}
 	return NULL;
+}
+
+void scsi_device_type_names(char *buf, size_t len)
+{
+	const struct scsi_device_type *dt;
+	size_t n = 0;
+
+	if (!len)
+		return;
+	buf[0] = '\0';
+	list_for_each_entry (dt, &scsi_device_types, link) {
+		int k =
+		    snprintf(buf + n, len - n, "%s%s", n ? ", " : "", dt->name);
+
+		if (k < 0 || (size_t)k >= len - n)
+			break;
+		n += (size_t)k;
+	}
 }
 
 uint16_t scsi_cdb_service_action(const uint8_t *cdb)

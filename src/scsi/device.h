@@ -33,6 +33,7 @@
 #include "util/list.h"
 
 struct scsi_sense_info;
+struct bs_ops;
 
 /* Vendor identification of every LU (SPC-5 §6.7.2, 8 bytes, padded). */
 #define SCSI_VENDOR_ID "LUNAR"
@@ -217,6 +218,17 @@ struct scsi_device_type {
 	 * and returns its length; NULL if the type has none. */
 	size_t (*mode_block_descriptor)(const struct scsi_lu *lu, bool long_lba,
 					uint8_t *out);
+	/*
+	 * Checks the LU parameters that belong to the type (block size,
+	 * thin provisioning, physical block size, medium rules) for a LU on
+	 * a store of type ops (NULL: not known yet, as when a configuration
+	 * file is read) and fills in the type's defaults (block_size when
+	 * 0, a power of two from 512 to 65536). Returns 0, or a negative
+	 * errno with a message for admins in err. Runs on the main thread,
+	 * before anything is opened.
+	 */
+	int (*check_params)(struct scsi_lu_params *p, const struct bs_ops *ops,
+			    char *err, size_t errlen);
 	/* Sets up / tears down lu->dtype_priv. */
 	int (*lu_init)(struct scsi_lu *lu);
 	void (*lu_exit)(struct scsi_lu *lu);
@@ -233,7 +245,11 @@ struct scsi_device_type {
 
 /* Builds the opcode index; registers the type unless it has no name. */
 void scsi_device_type_register(struct scsi_device_type *dt);
+/* The registered type of that name; "" or NULL: the default, "disk". */
 const struct scsi_device_type *scsi_device_type_find(const char *name);
+/* "disk, cd, ...": the registered types' names, for messages. */
+void scsi_device_type_names(char *buf, size_t len);
+#define SCSI_DEVICE_TYPE_DEFAULT "disk"
 
 #define SCSI_DEVICE_TYPE_REGISTER(dt)                                          \
 	static void __attribute__((constructor))                               \

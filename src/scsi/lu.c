@@ -36,8 +36,6 @@
 #define LUNAR_NAA_COMPANY_ID 0x0a4c55u
 #endif
 
-#define SCSI_LU_DEFAULT_DTYPE "disk"
-
 /* ---- identity ---- */
 
 static uint64_t scsi_fnv1a(uint64_t h, const void *data, size_t len)
@@ -281,12 +279,6 @@ static int scsi_lu_check_params(const struct scsi_target *t, uint64_t lun,
 			 SCSI_MAX_LUN);
 		return -EINVAL;
 	}
-	if (bsize != 512 && bsize != 4096) {
-		snprintf(err, errlen,
-			 "block size %u is not supported; use 512 or 4096",
-			 bsize);
-		return -EINVAL;
-	}
 	if (p->size && p->size < bsize) {
 		snprintf(err, errlen,
 			 "size %" PRIu64 " is smaller than one %u-byte block; "
@@ -300,19 +292,6 @@ static int scsi_lu_check_params(const struct scsi_target *t, uint64_t lun,
 			 "block size; use %" PRIu64 " or %" PRIu64,
 			 p->size, bsize, p->size - p->size % bsize,
 			 p->size - p->size % bsize + bsize);
-		return -EINVAL;
-	}
-	/* LOGICAL BLOCKS PER PHYSICAL BLOCK EXPONENT: 4 bits (SBC-4 §5.16). */
-	if (p->physical_block_size &&
-	    (p->physical_block_size < bsize ||
-	     (p->physical_block_size & (p->physical_block_size - 1)) ||
-	     p->physical_block_size / bsize > (1u << 15))) {
-		snprintf(err, errlen,
-			 "physical block size %u is not a power-of-two "
-			 "multiple of the %u-byte block size (at most %u "
-			 "blocks); use for example %u",
-			 p->physical_block_size, bsize, 1u << 15,
-			 bsize < 4096 ? 4096 : bsize);
 		return -EINVAL;
 	}
 	for (const char *s = p->serial; *s; s++) {
@@ -379,20 +358,51 @@ static int scsi_lu_open_store(struct scsi_lu *lu, const struct bs_ops *ops,
 	return 0;
 }
 
+int scsi_lu_check_type_params(struct scsi_lu_params *p,
+			      const struct bs_ops *ops, char *err,
+			      size_t errlen)
+{
+	const struct scsi_device_type *dtype = scsi_device_type_find(p->dtype);
+	uint32_t bsize;
+	int rc;
+
+	if (!dtype) {
+		char names[128];
+
+		scsi_device_type_names(names, sizeof(names));
+		snprintf(err, errlen,
+			 "device type '%s' is unknown; this lunard has: %s",
+			 p->dtype[0] ? p->dtype : SCSI_DEVICE_TYPE_DEFAULT,
+			 names);
+		return -EINVAL;
+	}
+	snprintf(p->dtype, sizeof(p->dtype), "%s", dtype->name);
+	rc = dtype->check_params(p, ops, err, errlen);
+	if (rc < 0)
+		return rc;
+	bsize = p->block_size;
+	/* The generic LU code shifts by the block size. */
+	if (bsize < 512 || bsize > 65536 || (bsize & (bsize - 1))) {
+		snprintf(err, errlen,
+			 "device type %s chose a %u-byte block, not a power "
+			 "of two from 512 to 65536",
+			 dtype->name, bsize);
+		return -EINVAL;
+	}
+	return 0;
+}
+
 int scsi_lu_create(struct scsi_target *t, uint64_t lun,
 		   const struct scsi_lu_params *p, char *err, size_t errlen)
 {
-	uint32_t bsize = p->block_size ? p->block_size : 512;
 	const char *bstype = p->bstype[0] ? p->bstype : bs_default_file_store();
 	const struct scsi_device_type *dtype;
 	const struct bs_ops *ops;
 	struct scsi_lun_map *m;
 	struct scsi_lu *lu;
+	uint32_t bsize;
 	int rc;
 
-	rc = scsi_lu_check_params(t, lun, p, bsize, err, errlen);
-	if (rc)
-		return rc;
 	ops = bs_find(bstype);
 	if (!ops) {
 		char names[256];
@@ -402,23 +412,6 @@ int scsi_lu_create(struct scsi_target *t, uint64_t lun,
 			 names);
 		return -EINVAL;
 	}
-	if (p->thin && !ops->lba_status) {
-		snprintf(err, errlen,
-			 "bstype '%s' cannot report which blocks are "
-			 "allocated, which thin provisioning needs; drop the "
-			 "thin option or use rdwr",
-			 bstype);
-		return -EINVAL;
-	}
-	dtype = scsi_device_type_find(SCSI_LU_DEFAULT_DTYPE);
-	if (!dtype) {
-		snprintf(err, errlen,
-			 "device type '%s' is not built in; rebuild lunar "
-			 "with it",
-			 SCSI_LU_DEFAULT_DTYPE);
-		return -ENOTSUP;
-	}
-
 	lu = calloc(1, sizeof(*lu));
 	if (!lu) {
 		snprintf(err, errlen,
@@ -426,14 +419,23 @@ int scsi_lu_create(struct scsi_target *t, uint64_t lun,
 			 t->name);
 		return -ENOMEM;
 	}
+	lu->params = *p;
+	snprintf(lu->params.bstype, sizeof(lu->params.bstype), "%s", bstype);
+	rc = scsi_lu_check_type_params(&lu->params, ops, err, errlen);
+	if (rc == 0)
+		rc = scsi_lu_check_params(t, lun, &lu->params,
+					  lu->params.block_size, err, errlen);
+	if (rc) {
+		free(lu);
+		return rc;
+	}
+	dtype = scsi_device_type_find(lu->params.dtype);
+	bsize = lu->params.block_size;
 	atomic_init(&lu->refcnt, 1); /* the new map's reference */
 	lu->target = t;
 	lu->lun = lun;
-	lu->params = *p;
-	snprintf(lu->params.bstype, sizeof(lu->params.bstype), "%s", bstype);
-	lu->params.block_size = bsize;
 	lu->block_size = bsize;
-	lu->block_shift = bsize == 4096 ? 12 : 9;
+	lu->block_shift = (uint32_t)__builtin_ctz(bsize);
 	pthread_mutex_init(&lu->lock, NULL);
 	list_init(&lu->itl_list);
 
@@ -479,9 +481,10 @@ int scsi_lu_create(struct scsi_target *t, uint64_t lun,
 	lu->bs->owner = lu;
 	__atomic_store_n(&lu->bs->resized, scsi_lu_medium_resized,
 			 __ATOMIC_RELEASE);
-	log_info("target %s: LUN %" PRIu64 " created (%s %s, %" PRIu64
+	log_info("target %s: LUN %" PRIu64 " created (%s, %s %s, %" PRIu64
 		 " blocks of %u bytes%s%s%s)",
-		 t->name, lun, bstype, p->backing, scsi_lu_blocks(lu), bsize,
+		 t->name, lun, dtype->name, bstype, p->backing,
+		 scsi_lu_blocks(lu), bsize,
 		 scsi_lu_readonly(lu) ? ", read-only" : "",
 		 p->thin ? ", thin" : "", p->removable ? ", removable" : "");
 	return 0;

@@ -26,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bs/bs.h"
 #include "scsi/buf.h"
 #include "scsi/device.h"
 #include "scsi/mode.h"
@@ -453,6 +454,47 @@ static const struct scsi_mode_page sbc_mode_pages[] = {
 
 /* ---- LU state ---- */
 
+/* A disk's parameters: 512- or 4096-byte blocks, a physical block of a
+ * power-of-two number of them (LBPPBE, 4 bits), thin provisioning only
+ * on a store that reports allocation. */
+static int sbc_check_params(struct scsi_lu_params *p, const struct bs_ops *ops,
+			    char *err, size_t errlen)
+{
+	uint32_t bsize;
+
+	if (!p->block_size)
+		p->block_size = 512;
+	bsize = p->block_size;
+	if (bsize != 512 && bsize != 4096) {
+		snprintf(err, errlen,
+			 "block size %u is not supported for a disk; use 512 "
+			 "or 4096",
+			 bsize);
+		return -EINVAL;
+	}
+	if (p->physical_block_size &&
+	    (p->physical_block_size < bsize ||
+	     (p->physical_block_size & (p->physical_block_size - 1)) ||
+	     p->physical_block_size / bsize > (1u << 15))) {
+		snprintf(err, errlen,
+			 "physical block size %u is not a power-of-two "
+			 "multiple of the %u-byte block size (at most %u "
+			 "blocks); use for example %u",
+			 p->physical_block_size, bsize, 1u << 15,
+			 bsize < 4096 ? 4096 : bsize);
+		return -EINVAL;
+	}
+	if (p->thin && ops && !ops->lba_status) {
+		snprintf(err, errlen,
+			 "bstype '%s' cannot report which blocks are "
+			 "allocated, which thin provisioning needs; drop the "
+			 "thin option or use rdwr",
+			 ops->name);
+		return -EINVAL;
+	}
+	return 0;
+}
+
 static int sbc_lu_init(struct scsi_lu *lu)
 {
 	struct sbc_lu *s = calloc(1, sizeof(*s));
@@ -651,6 +693,7 @@ struct scsi_device_type sbc_disk_type = {
     .nr_mode_pages = SBC_COUNT(sbc_mode_pages),
     .mode_device_param = sbc_mode_device_param,
     .mode_block_descriptor = sbc_mode_block_descriptor,
+    .check_params = sbc_check_params,
     .lu_init = sbc_lu_init,
     .lu_exit = sbc_lu_exit,
     .lu_ready = sbc_lu_ready,

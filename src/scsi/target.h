@@ -25,18 +25,21 @@
 #define SCSI_SECRET_MAX	    256
 #define SCSI_LOST_NEXUS_MAX 64
 
+struct bs_ops;
 struct sbc_sanitize;
 struct scsi_pr;
 struct scsi_alua;
 struct scsi_mode;
 
 struct scsi_lu_params {
+	/* Device type (device.h): "disk" (also for ""), ... */
+	char dtype[16];
 	char backing[4096];
 	char bstype[16]; /* "rdwr" (default), "null", "rbd", ... */
 	/* The store's options, "key=value;..." (bs_open_args.options). */
 	char bsopts[1024];
 	uint64_t size;	     /* bytes; 0 = size of the existing file */
-	uint32_t block_size; /* 512 (default) or 4096 */
+	uint32_t block_size; /* 0: the type's default (disk: 512 or 4096) */
 	bool readonly;
 	bool direct;	 /* O_DIRECT */
 	char serial[33]; /* empty: derived from target name and LUN */
@@ -208,6 +211,16 @@ int scsi_target_delete(const char *name);
 int scsi_target_delete_force(const char *name);
 int scsi_lu_create(struct scsi_target *t, uint64_t lun,
 		   const struct scsi_lu_params *p, char *err, size_t errlen);
+/*
+ * The checks of p's device type (p->dtype, "" for disk) on its own
+ * parameters, for a store of type ops (NULL when not known yet): sets
+ * p->dtype to the type's name and fills in its defaults (block size).
+ * scsi_lu_create runs it; the configuration reader too, before anything
+ * is created. Returns 0 or a negative errno with the reason in err.
+ */
+int scsi_lu_check_type_params(struct scsi_lu_params *p,
+			      const struct bs_ops *ops, char *err,
+			      size_t errlen);
 int scsi_lu_delete(struct scsi_target *t, uint64_t lun);
 /*
  * Gives the LU a new capacity of `size` bytes (0: whatever the store now

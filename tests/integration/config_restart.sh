@@ -14,7 +14,7 @@ lunard_start --config "$CONF"
 make_target "$A"
 add_file_lun "$A" 1 "$T/a1.img" $((64 * 1024 * 1024))
 truncate -s 8M "$T/a3.img"
-ctl_ok lun create "$A" 3 --backing "$T/a3.img" --block-size 4096 --readonly >/dev/null
+ctl_ok lun create "$A" 3 --type disk --backing "$T/a3.img" --block-size 4096 --readonly >/dev/null
 ctl_ok target create "$B" >/dev/null
 ctl_ok acl add "$B" "$ADMITTED" >/dev/null
 add_file_lun "$B" 0 "$T/b0.img" $((16 * 1024 * 1024))
@@ -43,6 +43,11 @@ ctl_ok config save >/dev/null
 [ -f "$CONF" ] || fail "config save did not write $CONF"
 assert_eq 600 "$(stat -c %a "$CONF")" "mode of the saved config"
 python3 -m json.tool "$CONF" >/dev/null || fail "$CONF is not valid JSON"
+# Every LUN's device type is written out (a LUN without one is a disk).
+assert_eq "disk disk disk" "$(python3 -c 'import json, sys
+c = json.load(open(sys.argv[1]))
+print(" ".join(l["type"] for t in c["targets"] for l in t["luns"]))' "$CONF")" \
+	"device types in the saved config"
 # No temporary file is left next to it.
 assert_eq 1 "$(find "$T/conf" -type f | wc -l)" "files in the config directory"
 lunard_stop

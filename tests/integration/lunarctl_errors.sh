@@ -55,6 +55,19 @@ ctl_fails lun create "$IQN" 2 --backing "$T/aio.img" --size 16M --bstype aio --b
 assert_contains "$CTL_OUT" "direct I/O" "the aio store refuses buffered I/O"
 ctl_fails lun create "$IQN" 2 --backing "$T/aio.img" --size 16M --direct --buffered
 assert_contains "$CTL_OUT" "--buffered" "--direct with --buffered"
+# The device type: an unknown one is named with the ones there are, and
+# the type's own rules (a disk's block sizes) say what to give instead.
+ctl_fails lun create "$IQN" 2 --type floppy --backing "$T/dt.img" --size 16M
+assert_contains "$CTL_OUT" "device type 'floppy' is unknown; this lunard has: disk" "unknown device type"
+ctl_fails lun create "$IQN" 2 --backing "$T/dt.img" --size 16M --block-size 1024
+assert_contains "$CTL_OUT" "block size 1024 is not supported for a disk; use 512 or 4096" "a disk's block sizes"
+ctl_fails lun create "$IQN" 2 --backing "$T/dt.img" --size 16M --block-size four
+assert_contains "$CTL_OUT" "bad block size 'four'" "unparsable block size"
+[ ! -e "$T/dt.img" ] || fail "a refused lun create left $T/dt.img behind"
+ctl_ok lun create "$IQN" 2 --type disk --backing "$T/dt.img" --size 16M --block-size 4096 >/dev/null
+show=$(ctl_ok target show "$IQN")
+assert_contains "$show" "2: disk $T/dt.img" "lun show names the device type"
+ctl_ok lun delete "$IQN" 2 >/dev/null
 ctl_fails lun delete "$IQN" 9
 assert_contains "$CTL_OUT" "9" "deleting a LUN that does not exist"
 ctl_fails account create shortpw --password short

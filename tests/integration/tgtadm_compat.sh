@@ -16,6 +16,7 @@ show=$(ctl_ok --lld iscsi --mode target --op show)
 printf '%s\n' "$show"
 assert_contains "$show" "Target 1: $IQN" "tgtadm show: target line"
 assert_contains "$show" "LUN: 1" "tgtadm show: LUN line"
+assert_contains "$show" "Type: disk" "tgtadm show: device type"
 assert_contains "$show" "Backing store path: $T/disk.img" "tgtadm show: backing store"
 assert_contains "$show" "ACL information:" "tgtadm show: ACL section"
 assert_contains "$show" "ALL" "tgtadm show: ACL entry"
@@ -31,6 +32,15 @@ assert_contains "$listing" "$IQN" "target list after tgtadm-style creation"
 
 # Errors keep tgtadm's shape: an unknown tid is refused.
 ctl_fails --lld iscsi --mode logicalunit --op new --tid 9 --lun 1 --backing-store "$T/disk.img"
+# --device-type is lunar's --type: lunard names the types it has.
+ctl_fails --lld iscsi --mode logicalunit --op new --tid 1 --lun 2 \
+	--backing-store "$T/disk.img" --device-type floppy
+assert_contains "$CTL_OUT" "device type 'floppy' is unknown; this lunard has: disk" "tgtadm --device-type unknown"
+ctl_ok --lld iscsi --mode logicalunit --op new --tid 1 --lun 2 \
+	--backing-store "$T/disk.img" --device-type disk --blocksize 4096 >/dev/null
+show=$(ctl_ok --lld iscsi --mode target --op show)
+assert_contains "$show" "Block size: 4096" "tgtadm --blocksize 4096"
+ctl_ok --lld iscsi --mode logicalunit --op delete --tid 1 --lun 2 >/dev/null
 ctl_ok --lld iscsi --mode logicalunit --op delete --tid 1 --lun 1 >/dev/null
 ctl_ok --lld iscsi --mode target --op delete --tid 1 >/dev/null
 show=$(ctl --lld iscsi --mode target --op show 2>&1 || true)

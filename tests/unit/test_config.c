@@ -24,7 +24,11 @@
 
 #include "event/reactor.h"
 #include "mgmt/mgmt_internal.h"
+#include "scsi/device.h"
 #include "scsi/tpg.h"
+
+/* The disk type (sbc.c), which the LUNs' device type checks need. */
+extern struct scsi_device_type sbc_disk_type;
 
 static const char full_config[] =
     "{\"version\": 1,"
@@ -35,12 +39,14 @@ static const char full_config[] =
     "   \"acls\": [\"ALL\", \"iqn.1993-08.org.debian:01:host1\"],"
     "   \"portals\": [\"127.0.0.1:3260\", \"[::1]:3260\"],"
     "   \"incoming_users\": [\"u1\"], \"outgoing_user\": \"u2\","
-    "   \"luns\": [{\"lun\": 1, \"backing\": \"/var/lib/lunar/demo.img\","
+    "   \"luns\": [{\"lun\": 1, \"type\": \"disk\","
+    "     \"backing\": \"/var/lib/lunar/demo.img\","
     "     \"bstype\": \"rdwr\", \"size\": 1073741824, \"block_size\": 512,"
     "     \"readonly\": false, \"direct\": true, \"serial\": \"demo1\","
     "     \"thin\": true, \"physical_block_size\": 4096,"
     "     \"removable\": false},"
-    "    {\"lun\": 2, \"backing\": \"none\", \"bstype\": \"null\","
+    "    {\"lun\": 2, \"type\": \"disk\", \"backing\": \"none\","
+    "     \"bstype\": \"null\","
     "     \"size\": 4096, \"block_size\": 4096, \"readonly\": true,"
     "     \"direct\": false, \"serial\": \"\", \"thin\": false,"
     "     \"physical_block_size\": 0, \"removable\": true}]}]}";
@@ -201,7 +207,13 @@ static void test_bad_json_values(void **state)
 	    {"{\"targets\": [{\"name\": \"iqn.2026-11.org.l:a\","
 	     " \"luns\": [{\"lun\": 1, \"backing\": \"/x\","
 	     " \"block_size\": 1024}]}]}",
-	     "targets[0].luns[0].block_size: 1024 is not supported"},
+	     "targets[0].luns[0]: block size 1024 is not supported for a "
+	     "disk; use 512 or 4096"},
+	    {"{\"targets\": [{\"name\": \"iqn.2026-11.org.l:a\","
+	     " \"luns\": [{\"lun\": 1, \"backing\": \"/x\","
+	     " \"type\": \"floppy\"}]}]}",
+	     "targets[0].luns[0]: device type 'floppy' is unknown; this "
+	     "lunard has: disk"},
 	    {"{\"targets\": [{\"name\": \"iqn.2026-11.org.l:a\","
 	     " \"luns\": [{\"lun\": 1, \"backing\": \"/x\","
 	     " \"readonly\": 1}]}]}",
@@ -218,17 +230,17 @@ static void test_bad_json_values(void **state)
 	    {"{\"targets\": [{\"name\": \"iqn.2026-11.org.l:a\","
 	     " \"luns\": [{\"lun\": 1, \"backing\": \"/x\","
 	     " \"physical_block_size\": 1536}]}]}",
-	     "targets[0].luns[0].physical_block_size: 1536 is not a "
+	     "targets[0].luns[0]: physical block size 1536 is not a "
 	     "power-of-two multiple of the 512-byte block size"},
 	    {"{\"targets\": [{\"name\": \"iqn.2026-11.org.l:a\","
 	     " \"luns\": [{\"lun\": 1, \"backing\": \"/x\", \"block_size\":"
 	     " 4096, \"physical_block_size\": 512}]}]}",
-	     "targets[0].luns[0].physical_block_size: 512 is not a "
+	     "targets[0].luns[0]: physical block size 512 is not a "
 	     "power-of-two multiple of the 4096-byte block size"},
 	    {"{\"targets\": [{\"name\": \"iqn.2026-11.org.l:a\","
 	     " \"luns\": [{\"lun\": 1, \"backing\": \"/x\","
 	     " \"physical_block_size\": 33554432}]}]}",
-	     "targets[0].luns[0].physical_block_size: 33554432 is not a "
+	     "targets[0].luns[0]: physical block size 33554432 is not a "
 	     "power-of-two multiple of the 512-byte block size (at most "
 	     "32768 blocks)"},
 	    {"{\"targets\": [{\"name\": \"iqn.2026-11.org.l:a\","
@@ -550,7 +562,13 @@ static void test_request_flow(void **state)
 	expect_error("{\"cmd\": \"lun.create\", \"target\": "
 		     "\"iqn.2026-11.org.lunar:a\", \"lun\": 1, "
 		     "\"backing\": \"/x\", \"block_size\": 1000}",
-		     EINVAL, "block size 1000 is not supported");
+		     EINVAL, "block size 1000 is not supported for a disk");
+	expect_error("{\"cmd\": \"lun.create\", \"target\": "
+		     "\"iqn.2026-11.org.lunar:a\", \"lun\": 1, "
+		     "\"backing\": \"/x\", \"type\": \"tape\"}",
+		     EINVAL,
+		     "device type 'tape' is unknown; this lunard has: "
+		     "disk");
 	expect_error("{\"cmd\": \"lun.create\", \"target\": "
 		     "\"iqn.2026-11.org.lunar:a\", \"lun\": 1, "
 		     "\"backing\": \"/x\", \"bstype\": \"floppy\"}",
@@ -990,6 +1008,8 @@ static void test_port_groups(void **state)
 
 int main(void)
 {
+	/* Linked in, and so registered. */
+	const struct scsi_device_type *volatile disk = &sbc_disk_type;
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_from_json),
 	    cmocka_unit_test(test_round_trip),
@@ -1006,5 +1026,6 @@ int main(void)
 	    cmocka_unit_test(test_port_groups),
 	};
 
+	(void)disk;
 	return cmocka_run_group_tests(tests, setup_dir, teardown_dir);
 }
