@@ -1414,7 +1414,7 @@ static const struct ctl_cmd ctl_cmds[] = {
     {"target", "show", "IQN", "show one target with its LUNs and sessions",
      ctl_target_show},
     {"lun", "create",
-     "IQN LUN --backing PATH [--type disk] [--bstype "
+     "IQN LUN --backing PATH [--type disk|cd] [--bstype "
      "rdwr|aio|uring|null|rbd] [--bs-opts OPTS] "
      "[--size SIZE] [--block-size 512|4096] [--physical-block-size N] "
      "[--readonly] [--direct|--buffered] [--thin] [--removable] [--serial S]",

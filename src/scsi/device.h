@@ -40,6 +40,7 @@ struct bs_ops;
 
 /* Peripheral device types (SPC-5 §6.7.2, table 148) */
 #define SCSI_PDT_DISK	 0x00
+#define SCSI_PDT_CDROM	 0x05 /* CD/DVD device (MMC-6) */
 #define SCSI_PDT_UNKNOWN 0x1f
 /* Peripheral qualifier 011b: no device can exist at this LUN. */
 #define SCSI_PQ_NOT_CAPABLE 0x60
@@ -187,6 +188,10 @@ struct scsi_mode_page {
 	 * the mode page model (mode.c) keeps current and saved values. */
 	void (*build)(const struct scsi_lu *lu, enum scsi_mode_pc pc,
 		      uint8_t *out);
+	/* Optional, for a page that also reports state (MMC's mechanical
+	 * status: whether the medium is locked): patches cur, a copy of
+	 * the current values MODE SENSE returns. Runs under lu->lock. */
+	void (*sense_current)(const struct scsi_lu *lu, uint8_t *cur);
 };
 
 #define SCSI_VPD_MAX 1024 /* largest VPD page any builder writes */

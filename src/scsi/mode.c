@@ -449,6 +449,8 @@ static int mode_sense(struct scsi_cmd *cmd)
 		if (len + v->page->len > max)
 			break;
 		memcpy(d + len, mode_values(v, pc), v->page->len);
+		if (pc == SCSI_MODE_PC_CURRENT && v->page->sense_current)
+			v->page->sense_current(lu, d + len);
 		d[len] = v->page->code | (mode_saving() ? MODE_PS : 0);
 		d[len + 1] = (uint8_t)(v->page->len - 2);
 		len += v->page->len;

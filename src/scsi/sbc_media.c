@@ -147,21 +147,9 @@ static int sbc_prevent_allow_parse(struct scsi_cmd *cmd)
 
 static int sbc_prevent_allow(struct scsi_cmd *cmd)
 {
-	struct scsi_lu *lu = cmd->lu;
-	struct scsi_itl *itl = cmd->itl;
-	bool prevent = cmd->cdb[4] & 0x01;
-
 	if (sbc_media_check_sanitize(cmd))
 		return -EBUSY;
-	pthread_mutex_lock(&lu->lock);
-	if (!itl->detached && itl->prevent != prevent) {
-		itl->prevent = prevent;
-		if (prevent)
-			lu->nr_prevent++;
-		else
-			lu->nr_prevent--;
-	}
-	pthread_mutex_unlock(&lu->lock);
+	scsi_itl_set_prevent(cmd->itl, cmd->cdb[4] & 0x01);
 	return 0;
 }
 

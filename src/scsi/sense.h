@@ -54,6 +54,8 @@ struct scsi_cmd;
 #define SCSI_ASC_SANITIZE_FAILED	  0x31, 0x03
 #define SCSI_ASC_MEDIUM_NOT_PRESENT	  0x3a, 0x00
 #define SCSI_ASC_MEDIUM_REMOVAL_PREVENTED 0x53, 0x02
+/* A CD in a command only a DVD answers (mmc.c). */
+#define SCSI_ASC_INCOMPATIBLE_MEDIUM 0x30, 0x02
 /* Mode parameters (mode.c): SWP of the control page, MODE SELECT. */
 #define SCSI_ASC_SOFTWARE_WRITE_PROTECTED 0x27, 0x02
 #define SCSI_ASC_MODE_PARAMETERS_CHANGED  0x2a, 0x01

@@ -168,6 +168,21 @@ void scsi_lu_clear_prevent(struct scsi_lu *lu)
 	pthread_mutex_unlock(&lu->lock);
 }
 
+void scsi_itl_set_prevent(struct scsi_itl *itl, bool prevent)
+{
+	struct scsi_lu *lu = itl->lu;
+
+	pthread_mutex_lock(&lu->lock);
+	if (!itl->detached && itl->prevent != prevent) {
+		itl->prevent = prevent;
+		if (prevent)
+			lu->nr_prevent++;
+		else
+			lu->nr_prevent--;
+	}
+	pthread_mutex_unlock(&lu->lock);
+}
+
 static void scsi_ua_remove_locked(struct scsi_itl *itl, unsigned i)
 {
 	for (; i + 1 < itl->nr_ua; i++)

@@ -74,6 +74,10 @@ struct scsi_itl {
 	 * lu->lock and counted in lu->nr_prevent; I_T nexus loss and LU
 	 * reset clear it. */
 	bool prevent;
+	/* The last media event (GET EVENT STATUS NOTIFICATION, mmc.c) this
+	 * nexus was told of, by sequence number; 0: none yet. Under
+	 * lu->lock. */
+	uint32_t media_event_seen;
 
 	/*
 	 * Cross-nexus abort. task_gen is read by prepare without the lock
@@ -124,6 +128,10 @@ static inline bool scsi_ua_pending(const struct scsi_itl *itl)
 bool scsi_ua_take(struct scsi_itl *itl, uint8_t *asc, uint8_t *ascq);
 /* A reset of the LU ends every nexus's prevention of medium removal. */
 void scsi_lu_clear_prevent(struct scsi_lu *lu);
+/* PREVENT ALLOW MEDIUM REMOVAL of itl's nexus (SBC-4 §5.13, and the
+ * CD/DVD's, mmc.c): sets its prevent flag, counted in lu->nr_prevent.
+ * Takes lu->lock. */
+void scsi_itl_set_prevent(struct scsi_itl *itl, bool prevent);
 /*
  * Aborts the tasks of itl's nexus on its LU on behalf of the nexus `by`
  * (PREEMPT AND ABORT, SPC-5 §5.13.11.2.6; SAM-5 §5.6): asynchronously, on

@@ -58,9 +58,16 @@ assert_contains "$CTL_OUT" "--buffered" "--direct with --buffered"
 # The device type: an unknown one is named with the ones there are, and
 # the type's own rules (a disk's block sizes) say what to give instead.
 ctl_fails lun create "$IQN" 2 --type floppy --backing "$T/dt.img" --size 16M
-assert_contains "$CTL_OUT" "device type 'floppy' is unknown; this lunard has: disk" "unknown device type"
+assert_contains "$CTL_OUT" "device type 'floppy' is unknown; this lunard has: " "unknown device type"
+assert_contains "$CTL_OUT" "disk" "unknown device type: the disk is named"
+assert_contains "$CTL_OUT" "cd" "unknown device type: the cd is named"
 ctl_fails lun create "$IQN" 2 --backing "$T/dt.img" --size 16M --block-size 1024
 assert_contains "$CTL_OUT" "block size 1024 is not supported for a disk; use 512 or 4096" "a disk's block sizes"
+ctl_fails lun create "$IQN" 2 --type cd --backing "$T/dt.img" --size 16M --block-size 512
+assert_contains "$CTL_OUT" "block size 512 is not supported for a cd" "a cd's block size"
+assert_contains "$CTL_OUT" "2048" "a cd's block size: the fix"
+ctl_fails lun create "$IQN" 2 --type cd --backing "$T/dt.img" --size 16M --thin
+assert_contains "$CTL_OUT" "cannot be thin" "a cd is not thin"
 ctl_fails lun create "$IQN" 2 --backing "$T/dt.img" --size 16M --block-size four
 assert_contains "$CTL_OUT" "bad block size 'four'" "unparsable block size"
 [ ! -e "$T/dt.img" ] || fail "a refused lun create left $T/dt.img behind"

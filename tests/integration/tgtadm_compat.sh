@@ -35,7 +35,8 @@ ctl_fails --lld iscsi --mode logicalunit --op new --tid 9 --lun 1 --backing-stor
 # --device-type is lunar's --type: lunard names the types it has.
 ctl_fails --lld iscsi --mode logicalunit --op new --tid 1 --lun 2 \
 	--backing-store "$T/disk.img" --device-type floppy
-assert_contains "$CTL_OUT" "device type 'floppy' is unknown; this lunard has: disk" "tgtadm --device-type unknown"
+assert_contains "$CTL_OUT" "device type 'floppy' is unknown; this lunard has: " "tgtadm --device-type unknown"
+assert_contains "$CTL_OUT" "disk" "tgtadm --device-type unknown: the disk is named"
 ctl_ok --lld iscsi --mode logicalunit --op new --tid 1 --lun 2 \
 	--backing-store "$T/disk.img" --device-type disk --blocksize 4096 >/dev/null
 show=$(ctl_ok --lld iscsi --mode target --op show)

@@ -1,7 +1,7 @@
 /*
  * Test harness shared by the SCSI core's unit tests (test_spc.c,
- * test_sbc.c): a reactor on its own thread that every command runs on,
- * as in the daemon; a memory-backed store ("scsi-test-mem") that records
+ * test_sbc.c, test_mmc.c): a reactor on its own thread that every command runs
+ * on, as in the daemon; a memory-backed store ("scsi-test-mem") that records
  * what reached it, fails or holds requests on demand; one target with
  * LU 0 and one I_T nexus, fresh for each test; and helpers that run a CDB
  * through prepare/execute/done/release and check status and sense.
@@ -431,14 +431,16 @@ static HT_UNUSED void ht_clear_nexus_loss(struct scsi_nexus *n, uint64_t lun)
 
 /* ---- target, LUs and nexuses ---- */
 
-static HT_UNUSED int ht_lu_add(uint64_t lun, uint64_t size, uint32_t bsize,
-			       bool readonly)
+/* A LU of device type dtype ("" or NULL: disk) on the memory store. */
+static HT_UNUSED int ht_lu_add_type(uint64_t lun, uint64_t size, uint32_t bsize,
+				    bool readonly, const char *dtype)
 {
 	struct scsi_lu_params p;
 	char err[256];
 	int rc;
 
 	memset(&p, 0, sizeof(p));
+	snprintf(p.dtype, sizeof(p.dtype), "%s", dtype ? dtype : "");
 	snprintf(p.bstype, sizeof(p.bstype), "scsi-test-mem");
 	snprintf(p.backing, sizeof(p.backing), "mem-%llu",
 		 (unsigned long long)lun);
@@ -449,6 +451,12 @@ static HT_UNUSED int ht_lu_add(uint64_t lun, uint64_t size, uint32_t bsize,
 	if (rc)
 		print_error("scsi_lu_create: %s\n", err);
 	return rc;
+}
+
+static HT_UNUSED int ht_lu_add(uint64_t lun, uint64_t size, uint32_t bsize,
+			       bool readonly)
+{
+	return ht_lu_add_type(lun, size, bsize, readonly, NULL);
 }
 
 static HT_UNUSED struct scsi_lu *ht_lu(uint64_t lun)
