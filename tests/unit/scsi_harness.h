@@ -545,4 +545,61 @@ static HT_UNUSED int ht_teardown(void **state)
 
 #define ht_test(fn) cmocka_unit_test_setup_teardown(fn, ht_setup, ht_teardown)
 
+/* ---- a device type's CDB usage data against its parsers ---- */
+
+/* What one CDB came to: status, sense and Data-In. */
+struct ht_outcome {
+	uint8_t status;
+	uint8_t sense[SCSI_SENSE_MAX];
+	uint32_t data_len;
+	uint8_t data[1024];
+};
+
+static HT_UNUSED void ht_outcome_of(struct ht_cmd *hc, struct ht_outcome *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->status = hc->c.status;
+	memcpy(o->sense, hc->c.sense, sizeof(o->sense));
+	o->data_len = hc->c.data_len;
+	if (hc->c.data_len)
+		memcpy(o->data, hc->c.buf, hc->c.data_len);
+}
+
+/*
+ * A zero in the usage data says the device server ignores that bit: the
+ * command must do the same with it set. For every bit of op's CDB but
+ * the opcode and the service action, base (a CDB of the row with the
+ * outcome want) with that bit set must come to want again through run.
+ */
+static HT_UNUSED void ht_check_usage_zero_bits(
+    const struct scsi_op *op, void (*base)(const struct scsi_op *, uint8_t *),
+    void (*run)(const struct scsi_op *, const uint8_t *, struct ht_outcome *),
+    const struct ht_outcome *want)
+{
+	struct ht_outcome got;
+	uint8_t cdb[SCSI_CDB_MAX];
+
+	for (unsigned byte = 1; byte < op->cdb_len; byte++) {
+		for (unsigned bit = 0; bit < 8; bit++) {
+			uint8_t mask = (uint8_t)(1u << bit);
+
+			if ((op->usage[byte] & mask) ||
+			    (byte == 1 && (op->flags & SCSI_OP_SA) &&
+			     (mask & 0x1f)))
+				continue;
+			base(op, cdb);
+			cdb[byte] |= mask;
+			run(op, cdb, &got);
+			if (got.status != want->status ||
+			    got.data_len != want->data_len ||
+			    memcmp(got.data, want->data, want->data_len))
+				fail_msg("%s: byte %u bit %u is 0 in the usage "
+					 "data but changes the outcome (status "
+					 "%02x, sense %02x/%02x)",
+					 op->name, byte, bit, got.status,
+					 got.sense[12], got.sense[13]);
+		}
+	}
+}
+
 #endif

@@ -920,28 +920,16 @@ static void base_cdb(const struct scsi_op *op, uint8_t *cdb)
 	}
 }
 
-struct outcome {
-	uint8_t status;
-	uint8_t sense[SCSI_SENSE_MAX];
-	uint32_t data_len;
-	uint8_t data[1024];
-};
-
 static void run_row(const struct scsi_op *op, const uint8_t *cdb,
-		    struct outcome *o)
+		    struct ht_outcome *o)
 {
 	static uint8_t out[BS];
 	uint32_t edtl = op->dir == SCSI_DIR_WRITE ? BS : sizeof(o->data);
 	struct ht_cmd hc;
 
 	memset(out, 0x3c, sizeof(out));
-	memset(o, 0, sizeof(*o));
 	ht_exec(&hc, &ht_nexus, 0, cdb, op->cdb_len, op->dir, edtl, out);
-	o->status = hc.c.status;
-	memcpy(o->sense, hc.c.sense, sizeof(o->sense));
-	o->data_len = hc.c.data_len;
-	if (hc.c.data_len)
-		memcpy(o->data, hc.c.buf, hc.c.data_len);
+	ht_outcome_of(&hc, o);
 	ht_release(&hc);
 }
 
@@ -959,17 +947,13 @@ static void hold_copy_results(void)
 	ht_release(&hc);
 }
 
-/*
- * A zero in the usage data says the device server ignores that bit: the
- * command must do the same with it set. Checked for every bit of every
- * row but the opcode and the service action.
- */
+/* Every row's ignored bits are ignored (ht_check_usage_zero_bits). */
 static void test_usage_zero_bits_are_ignored(void **state)
 {
 	hold_copy_results();
 	for (unsigned i = 0; i < sbc_disk_type.nr_ops; i++) {
 		const struct scsi_op *op = sbc_disk_type.ops[i];
-		struct outcome want, got;
+		struct ht_outcome want;
 		uint8_t cdb[SCSI_CDB_MAX];
 
 		/* A row LU 0 does not support (thin or removable only) is
@@ -990,29 +974,7 @@ static void test_usage_zero_bits_are_ignored(void **state)
 		    want.status != SAM_STAT_CONDITION_MET)
 			fail_msg("%s: the base CDB fails (sense %02x/%02x)",
 				 op->name, want.sense[12], want.sense[13]);
-		for (unsigned byte = 1; byte < op->cdb_len; byte++) {
-			for (unsigned bit = 0; bit < 8; bit++) {
-				uint8_t mask = (uint8_t)(1u << bit);
-
-				if ((op->usage[byte] & mask) ||
-				    (byte == 1 && (op->flags & SCSI_OP_SA) &&
-				     (mask & 0x1f)))
-					continue;
-				base_cdb(op, cdb);
-				cdb[byte] |= mask;
-				run_row(op, cdb, &got);
-				if (got.status != want.status ||
-				    got.data_len != want.data_len ||
-				    memcmp(got.data, want.data, want.data_len))
-					fail_msg("%s: byte %u bit %u is 0 in "
-						 "the usage data but changes "
-						 "the outcome (status %02x, "
-						 "sense %02x/%02x)",
-						 op->name, byte, bit,
-						 got.status, got.sense[12],
-						 got.sense[13]);
-			}
-		}
+		ht_check_usage_zero_bits(op, base_cdb, run_row, &want);
 	}
 }
 
