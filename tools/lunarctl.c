@@ -782,6 +782,56 @@ static int ctl_lun_resize(struct ctl *c, const struct ctl_cmd *cmd, int argc,
 	return 0;
 }
 
+static int ctl_lun_eject(struct ctl *c, const struct ctl_cmd *cmd, int argc,
+			 char **argv)
+{
+	const char *pos[2] = {NULL, NULL};
+	bool force = false;
+	struct ctl_opt opts[] = {
+	    {"force", false, NULL, &force},
+	    {0},
+	};
+	uint64_t lun;
+	json_t *res;
+
+	ctl_args(cmd, argc, argv, opts, pos, 2, 2);
+	lun = ctl_lun_arg(cmd, pos[1]);
+	res = ctl_call(c, json_pack("{s:s, s:s, s:I, s:b}", "cmd", "lun.eject",
+				    "target", pos[0], "lun", (json_int_t)lun,
+				    "force", force));
+	ctl_done(c, res, "Ejected the medium of LUN %" PRIu64 " of %s", lun,
+		 pos[0]);
+	return 0;
+}
+
+static int ctl_lun_load(struct ctl *c, const struct ctl_cmd *cmd, int argc,
+			char **argv)
+{
+	const char *pos[2] = {NULL, NULL}, *backing = NULL;
+	struct ctl_opt opts[] = {
+	    {"backing", true, &backing, NULL},
+	    {0},
+	};
+	uint64_t lun;
+	json_t *req, *res;
+	char *path = NULL, human[32];
+
+	ctl_args(cmd, argc, argv, opts, pos, 2, 2);
+	lun = ctl_lun_arg(cmd, pos[1]);
+	req = json_pack("{s:s, s:s, s:I}", "cmd", "lun.load", "target", pos[0],
+			"lun", (json_int_t)lun);
+	if (backing) {
+		path = ctl_abs_path(backing);
+		json_object_set_new(req, "backing", json_string(path));
+	}
+	res = ctl_call(c, req);
+	ctl_human_size((uint64_t)jint(res, "size"), human, sizeof(human));
+	ctl_done(c, res, "Loaded %s into LUN %" PRIu64 " of %s (%s)",
+		 path ? path : "the medium", lun, pos[0], human);
+	free(path);
+	return 0;
+}
+
 static int ctl_lun_activate(struct ctl *c, const struct ctl_cmd *cmd, int argc,
 			    char **argv)
 {
@@ -1433,6 +1483,15 @@ static const struct ctl_cmd ctl_cmds[] = {
      "DATA HAS CHANGED); without SIZE, take the size the file or device "
      "now has; --shrink allows losing the blocks past the new end",
      ctl_lun_resize},
+    {"lun", "eject", "IQN LUN [--force]",
+     "take the medium out of a removable LU (a cd), as its eject button "
+     "does: refused while an initiator prevents removal, unless --force",
+     ctl_lun_eject},
+    {"lun", "load", "IQN LUN [--backing PATH]",
+     "put the medium back into a removable LU; with --backing, an ejected "
+     "cd gets that image (e.g. another ISO) instead; initiators see a new "
+     "medium",
+     ctl_lun_load},
     {"lun", "activate", "IQN LUN --group ID",
      "make this gateway's port group ID the owner of a LUN that several "
      "gateways serve (an rbd LUN): the old owner lets go or is fenced; "

@@ -676,6 +676,52 @@ static int mgmt_lun_resize(json_t *req, json_t **res, char *err, size_t errlen)
 	return 0;
 }
 
+/* lun.eject and lun.load: the medium of a LU whose device type has one
+ * the admin changes (a cd). */
+static int mgmt_lun_medium(json_t *req, json_t **res, char *err, size_t errlen,
+			   bool load)
+{
+	struct scsi_target *t = mgmt_target(req, "target", err, errlen);
+	const char *backing = mgmt_str(req, "backing", "");
+	struct scsi_lu *lu;
+	uint64_t lun = 0, now;
+	int rc;
+
+	if (!t)
+		return -ENOENT;
+	if ((rc = mgmt_lun_arg(req, &lun, err, errlen)))
+		return rc;
+	scsi_config_rdlock();
+	lu = scsi_lun_map_find(t->lun_map, lun);
+	if (!lu) {
+		scsi_config_unlock();
+		return mgmt_fail(-ENOENT, err, errlen,
+				 "target %s has no LUN %llu; `lunarctl target "
+				 "show %s` lists its LUNs",
+				 t->name, (unsigned long long)lun, t->name);
+	}
+	err[0] = '\0';
+	rc = load ? scsi_lu_load(lu, backing[0] ? backing : NULL, err, errlen)
+		  : scsi_lu_eject(lu, mgmt_bool(req, "force"), err, errlen);
+	now = atomic_load(&lu->nr_blocks) << lu->block_shift;
+	scsi_config_unlock();
+	if (rc)
+		return rc;
+	*res = json_pack("{s:I, s:I}", "lun", (json_int_t)lun, "size",
+			 (json_int_t)now);
+	return 0;
+}
+
+static int mgmt_lun_eject(json_t *req, json_t **res, char *err, size_t errlen)
+{
+	return mgmt_lun_medium(req, res, err, errlen, false);
+}
+
+static int mgmt_lun_load(json_t *req, json_t **res, char *err, size_t errlen)
+{
+	return mgmt_lun_medium(req, res, err, errlen, true);
+}
+
 static int mgmt_lun_delete(json_t *req, json_t **res, char *err, size_t errlen)
 {
 	struct scsi_target *t = mgmt_target(req, "target", err, errlen);
@@ -1159,6 +1205,8 @@ static const struct mgmt_cmd mgmt_cmds[] = {
       BOOL("thin"), INT_O("physical_block_size"), BOOL("removable"),
       STR_O("bsopts"), STR_O("type")}},
     {"lun.delete", mgmt_lun_delete, {STR("target"), INT("lun")}},
+    {"lun.eject", mgmt_lun_eject, {STR("target"), INT("lun"), BOOL("force")}},
+    {"lun.load", mgmt_lun_load, {STR("target"), INT("lun"), STR_O("backing")}},
     {"lun.activate",
      mgmt_lun_activate,
      {STR("target"), INT("lun"), INT("group")}},

@@ -34,6 +34,7 @@
 
 struct scsi_sense_info;
 struct bs_ops;
+struct bs_dev;
 
 /* Vendor identification of every LU (SPC-5 §6.7.2, 8 bytes, padded). */
 #define SCSI_VENDOR_ID "LUNAR"
@@ -234,6 +235,18 @@ struct scsi_device_type {
 	 */
 	int (*check_params)(struct scsi_lu_params *p, const struct bs_ops *ops,
 			    char *err, size_t errlen);
+	/*
+	 * Optional: a medium the admin takes out and puts in (lun eject,
+	 * lun load; main thread). medium_eject is a START STOP UNIT eject
+	 * of no I_T nexus: -EBUSY while a nexus prevents removal, unless
+	 * force. medium_load puts it back; with bs (a store already open,
+	 * of nr_blocks blocks) it first replaces the store of an ejected
+	 * medium (-EBUSY if it is in), once no request of the type uses
+	 * the old one, which it returns in *old for the caller to close.
+	 */
+	int (*medium_eject)(struct scsi_lu *lu, bool force);
+	int (*medium_load)(struct scsi_lu *lu, struct bs_dev *bs,
+			   uint64_t nr_blocks, struct bs_dev **old);
 	/* Sets up / tears down lu->dtype_priv. */
 	int (*lu_init)(struct scsi_lu *lu);
 	void (*lu_exit)(struct scsi_lu *lu);

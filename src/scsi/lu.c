@@ -490,6 +490,117 @@ int scsi_lu_create(struct scsi_target *t, uint64_t lun,
 	return 0;
 }
 
+/* ---- a removable medium changed by the admin (lun eject / lun load) ---- */
+
+int scsi_lu_eject(struct scsi_lu *lu, bool force, char *err, size_t errlen)
+{
+	int rc;
+
+	if (!lu->dtype->medium_eject) {
+		snprintf(err, errlen,
+			 "LUN %" PRIu64 " of %s is a %s, whose medium lunarctl "
+			 "does not eject",
+			 lu->lun, lu->target->name, lu->dtype->name);
+		return -EOPNOTSUPP;
+	}
+	rc = lu->dtype->medium_eject(lu, force);
+	if (rc == -EBUSY)
+		snprintf(err, errlen,
+			 "an initiator prevents the removal of the medium of "
+			 "LUN %" PRIu64 " of %s; have it allow removal, or "
+			 "give --force",
+			 lu->lun, lu->target->name);
+	else if (rc < 0)
+		snprintf(err, errlen, "cannot eject LUN %" PRIu64 " of %s: %s",
+			 lu->lun, lu->target->name, strerror(-rc));
+	else
+		log_info("target %s: LUN %" PRIu64 ": medium ejected%s",
+			 lu->target->name, lu->lun, force ? " (forced)" : "");
+	return rc;
+}
+
+int scsi_lu_load(struct scsi_lu *lu, const char *backing, char *err,
+		 size_t errlen)
+{
+	const struct scsi_lu_params *p = &lu->params;
+	struct bs_open_args args = {
+	    .readonly = p->readonly,
+	    .direct = p->direct,
+	    .options = p->bsopts,
+	};
+	struct bs_dev *bs = NULL, *old = NULL;
+	uint64_t nr = 0;
+	int rc;
+
+	if (!lu->dtype->medium_load) {
+		snprintf(err, errlen,
+			 "LUN %" PRIu64 " of %s is a %s, whose medium lunarctl "
+			 "does not load",
+			 lu->lun, lu->target->name, lu->dtype->name);
+		return -EOPNOTSUPP;
+	}
+	if (backing && strlen(backing) >= sizeof(lu->params.backing)) {
+		snprintf(err, errlen, "backing path is longer than %zu bytes",
+			 sizeof(lu->params.backing) - 1);
+		return -EINVAL;
+	}
+	if (backing) {
+		if (!atomic_load(&lu->medium_absent)) {
+			snprintf(err, errlen,
+				 "LUN %" PRIu64 " of %s holds a medium; eject "
+				 "it first (lun eject)",
+				 lu->lun, lu->target->name);
+			return -EBUSY;
+		}
+		rc = lu->bs->ops->open(backing, &args, &bs, err, errlen);
+		if (rc < 0)
+			return rc;
+		nr = bs->size >> lu->block_shift;
+		if (!nr ||
+		    (bs->io_align > 1 && lu->block_size % bs->io_align)) {
+			snprintf(err, errlen,
+				 "%s %s; it cannot be the medium of LUN "
+				 "%" PRIu64 " of %s",
+				 backing,
+				 nr ? "takes direct I/O in larger units than a "
+				      "block"
+				    : "is smaller than one block",
+				 lu->lun, lu->target->name);
+			bs->ops->close(bs);
+			return -EINVAL;
+		}
+	}
+	rc = lu->dtype->medium_load(lu, bs, nr, &old);
+	if (rc < 0) {
+		if (bs)
+			bs->ops->close(bs);
+		if (rc == -EBUSY)
+			snprintf(err, errlen,
+				 "LUN %" PRIu64 " of %s holds a medium; eject "
+				 "it first (lun eject)",
+				 lu->lun, lu->target->name);
+		else
+			snprintf(err, errlen,
+				 "cannot load LUN %" PRIu64 " of %s: %s",
+				 lu->lun, lu->target->name, strerror(-rc));
+		return rc;
+	}
+	if (bs) {
+		bs->owner = lu;
+		__atomic_store_n(&bs->resized, scsi_lu_medium_resized,
+				 __ATOMIC_RELEASE);
+		if (old)
+			old->ops->close(old);
+		snprintf(lu->params.backing, sizeof(lu->params.backing), "%s",
+			 backing);
+	}
+	log_info("target %s: LUN %" PRIu64 ": medium loaded (%s, %" PRIu64
+		 " blocks)",
+		 lu->target->name, lu->lun, lu->params.backing,
+		 scsi_lu_blocks(lu));
+	return 0;
+}
+
 /* The store takes the new size; one that cannot choose its size (a block
  * device) must already have it. */
 static int scsi_lu_resize_store(struct scsi_lu *lu, uint64_t size, char *err,

@@ -41,6 +41,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "bs/bs.h"
 #include "scsi/device.h"
@@ -80,6 +81,10 @@ struct mmc_lu {
 	 * was in when the LU was created. */
 	uint32_t event_seq;
 	uint8_t events[MMC_EVENTS_MAX];
+	/* READs between their medium check and their completion (not under
+	 * lock): a new store replaces the old one only at zero
+	 * (mmc_medium_load). */
+	atomic_uint reads;
 };
 
 /* ---- the medium ---- */
@@ -193,7 +198,9 @@ static int mmc_read12_parse(struct scsi_cmd *cmd)
 static void mmc_read_done(struct bs_req *req)
 {
 	struct scsi_cmd *cmd = req->issuer;
+	struct mmc_lu *m = cmd->lu->dtype_priv;
 
+	atomic_fetch_sub(&m->reads, 1);
 	if (req->result < 0)
 		sbc_set_io_error(cmd, req);
 	else
@@ -206,11 +213,31 @@ static int mmc_read(struct scsi_cmd *cmd)
 	uint32_t mask = cmd->lu->block_size - 1;
 
 	/* Whole blocks covering what goes on the wire, as sbc.c's READ. */
+	struct scsi_lu *lu = cmd->lu;
+	struct mmc_lu *m = lu->dtype_priv;
+
 	if (!cmd->xfer_len)
 		return 0;
-	sbc_req_prep(cmd, BS_OP_READ, 0, cmd->lba << cmd->lu->block_shift,
+	/*
+	 * Counted before the medium is looked at again (both sequentially
+	 * consistent, as mmc_medium_load's side): either the store is
+	 * replaced after this READ is done with it, or this READ sees the
+	 * medium out, or the new one (whose size its range must fit).
+	 */
+	atomic_fetch_add(&m->reads, 1);
+	if (atomic_load(&lu->medium_absent)) {
+		atomic_fetch_sub(&m->reads, 1);
+		scsi_cmd_set_sense(cmd, SCSI_SK_NOT_READY,
+				   SCSI_ASC_MEDIUM_NOT_PRESENT);
+		return 0;
+	}
+	if (scsi_cmd_check_lba(cmd, cmd->lba, cmd->nr_blocks) < 0) {
+		atomic_fetch_sub(&m->reads, 1);
+		return 0;
+	}
+	sbc_req_prep(cmd, BS_OP_READ, 0, cmd->lba << lu->block_shift,
 		     (cmd->xfer_len + mask) & ~mask, cmd->buf, mmc_read_done);
-	bs_submit(cmd->lu->bs, &cmd->bs);
+	bs_submit(__atomic_load_n(&lu->bs, __ATOMIC_ACQUIRE), &cmd->bs);
 	return -EINPROGRESS;
 }
 
@@ -967,6 +994,44 @@ static int mmc_check_params(struct scsi_lu_params *p, const struct bs_ops *ops,
 	return 0;
 }
 
+/* lun eject (device.h medium_eject): as a START STOP UNIT of no nexus. */
+static int mmc_medium_eject(struct scsi_lu *lu, bool force)
+{
+	return mmc_lu_eject(lu, force);
+}
+
+/*
+ * lun load (device.h medium_load): with bs, the new image replaces the
+ * store of an ejected medium once no READ uses the old one (they take
+ * microseconds to milliseconds; waited for at most 10 s), then the tray
+ * closes on it: NEW MEDIA, MEDIUM MAY HAVE CHANGED.
+ */
+static int mmc_medium_load(struct scsi_lu *lu, struct bs_dev *bs,
+			   uint64_t nr_blocks, struct bs_dev **old)
+{
+	struct mmc_lu *m = lu->dtype_priv;
+
+	*old = NULL;
+	if (bs) {
+		struct timespec ms = {.tv_nsec = 1000000};
+		unsigned waited = 0;
+
+		if (!atomic_load(&lu->medium_absent))
+			return -EBUSY;
+		atomic_thread_fence(memory_order_seq_cst);
+		while (atomic_load(&m->reads)) {
+			if (++waited > 10000)
+				return -ETIMEDOUT;
+			nanosleep(&ms, NULL);
+		}
+		*old = lu->bs;
+		atomic_store(&lu->nr_blocks, nr_blocks);
+		__atomic_store_n(&lu->bs, bs, __ATOMIC_RELEASE);
+	}
+	mmc_lu_load(lu, NULL);
+	return 0;
+}
+
 static int mmc_lu_init(struct scsi_lu *lu)
 {
 	struct mmc_lu *m = calloc(1, sizeof(*m));
@@ -1141,6 +1206,8 @@ struct scsi_device_type mmc_cd_type = {
     .nr_mode_pages = MMC_COUNT(mmc_mode_pages),
     .mode_block_descriptor = mmc_mode_block_descriptor,
     .check_params = mmc_check_params,
+    .medium_eject = mmc_medium_eject,
+    .medium_load = mmc_medium_load,
     .lu_init = mmc_lu_init,
     .lu_exit = mmc_lu_exit,
     .lu_ready = mmc_lu_ready,

@@ -223,6 +223,16 @@ int scsi_lu_check_type_params(struct scsi_lu_params *p,
 			      size_t errlen);
 int scsi_lu_delete(struct scsi_target *t, uint64_t lun);
 /*
+ * The admin ejects the LU's medium (its device type's medium_eject;
+ * -EBUSY while an initiator prevents removal, unless force), or loads it
+ * back; with backing, a new image of the same store type replaces the
+ * ejected one (-EBUSY while a medium is in). Main thread. 0 or a negative
+ * errno with the reason in err.
+ */
+int scsi_lu_eject(struct scsi_lu *lu, bool force, char *err, size_t errlen);
+int scsi_lu_load(struct scsi_lu *lu, const char *backing, char *err,
+		 size_t errlen);
+/*
  * Gives the LU a new capacity of `size` bytes (0: whatever the store now
  * has, after a block device or file grew outside lunard). A shrink needs
  * allow_shrink: the blocks past the new end are lost. Every I_T nexus

@@ -41,6 +41,17 @@ cat "$T/out"
 assert_contains "$(cat "$T/out")" "ok" "cd_io verdict"
 [ "$(md5sum <"$T/disc.iso")" = "$sum" ] || fail "the image changed under a read-only LU"
 
+# The admin's eject and load: a load needs the medium out, a missing
+# image is named, a load without --backing puts the same disc back.
+ctl_fails lun load "$IQN" 1 --backing "$T/disc.iso"
+assert_contains "$CTL_OUT" "holds a medium; eject it first" "lun load with a medium in"
+ctl_ok lun eject "$IQN" 1 >/dev/null
+ctl_ok lun eject "$IQN" 1 >/dev/null # already out: nothing to do
+ctl_fails lun load "$IQN" 1 --backing "$T/no-such.iso"
+assert_contains "$CTL_OUT" "$T/no-such.iso" "lun load of a missing image"
+ctl_ok lun load "$IQN" 1 >/dev/null
+inq=$(iscsi-inq "$(lun_url "$IQN" 1)" 2>&1) || fail "iscsi-inq after eject and load: $inq"
+
 # The cd survives a restart through the saved configuration.
 ctl_ok config save >/dev/null
 assert_contains "$(cat "$CONF")" '"type": "cd"' "the saved config names the cd"

@@ -8,14 +8,19 @@
 # locks the tray: PREVENT ALLOW MEDIUM REMOVAL) a START STOP UNIT eject
 # gets MEDIUM REMOVAL PREVENTED; after umount `eject` opens the tray and
 # the drive (asked through sg: opening /dev/sr0 closes the tray) is NOT
-# READY, MEDIUM NOT PRESENT and reads nothing; `eject -t` loads it again (START STOP UNIT) and the file system
-# mounts and verifies once more. About 40 s.
+# READY, MEDIUM NOT PRESENT and reads nothing; `eject -t` loads it again
+# (START STOP UNIT) and the file system mounts and verifies once more.
+# Then the admin: `lunarctl lun eject` is refused while the guest has the
+# disc mounted, works once it is not (the drive is NOT READY), and
+# `lunarctl lun load --backing` of a second ISO gives the guest that disc.
+# About 30 s.
 . "$(dirname "$0")/lib.sh"
 
 IQN=iqn.2026-11.org.lunar:it-guest-cd
 GUEST_DIR=$LUNAR_ROOT/tests/guest
 STEPS="find-cd mmc-drive mount-verify eject-mounted eject no-medium load
-remount-verify"
+remount-verify host-eject-prevented host-eject no-medium-2 host-load
+new-disc"
 command -v xorriso >/dev/null || fail "xorriso is missing: run scripts/deps.sh test"
 
 log "preparing the guest (tests/guest/prepare.sh, cache ${LUNAR_GUEST_CACHE:-/var/tmp/lunar-guest-cache})"
@@ -38,16 +43,48 @@ seq 1 30000 >"$T/tree/docs/numbers.txt"
 xorriso -as mkisofs -quiet -R -V LUNAR_GUEST -o "$T/disc.iso" "$T/tree" \
 	2>"$T/xorriso.log" || fail "xorriso: $(cat "$T/xorriso.log")"
 iso_sum=$(sha256sum <"$T/disc.iso")
+# The second disc, for lun load.
+mkdir -p "$T/tree2"
+head -c 1500000 /dev/urandom >"$T/tree2/other.bin"
+seq 5 5 50000 >"$T/tree2/fives.txt"
+(cd "$T/tree2" && sha256sum other.bin fives.txt) >"$T/sums2"
+xorriso -as mkisofs -quiet -R -V LUNAR_GUEST_2 -o "$T/disc2.iso" "$T/tree2" \
+	2>"$T/xorriso.log" || fail "xorriso: $(cat "$T/xorriso.log")"
 
 lunard_start
 make_target "$IQN"
 ctl_ok lun create "$IQN" 1 --type cd --backing "$T/disc.iso" >/dev/null
+
+# The host's side of the guest's host_sync points: the admin ejects
+# (refused while the guest holds the tray locked) and loads another disc.
+host_medium() {
+	case $1 in
+	host-eject-prevented)
+		if ctl lun eject "$IQN" 1 >/tmp/lunar-guest-cd.$$ 2>&1; then
+			echo "lun eject succeeded while the guest prevents removal"
+			return 1
+		fi
+		grep -q "prevents the removal" /tmp/lunar-guest-cd.$$ ||
+			{ tail -n1 /tmp/lunar-guest-cd.$$; return 1; }
+		rm -f /tmp/lunar-guest-cd.$$
+		;;
+	host-eject) ctl lun eject "$IQN" 1 ;;
+	host-load) ctl lun load "$IQN" 1 --backing "$DISC2" ;;
+	*) echo "no host step $1"; return 1 ;;
+	esac
+}
+export -f host_medium ctl
+export LUNARCTL SOCK IQN
+export DISC2=$T/disc2.iso
 
 # The scenario carries the checksums (only its file reaches the guest).
 {
 	echo 'write_sums() {'
 	echo "	cat >/tmp/sums.txt <<'SUMS'"
 	cat "$T/sums"
+	echo 'SUMS'
+	echo "	cat >/tmp/sums2.txt <<'SUMS'"
+	cat "$T/sums2"
 	echo 'SUMS'
 	echo '}'
 } >"$T/scenario.sh"
@@ -132,6 +169,17 @@ remount_verify() {
 	mount_verify
 }
 
+hold_mounted() { mount -t iso9660 -o ro "$(cd_dev)" /mnt; }
+release_mounted() { umount /mnt; }
+
+new_disc() {
+	wait_for 30 medium_readable || die "no medium 30 s after lun load"
+	mount -t iso9660 -o ro "$(cd_dev)" /mnt
+	(cd /mnt && sha256sum -c /tmp/sums2.txt)
+	[ ! -e /mnt/data1.bin ] || die "the first disc's files are still there"
+	umount /mnt
+}
+
 scenario() {
 	step find-cd find_cd || return
 	step mmc-drive mmc_drive
@@ -141,6 +189,14 @@ scenario() {
 	step no-medium no_medium
 	step load do_load || return
 	step remount-verify remount_verify
+	# The admin's eject and load (lunarctl), with the guest watching.
+	step hold-mounted hold_mounted || return
+	host_sync host-eject-prevented
+	step release-mounted release_mounted || return
+	host_sync host-eject || return
+	step no-medium-2 no_medium
+	host_sync host-load || return
+	step new-disc new_disc
 }
 EOF
 
@@ -150,7 +206,7 @@ budget=$((280 - SECONDS))
 log "booting the guest (TCG, at most $budget s)"
 rc=0
 run_bounded $((budget + 30)) "$GUEST_DIR/run.sh" --timeout "$budget" \
-	--lun "$(lun_url "$IQN" 1):scsi-block" \
+	--lun "$(lun_url "$IQN" 1):scsi-block" --hook host_medium \
 	--console "$LOG_DIR/$TEST_NAME.console.log" \
 	"$T/scenario.sh" 2>&1 | tee "$T/guest.out" || rc=$?
 
@@ -161,5 +217,7 @@ done
 [ -z "$missing" ] || fail "guest steps that did not pass:$missing (console: $LOG_DIR/$TEST_NAME.console.log)"
 [ $rc = 0 ] || fail "tests/guest/run.sh exited $rc"
 [ "$(sha256sum <"$T/disc.iso")" = "$iso_sum" ] || fail "the ISO changed under a read-only LU"
+show=$(ctl_ok target show "$IQN")
+assert_contains "$show" "1: cd $T/disc2.iso" "target show names the loaded disc"
 lunard_alive || fail "lunard died"
 lunard_stop

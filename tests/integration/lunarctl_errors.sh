@@ -75,6 +75,10 @@ ctl_ok lun create "$IQN" 2 --type disk --backing "$T/dt.img" --size 16M --block-
 show=$(ctl_ok target show "$IQN")
 assert_contains "$show" "2: disk $T/dt.img" "lun show names the device type"
 ctl_ok lun delete "$IQN" 2 >/dev/null
+ctl_fails lun eject "$IQN" 1
+assert_contains "$CTL_OUT" "is a disk, whose medium lunarctl does not eject" "lun eject of a disk"
+ctl_fails lun load "$IQN" 9
+assert_contains "$CTL_OUT" "has no LUN 9" "lun load of a LUN that does not exist"
 ctl_fails lun delete "$IQN" 9
 assert_contains "$CTL_OUT" "9" "deleting a LUN that does not exist"
 ctl_fails account create shortpw --password short
