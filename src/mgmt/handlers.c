@@ -634,6 +634,26 @@ static int mgmt_lun_activate(json_t *req, json_t **res, char *err,
 	return 0;
 }
 
+/* LUN lun of t with the config read lock held (the main thread is the only
+ * one that changes the map, so the LU stays while it is); NULL, unlocked,
+ * with the message in err if t has no such LUN. */
+static struct scsi_lu *mgmt_lu_rdlock(struct scsi_target *t, uint64_t lun,
+				      char *err, size_t errlen)
+{
+	struct scsi_lu *lu;
+
+	scsi_config_rdlock();
+	lu = scsi_lun_map_find(t->lun_map, lun);
+	if (!lu) {
+		scsi_config_unlock();
+		mgmt_fail(-ENOENT, err, errlen,
+			  "target %s has no LUN %llu; `lunarctl target show "
+			  "%s` lists its LUNs",
+			  t->name, (unsigned long long)lun, t->name);
+	}
+	return lu;
+}
+
 static int mgmt_lun_resize(json_t *req, json_t **res, char *err, size_t errlen)
 {
 	struct scsi_target *t = mgmt_target(req, "target", err, errlen);
@@ -649,17 +669,8 @@ static int mgmt_lun_resize(json_t *req, json_t **res, char *err, size_t errlen)
 	if (size < 0)
 		return mgmt_fail(-EINVAL, err, errlen, "size %lld is negative",
 				 (long long)size);
-	/* The main thread is the only one that changes the map, so the LU
-	 * stays while the read lock is held. */
-	scsi_config_rdlock();
-	lu = scsi_lun_map_find(t->lun_map, lun);
-	if (!lu) {
-		scsi_config_unlock();
-		return mgmt_fail(-ENOENT, err, errlen,
-				 "target %s has no LUN %llu; `lunarctl target "
-				 "show %s` lists its LUNs",
-				 t->name, (unsigned long long)lun, t->name);
-	}
+	if (!(lu = mgmt_lu_rdlock(t, lun, err, errlen)))
+		return -ENOENT;
 	err[0] = '\0';
 	rc = scsi_lu_resize(lu, (uint64_t)size, mgmt_bool(req, "shrink"), err,
 			    errlen);
@@ -691,15 +702,8 @@ static int mgmt_lun_medium(json_t *req, json_t **res, char *err, size_t errlen,
 		return -ENOENT;
 	if ((rc = mgmt_lun_arg(req, &lun, err, errlen)))
 		return rc;
-	scsi_config_rdlock();
-	lu = scsi_lun_map_find(t->lun_map, lun);
-	if (!lu) {
-		scsi_config_unlock();
-		return mgmt_fail(-ENOENT, err, errlen,
-				 "target %s has no LUN %llu; `lunarctl target "
-				 "show %s` lists its LUNs",
-				 t->name, (unsigned long long)lun, t->name);
-	}
+	if (!(lu = mgmt_lu_rdlock(t, lun, err, errlen)))
+		return -ENOENT;
 	err[0] = '\0';
 	rc = load ? scsi_lu_load(lu, backing[0] ? backing : NULL, err, errlen)
 		  : scsi_lu_eject(lu, mgmt_bool(req, "force"), err, errlen);
