@@ -6,7 +6,8 @@
  * process as lunard runs it (main reactor, one I/O reactor, SCSI core,
  * management, a config file with the LU matrix of the conformance
  * harness: plain, thin with 4096-byte physical blocks, removable,
- * read-only, plus a CHAP target). The stream is written into one end of a
+ * read-only, null, and one LU of each other device type: a CD (LUN 5),
+ * plus a CHAP target). The stream is written into one end of a
  * socketpair handed to the transport as an accepted connection; the
  * responses are read and dropped. After the stream the harness closes its
  * end and waits until the connection and its session are gone: a stream
@@ -78,7 +79,8 @@ static void make_file(const char *name, off_t size)
 }
 
 /* The LU matrix of tests/conformance/run.sh, small enough that SANITIZE,
- * FORMAT UNIT and whole-LU copies finish at once. */
+ * FORMAT UNIT and whole-LU copies finish at once, and the other device
+ * types, whose command tables the mutations reach through their LUNs. */
 static void write_config(const char *path)
 {
 	FILE *f = fopen(path, "w");
@@ -100,12 +102,14 @@ static void write_config(const char *path)
 	    " \"removable\": true},\n"
 	    "   {\"lun\": 3, \"backing\": \"%s/ro.img\", \"readonly\": true},\n"
 	    "   {\"lun\": 4, \"backing\": \"%s/null\", \"bstype\": \"null\","
-	    " \"size\": 1073741824}]},\n"
+	    " \"size\": 1073741824},\n"
+	    "   {\"lun\": 5, \"type\": \"cd\", \"backing\": "
+	    "\"%s/disc.iso\"}]},\n"
 	    "  {\"name\": \"iqn.2026-01.org.lunar:fuzz-chap\","
 	    " \"acls\": [\"ALL\"], \"incoming_users\": [\"fuzzuser\"],"
 	    " \"luns\": [{\"lun\": 0, \"backing\": \"%s/chap.img\"}]}\n"
 	    " ]}\n",
-	    dir, dir, dir, dir, dir, dir);
+	    dir, dir, dir, dir, dir, dir, dir);
 	if (fclose(f) != 0)
 		die(path, strerror(errno));
 }
@@ -138,6 +142,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	make_file("thin.img", FUZZ_LU_BYTES);
 	make_file("removable.img", FUZZ_LU_BYTES);
 	make_file("ro.img", FUZZ_LU_BYTES);
+	make_file("disc.iso", FUZZ_LU_BYTES);
 	make_file("chap.img", FUZZ_LU_BYTES);
 	write_config(config);
 

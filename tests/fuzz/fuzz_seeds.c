@@ -356,6 +356,42 @@ static void removable(void)
 	save(&s, "removable");
 }
 
+/* The CD (LUN 5, MMC-6): what Linux sr and Windows send at attach and
+ * mount, a read of each size, the tray, and commands a CD has not. */
+static void cd(void)
+{
+	static struct seed s;
+
+	seed_init(&s);
+	login_normal(&s, TARGET, false, false);
+	NOD(&s, 5, 0x00);
+	IN(&s, 5, 8, 0x25);
+	IN(&s, 5, 4096, 0x46, 0x00, 0, 0, 0, 0, 0, 0x10, 0, 0);
+	IN(&s, 5, 4096, 0x46, 0x02, 0, 0x1e, 0, 0, 0, 0x10, 0, 0);
+	IN(&s, 5, 8, 0x4a, 0x01, 0, 0, 0x10, 0, 0, 0, 8, 0);
+	IN(&s, 5, 804, 0x43, 0, 0, 0, 0, 0, 0, 0x03, 0x24, 0);
+	IN(&s, 5, 12, 0x43, 0x02, 0x01, 0, 0, 0, 0, 0, 12, 0);
+	IN(&s, 5, 804, 0x43, 0x02, 0x02, 0, 0, 0, 1, 0x03, 0x24, 0);
+	IN(&s, 5, 34, 0x51, 0, 0, 0, 0, 0, 0, 0, 34, 0);
+	IN(&s, 5, 48, 0x52, 0x01, 0, 0, 0, 1, 0, 0, 48, 0);
+	IN(&s, 5, 2052, 0xad, 0, 0, 0, 0, 0, 0, 0x00, 0x08, 0x04, 0, 0);
+	IN(&s, 5, 8, 0xbd, 0, 0, 0, 0, 0, 0, 0, 0, 8, 0, 0);
+	IN(&s, 5, 32, 0x5a, 0, 0x2a, 0, 0, 0, 0, 0, 32, 0);
+	NOD(&s, 5, 0xbb, 0, 0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0, 0, 0);
+	IN(&s, 5, 4096, 0x28, 0, 0, 0, 0, 1, 0, 0, 2, 0);
+	IN(&s, 5, 2048, 0xa8, 0, 0, 0, 0, 3, 0, 0, 0, 1, 0, 0);
+	OUT(&s, 5, 2048, 0x2a, 0, 0, 0, 0, 1, 0, 0, 1, 0);
+	NOD(&s, 5, 0x1e, 0, 0, 0, 1, 0);
+	NOD(&s, 5, 0x1b, 0, 0, 0, 0x02, 0);
+	NOD(&s, 5, 0x1e, 0, 0, 0, 0, 0);
+	NOD(&s, 5, 0x1b, 0, 0, 0, 0x02, 0);
+	IN(&s, 5, 8, 0x4a, 0x01, 0, 0, 0x10, 0, 0, 0, 8, 0);
+	NOD(&s, 5, 0x00);
+	NOD(&s, 5, 0x1b, 0, 0, 0, 0x03, 0);
+	logout(&s);
+	save(&s, "cd");
+}
+
 /* Persistent reservations and SPC-2 RESERVE on LU 0. */
 static void reservations(void)
 {
@@ -489,6 +525,7 @@ int main(int argc, char **argv)
 	io(3, false, false, "io-readonly");
 	thin();
 	removable();
+	cd();
 	reservations();
 	control();
 	logout_reset();
