@@ -421,7 +421,11 @@ int scsi_lu_create(struct scsi_target *t, uint64_t lun,
 	uint32_t bsize;
 	int rc;
 
-	ops = bs_find(bstype);
+	dtype = scsi_device_type_find(p->dtype);
+	/* Its backing is the type's state: no store to open on it. */
+	if (dtype && dtype->no_medium)
+		bstype = bs_null_ops.name;
+	ops = dtype && dtype->no_medium ? &bs_null_ops : bs_find(bstype);
 	if (!ops) {
 		char names[256];
 
@@ -448,13 +452,6 @@ int scsi_lu_create(struct scsi_target *t, uint64_t lun,
 		return rc;
 	}
 	dtype = scsi_device_type_find(lu->params.dtype);
-	if (dtype->no_medium) {
-		/* Its backing is the type's state: no store to open on it. */
-		bstype = "null";
-		ops = bs_find(bstype);
-		snprintf(lu->params.bstype, sizeof(lu->params.bstype), "%s",
-			 bstype);
-	}
 	bsize = lu->params.block_size;
 	atomic_init(&lu->refcnt, 1); /* the new map's reference */
 	lu->target = t;
