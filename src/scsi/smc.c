@@ -63,8 +63,6 @@ struct smc_lu {
 	struct smc_lib lib;
 };
 
-bool smc_lu_is_changer(const struct scsi_lu *lu);
-
 static struct smc_lu *smc_of(const struct scsi_lu *lu)
 {
 	return lu->dtype_priv;
@@ -851,6 +849,11 @@ bool smc_lu_is_changer(const struct scsi_lu *lu)
 
 /* ---- management (lunarctl changer ...), main thread ---- */
 
+const struct smc_lib *smc_lu_lib(const struct scsi_lu *lu)
+{
+	return &smc_of(lu)->lib;
+}
+
 static json_t *smc_elem_show(const struct smc_elem *e, enum smc_etype type,
 			     uint16_t addr)
 {
@@ -1235,8 +1238,9 @@ int smc_lu_drive_delete(struct scsi_lu *lu, uint64_t drive_lun, char *err,
 				 "of changer LUN %" PRIu64 "; delete the "
 				 "drives after it first (addresses stay put)",
 				 drive_lun, lu->lun);
+		rc = i == lib.ndt ? -ENOENT : -EBUSY;
 		smc_lib_free(&lib);
-		return i == lib.ndt ? -ENOENT : -EBUSY;
+		return rc;
 	}
 	lib.ndt--;
 	return smc_commit_admin(lu, &lib, err, errlen);

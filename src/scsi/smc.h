@@ -94,6 +94,8 @@ int smc_lib_save(const char *path, const struct smc_lib *lib, char *err,
 /* ---- management of a changer LU (smc.c; main thread) ---- */
 
 bool smc_lu_is_changer(const struct scsi_lu *lu);
+/* The inventory as it is now (main thread, the only one that changes it). */
+const struct smc_lib *smc_lu_lib(const struct scsi_lu *lu);
 /* The inventory, each element with its address. */
 int smc_lu_show(struct scsi_lu *lu, json_t **out, char *err, size_t errlen);
 /* Adds / deletes (the last, empty) storage or import/export elements. */
