@@ -1463,8 +1463,8 @@ static bool ctl_changer_verb(const struct ctl_cmd *cmd, const char *verb)
 	return false;
 }
 
-static int ctl_changer_show(struct ctl *c, const struct ctl_cmd *cmd,
-			    int argc, char **argv)
+static int ctl_changer_show(struct ctl *c, const struct ctl_cmd *cmd, int argc,
+			    char **argv)
 {
 	const char *pos[2] = {NULL, NULL};
 	uint64_t lun;
@@ -1497,11 +1497,11 @@ static int ctl_changer_show(struct ctl *c, const struct ctl_cmd *cmd,
 		if (json_object_get(e, "source"))
 			snprintf(from, sizeof(from), " (from 0x%04llx)",
 				 jint(e, "source"));
-		printf("  0x%04llx  %-14s %-5s %-16s %s%s\n",
-		       jint(e, "address"), what, jbool(e, "full") ? "yes" : "no",
-		       json_object_get(e, "barcode") ? jstr(e, "barcode") : "-",
-		       json_object_get(e, "file") ? jstr(e, "file") : "-",
-		       from);
+		printf(
+		    "  0x%04llx  %-14s %-5s %-16s %s%s\n", jint(e, "address"),
+		    what, jbool(e, "full") ? "yes" : "no",
+		    json_object_get(e, "barcode") ? jstr(e, "barcode") : "-",
+		    json_object_get(e, "file") ? jstr(e, "file") : "-", from);
 	}
 	json_decref(res);
 	return 0;
@@ -1525,12 +1525,11 @@ static int ctl_changer_slot(struct ctl *c, const struct ctl_cmd *cmd, int argc,
 	lun = ctl_lun_arg(cmd, pos[2]);
 	if (count && (ctl_parse_u64(count, &n) || n < 1 || n > 4096))
 		ctl_usage_error(cmd, "bad --count '%s': use 1..4096", count);
-	res = ctl_call(c, json_pack("{s:s, s:s, s:I, s:I, s:b}", "cmd",
-				    add ? "changer.slot_add"
-					: "changer.slot_delete",
-				    "target", pos[1], "lun", (json_int_t)lun,
-				    "count", (json_int_t)n, "import_export",
-				    ie));
+	res = ctl_call(
+	    c, json_pack("{s:s, s:s, s:I, s:I, s:b}", "cmd",
+			 add ? "changer.slot_add" : "changer.slot_delete",
+			 "target", pos[1], "lun", (json_int_t)lun, "count",
+			 (json_int_t)n, "import_export", ie));
 	ctl_done(c, res, "%s %" PRIu64 " %s %s changer LUN %" PRIu64 " of %s",
 		 add ? "Added" : "Deleted", n,
 		 ie ? "import/export element(s)" : "slot(s)",
@@ -1560,11 +1559,10 @@ static int ctl_changer_cartridge(struct ctl *c, const struct ctl_cmd *cmd,
 	lun = ctl_lun_arg(cmd, pos[2]);
 	if (!barcode)
 		ctl_usage_error(cmd, "--barcode B is required");
-	req = json_pack("{s:s, s:s, s:I, s:s}", "cmd",
-			add ? "changer.cartridge_add"
-			    : "changer.cartridge_delete",
-			"target", pos[1], "lun", (json_int_t)lun, "barcode",
-			barcode);
+	req = json_pack(
+	    "{s:s, s:s, s:I, s:s}", "cmd",
+	    add ? "changer.cartridge_add" : "changer.cartridge_delete",
+	    "target", pos[1], "lun", (json_int_t)lun, "barcode", barcode);
 	if (add) {
 		if (!file)
 			ctl_usage_error(cmd, "--file PATH is required: the "
@@ -1577,8 +1575,8 @@ static int ctl_changer_cartridge(struct ctl *c, const struct ctl_cmd *cmd,
 
 			errno = 0;
 			addr = strtoull(slot, &end, 0);
-			if (!isdigit((unsigned char)slot[0]) || errno ||
-			    *end || addr > 0xffff)
+			if (!isdigit((unsigned char)slot[0]) || errno || *end ||
+			    addr > 0xffff)
 				ctl_usage_error(cmd,
 						"bad --slot '%s': an element "
 						"address, 0..65535 (4096 or "
@@ -1603,8 +1601,8 @@ static int ctl_changer_cartridge(struct ctl *c, const struct ctl_cmd *cmd,
 	return 0;
 }
 
-static int ctl_changer_drive(struct ctl *c, const struct ctl_cmd *cmd,
-			     int argc, char **argv)
+static int ctl_changer_drive(struct ctl *c, const struct ctl_cmd *cmd, int argc,
+			     char **argv)
 {
 	const char *pos[4] = {NULL, NULL, NULL, NULL};
 	uint64_t lun, drive;
@@ -1615,15 +1613,14 @@ static int ctl_changer_drive(struct ctl *c, const struct ctl_cmd *cmd,
 	add = ctl_changer_verb(cmd, pos[0]);
 	lun = ctl_lun_arg(cmd, pos[2]);
 	drive = ctl_lun_arg(cmd, pos[3]);
-	res = ctl_call(c, json_pack("{s:s, s:s, s:I, s:I}", "cmd",
-				    add ? "changer.drive_add"
-					: "changer.drive_delete",
-				    "target", pos[1], "lun", (json_int_t)lun,
-				    "drive", (json_int_t)drive));
-	ctl_done(c, res, "%s drive LUN %" PRIu64 " %s changer LUN %" PRIu64
-		 " of %s",
-		 add ? "Added" : "Deleted", drive, add ? "to" : "from", lun,
-		 pos[1]);
+	res = ctl_call(
+	    c, json_pack("{s:s, s:s, s:I, s:I}", "cmd",
+			 add ? "changer.drive_add" : "changer.drive_delete",
+			 "target", pos[1], "lun", (json_int_t)lun, "drive",
+			 (json_int_t)drive));
+	ctl_done(
+	    c, res, "%s drive LUN %" PRIu64 " %s changer LUN %" PRIu64 " of %s",
+	    add ? "Added" : "Deleted", drive, add ? "to" : "from", lun, pos[1]);
 	return 0;
 }
 

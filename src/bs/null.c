@@ -13,7 +13,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-
 static int bs_null_open(const char *path, const struct bs_open_args *args,
 			struct bs_dev **out, char *err, size_t errlen)
 {

@@ -30,8 +30,7 @@ changer_fail(int rc, char *err, size_t errlen, const char *fmt, ...)
 
 /* The changer LU the request names, with the config read lock held; NULL,
  * unlocked, with the message in err otherwise. */
-static struct scsi_lu *changer_lu_rdlock(json_t *req, char *err,
-					 size_t errlen)
+static struct scsi_lu *changer_lu_rdlock(json_t *req, char *err, size_t errlen)
 {
 	const char *name = json_string_value(json_object_get(req, "target"));
 	json_int_t lun = json_integer_value(json_object_get(req, "lun"));
@@ -122,7 +121,8 @@ int mgmt_changer_slot_delete_cmd(json_t *req, json_t **res, char *err,
 int mgmt_changer_cartridge_add_cmd(json_t *req, json_t **res, char *err,
 				   size_t errlen)
 {
-	const char *barcode = json_string_value(json_object_get(req, "barcode"));
+	const char *barcode =
+	    json_string_value(json_object_get(req, "barcode"));
 	const char *file = json_string_value(json_object_get(req, "file"));
 	json_t *slot = json_object_get(req, "slot");
 	bool first = json_is_true(json_object_get(req, "first_empty"));
@@ -134,8 +134,8 @@ int mgmt_changer_cartridge_add_cmd(json_t *req, json_t **res, char *err,
 				    "give the element address in 'slot' or "
 				    "'first_empty': true, not %s",
 				    first ? "both" : "neither");
-	if (slot && (json_integer_value(slot) < 0 ||
-		     json_integer_value(slot) > 0xffff))
+	if (slot &&
+	    (json_integer_value(slot) < 0 || json_integer_value(slot) > 0xffff))
 		return changer_fail(-EINVAL, err, errlen,
 				    "slot %lld is not an element address "
 				    "(0..65535)",
@@ -151,7 +151,8 @@ int mgmt_changer_cartridge_add_cmd(json_t *req, json_t **res, char *err,
 int mgmt_changer_cartridge_delete_cmd(json_t *req, json_t **res, char *err,
 				      size_t errlen)
 {
-	const char *barcode = json_string_value(json_object_get(req, "barcode"));
+	const char *barcode =
+	    json_string_value(json_object_get(req, "barcode"));
 	struct scsi_lu *lu;
 	int rc;
 

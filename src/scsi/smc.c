@@ -376,8 +376,7 @@ static void smc_drive_sync(struct scsi_lu *lu, struct smc_elem *e,
 			  lu->target->name, lu->lun, err);
 		return;
 	}
-	if (e->cart &&
-	    scsi_lu_load(drive, e->cart->file, err, sizeof(err)) < 0)
+	if (e->cart && scsi_lu_load(drive, e->cart->file, err, sizeof(err)) < 0)
 		log_error("target %s: changer LUN %" PRIu64 ": cartridge %s: "
 			  "%s",
 			  lu->target->name, lu->lun, e->cart->barcode, err);
@@ -662,7 +661,7 @@ static void smc_mode_capabilities(const struct scsi_lu *lu,
 	p[1] = 0x12;
 	if (pc == SCSI_MODE_PC_CHANGEABLE)
 		return;
-	p[2] = 0x04 | 0x02; /* StorI/E, StorST */
+	p[2] = 0x04 | 0x02;	   /* StorI/E, StorST */
 	p[5] = 0x08 | 0x04 | 0x02; /* ST -> DT, I/E, ST */
 	p[6] = 0x08 | 0x04 | 0x02; /* I/E -> DT, I/E, ST */
 	p[7] = 0x08 | 0x04 | 0x02; /* DT -> DT, I/E, ST */
@@ -744,7 +743,10 @@ static void smc_lu_exit(struct scsi_lu *lu)
 
 #define SMC_MEMORY SCSI_TIMEOUTS_MEMORY
 /* A move to or from a drive loads or ejects it: up to 10 s (mmc.c). */
-#define SMC_MOVE_TIMEOUTS {.nominal = 1, .recommended = 30}
+#define SMC_MOVE_TIMEOUTS                                                      \
+	{                                                                      \
+		.nominal = 1, .recommended = 30                                \
+	}
 
 static SCSI_OP_ROW(smc_op_init_status, "INITIALIZE ELEMENT STATUS", 0x07, 6,
 		   SCSI_DIR_NONE, SCSI_OP_PR_WRITE, NULL, smc_init_status,
@@ -776,8 +778,8 @@ static const struct scsi_op smc_op_res = {
     .flags = SCSI_OP_PR_READ,
     .parse = smc_res_parse,
     .execute = smc_res,
-    .usage = {0xb8, 0x1f, 0xff, 0xff, 0xff, 0xff, 0x03, 0xff, 0xff, 0xff,
-	      0x00, 0x05},
+    .usage = {0xb8, 0x1f, 0xff, 0xff, 0xff, 0xff, 0x03, 0xff, 0xff, 0xff, 0x00,
+	      0x05},
     .timeouts = SCSI_TIMEOUTS_MEMORY,
 };
 
@@ -891,19 +893,19 @@ int smc_lu_show(struct scsi_lu *lu, json_t **out, char *err, size_t errlen)
 	/* Main thread: the only writer, so no lock to read. */
 	json_array_append_new(a, smc_elem_show(&lib->mt, SMC_ET_MT, 0));
 	for (unsigned i = 0; i < lib->ndt; i++)
-		json_array_append_new(a, smc_elem_show(&lib->dt[i], SMC_ET_DT,
-						       smc_lib_addr(SMC_ET_DT,
-								    i)));
+		json_array_append_new(
+		    a, smc_elem_show(&lib->dt[i], SMC_ET_DT,
+				     smc_lib_addr(SMC_ET_DT, i)));
 	for (unsigned i = 0; i < lib->nie; i++)
-		json_array_append_new(a, smc_elem_show(&lib->ie[i], SMC_ET_IE,
-						       smc_lib_addr(SMC_ET_IE,
-								    i)));
+		json_array_append_new(
+		    a, smc_elem_show(&lib->ie[i], SMC_ET_IE,
+				     smc_lib_addr(SMC_ET_IE, i)));
 	for (unsigned i = 0; i < lib->nst; i++)
-		json_array_append_new(a, smc_elem_show(&lib->st[i], SMC_ET_ST,
-						       smc_lib_addr(SMC_ET_ST,
-								    i)));
-	*out = json_pack("{s:s, s:o}", "state", lu->params.backing, "elements",
-			 a);
+		json_array_append_new(
+		    a, smc_elem_show(&lib->st[i], SMC_ET_ST,
+				     smc_lib_addr(SMC_ET_ST, i)));
+	*out =
+	    json_pack("{s:s, s:o}", "state", lu->params.backing, "elements", a);
 	if (!*out) {
 		snprintf(err, errlen, "out of memory");
 		return -ENOMEM;
@@ -911,8 +913,8 @@ int smc_lu_show(struct scsi_lu *lu, json_t **out, char *err, size_t errlen)
 	return 0;
 }
 
-static int smc_dup_for_admin(struct scsi_lu *lu, struct smc_lib *lib,
-			     char *err, size_t errlen)
+static int smc_dup_for_admin(struct scsi_lu *lu, struct smc_lib *lib, char *err,
+			     size_t errlen)
 {
 	if (smc_lib_dup(lib, &smc_of(lu)->lib)) {
 		snprintf(err, errlen, "out of memory");
@@ -955,8 +957,8 @@ int smc_lu_slots_add(struct scsi_lu *lu, unsigned count, bool ie, char *err,
 	return smc_commit_admin(lu, &lib, err, errlen);
 }
 
-int smc_lu_slots_delete(struct scsi_lu *lu, unsigned count, bool ie,
-			char *err, size_t errlen)
+int smc_lu_slots_delete(struct scsi_lu *lu, unsigned count, bool ie, char *err,
+			size_t errlen)
 {
 	struct smc_lib lib;
 	struct smc_elem *v;
@@ -1154,8 +1156,8 @@ int smc_lu_cart_delete(struct scsi_lu *lu, const char *barcode, char *err,
 int smc_lu_drive_add(struct scsi_lu *lu, uint64_t drive_lun, char *err,
 		     size_t errlen)
 {
-	struct scsi_lu *drive = scsi_lun_map_find(lu->target->lun_map,
-						  drive_lun);
+	struct scsi_lu *drive =
+	    scsi_lun_map_find(lu->target->lun_map, drive_lun);
 	struct smc_lib lib;
 	struct smc_elem *grown;
 	int rc;
@@ -1189,8 +1191,10 @@ int smc_lu_drive_add(struct scsi_lu *lu, uint64_t drive_lun, char *err,
 	}
 	if (lib.ndt >= SMC_MAX_DT ||
 	    !(grown = realloc(lib.dt, (lib.ndt + 1) * sizeof(*lib.dt)))) {
-		snprintf(err, errlen, "changer LUN %" PRIu64 " can have no "
-			 "more drives", lu->lun);
+		snprintf(err, errlen,
+			 "changer LUN %" PRIu64 " can have no "
+			 "more drives",
+			 lu->lun);
 		smc_lib_free(&lib);
 		return -ENOSPC;
 	}

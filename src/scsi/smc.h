@@ -101,8 +101,8 @@ int smc_lu_show(struct scsi_lu *lu, json_t **out, char *err, size_t errlen);
 /* Adds / deletes (the last, empty) storage or import/export elements. */
 int smc_lu_slots_add(struct scsi_lu *lu, unsigned count, bool ie, char *err,
 		     size_t errlen);
-int smc_lu_slots_delete(struct scsi_lu *lu, unsigned count, bool ie,
-			char *err, size_t errlen);
+int smc_lu_slots_delete(struct scsi_lu *lu, unsigned count, bool ie, char *err,
+			size_t errlen);
 /* A cartridge (file, barcode) into an empty slot or I/E element (addr),
  * or the first empty slot (addr < 0). */
 int smc_lu_cart_add(struct scsi_lu *lu, int addr, const char *barcode,

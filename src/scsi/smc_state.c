@@ -279,8 +279,7 @@ static int smc_elem_from_json(json_t *o, enum smc_etype type, const char *what,
 			 what, i, SMC_BARCODE_MAX);
 		return -EINVAL;
 	}
-	e->cart =
-	    smc_cart_new(json_string_value(bc), json_string_value(file));
+	e->cart = smc_cart_new(json_string_value(bc), json_string_value(file));
 	if (!e->cart) {
 		snprintf(err, errlen, "out of memory");
 		return -ENOMEM;
@@ -341,9 +340,8 @@ static int smc_lib_check(const struct smc_lib *lib, char *err, size_t errlen)
 		for (unsigned i = 0; i < counts[s]; i++) {
 			struct smc_elem *e = &sets[s][i];
 
-			if (e->cart &&
-			    smc_lib_find_barcode(lib, e->cart->barcode, NULL) !=
-				e) {
+			if (e->cart && smc_lib_find_barcode(
+					   lib, e->cart->barcode, NULL) != e) {
 				snprintf(err, errlen,
 					 "barcode '%s' is on two cartridges",
 					 e->cart->barcode);
@@ -372,7 +370,8 @@ int smc_lib_from_json(json_t *root, struct smc_lib *lib, char *err,
 		return -EINVAL;
 	}
 	if (json_integer_value(ver) != SMC_STATE_VERSION) {
-		snprintf(err, errlen, "version %lld is not known; this lunard "
+		snprintf(err, errlen,
+			 "version %lld is not known; this lunard "
 			 "reads version %d",
 			 (long long)json_integer_value(ver), SMC_STATE_VERSION);
 		return -EINVAL;

@@ -40,18 +40,18 @@
 #include "check.h"
 #include "login.h"
 
-#define INITIATOR	    "iqn.2026-11.org.lunar:changer-io"
-#define INITIATOR_HOLD	    "iqn.2026-11.org.lunar:changer-hold"
-#define BLOCK		    2048u
-#define KEY_NOT_READY	    0x2
-#define KEY_ILLEGAL	    0x5
-#define KEY_UNIT_ATTENTION  0x6
-#define ASC_INVALID_OPCODE  0x2000
-#define ASC_INVALID_ELEMENT 0x2101
-#define ASC_DEST_FULL	    0x3b0d
-#define ASC_SOURCE_EMPTY    0x3b0e
-#define ASC_REMOVAL_PREVENT 0x5302
-#define ASC_NOT_PRESENT	    0x3a00
+#define INITIATOR	     "iqn.2026-11.org.lunar:changer-io"
+#define INITIATOR_HOLD	     "iqn.2026-11.org.lunar:changer-hold"
+#define BLOCK		     2048u
+#define KEY_NOT_READY	     0x2
+#define KEY_ILLEGAL	     0x5
+#define KEY_UNIT_ATTENTION   0x6
+#define ASC_INVALID_OPCODE   0x2000
+#define ASC_INVALID_ELEMENT  0x2101
+#define ASC_DEST_FULL	     0x3b0d
+#define ASC_SOURCE_EMPTY     0x3b0e
+#define ASC_REMOVAL_PREVENT  0x5302
+#define ASC_NOT_PRESENT	     0x3a00
 #define ASC_MAY_HAVE_CHANGED 0x2800
 
 struct lu {
@@ -74,8 +74,8 @@ static uint32_t get_be24(const uint8_t *p)
 	return (uint32_t)p[0] << 16 | (uint32_t)p[1] << 8 | p[2];
 }
 
-static struct scsi_task *run(struct lu *u, const uint8_t *cdb, int len,
-			     int dir, int xfer)
+static struct scsi_task *run(struct lu *u, const uint8_t *cdb, int len, int dir,
+			     int xfer)
 {
 	struct scsi_task *task =
 	    scsi_create_task(len, (unsigned char *)cdb, dir, xfer);
@@ -89,8 +89,8 @@ static struct scsi_task *run(struct lu *u, const uint8_t *cdb, int len,
 }
 
 /* A CDB without data; key < 0: GOOD expected. */
-static void expect(struct lu *u, const char *what, const uint8_t *cdb,
-		   int len, int key, int ascq)
+static void expect(struct lu *u, const char *what, const uint8_t *cdb, int len,
+		   int key, int ascq)
 {
 	struct scsi_task *t = run(u, cdb, len, SCSI_XFER_NONE, 0);
 
@@ -210,8 +210,8 @@ static void check_identity(void)
 		const uint8_t *p = t->datain.data + 4 + t->datain.data[3];
 		const uint16_t want[8] = {0, 1, 0x1000, 4, 0x100, 1, 1, 2};
 
-		check((p[0] & 0x3f) == 0x1d && p[1] == 0x12, "page 1Dh header %02x %02x",
-		      p[0], p[1]);
+		check((p[0] & 0x3f) == 0x1d && p[1] == 0x12,
+		      "page 1Dh header %02x %02x", p[0], p[1]);
 		for (int i = 0; i < 8; i++)
 			check(get_be16(p + 2 + 2 * i) == want[i],
 			      "page 1Dh field %d: %u, want %u", i,
@@ -264,8 +264,7 @@ static void check_res(void)
 	      "RES slots from 1001h: %d bytes", t->datain.size);
 	if (t->datain.size == 8 + 8 + 2 * 48) {
 		check(get_be16(d) == 0x1001 && get_be16(d + 2) == 2 &&
-			  d[8] == 2 && (d[9] & 0x80) &&
-			  get_be16(d + 10) == 48,
+			  d[8] == 2 && (d[9] & 0x80) && get_be16(d + 10) == 48,
 		      "RES slots: header or page header wrong");
 		check(get_be16(d + 16) == 0x1001 && (d[18] & 0x09) == 0x09 &&
 			  memcmp(d + 28, "B0002   ", 8) == 0,
@@ -282,8 +281,8 @@ static void check_res(void)
 	check(e && type == 4 && dlen >= 16,
 	      "RES DVCID: drive 1 missing or short (%d)", dlen);
 	if (e && dlen >= 16) {
-		struct scsi_task *v = iscsi_inquiry_sync(
-		    drv1.iscsi, drv1.lun, 1, 0x83, 255);
+		struct scsi_task *v =
+		    iscsi_inquiry_sync(drv1.iscsi, drv1.lun, 1, 0x83, 255);
 		const uint8_t *id = e + 12;
 		int found = 0;
 
@@ -406,8 +405,8 @@ static void check_others(void)
 	const uint8_t xchg[12] = {0xa6};
 
 	expect(&chg, "INITIALIZE ELEMENT STATUS", ies, 6, -1, 0);
-	expect(&chg, "INITIALIZE ELEMENT STATUS WITH RANGE 1000h", iesr, 10,
-	       -1, 0);
+	expect(&chg, "INITIALIZE ELEMENT STATUS WITH RANGE 1000h", iesr, 10, -1,
+	       0);
 	iesr[2] = 0x50;
 	expect(&chg, "INITIALIZE ELEMENT STATUS WITH RANGE 5000h", iesr, 10,
 	       KEY_ILLEGAL, ASC_INVALID_ELEMENT);
@@ -443,7 +442,7 @@ static int load_image(const char *path)
 }
 
 static int lu_connect(struct lu *u, const char *url, const char *name,
-		   const char *initiator, bool tur)
+		      const char *initiator, bool tur)
 {
 	u->name = name;
 	u->iscsi = itest_login(url, initiator, &u->lun, tur);

@@ -50,8 +50,7 @@ static void write_file(const char *path, const char *text)
 	fclose(f);
 }
 
-static int add_changer(uint64_t lun, const char *path, char *err,
-		       size_t errlen)
+static int add_changer(uint64_t lun, const char *path, char *err, size_t errlen)
 {
 	struct scsi_lu_params p;
 
@@ -96,7 +95,8 @@ static int smc_teardown(void **state)
 	return system(cmd) == 0 ? 0 : -1;
 }
 
-#define smc_test(fn) cmocka_unit_test_setup_teardown(fn, smc_setup, smc_teardown)
+#define smc_test(fn)                                                           \
+	cmocka_unit_test_setup_teardown(fn, smc_setup, smc_teardown)
 
 static void run_in(struct ht_cmd *hc, const uint8_t *cdb, unsigned len,
 		   uint32_t edtl)
@@ -438,7 +438,8 @@ static void test_move_slots(void **state)
 	expect_move(0x100, 0x100, 0, 0, 0);
 	/* Transport other than 0, INVERT. */
 	uint8_t cdb[12] = {0xa5, 0, 0, 1, 0x01, 0x00, 0x10, 0x00};
-	ht_expect_sense(&ht_nexus, CHG_LUN, cdb, 12, SCSI_SK_ILLEGAL_REQUEST, ASC_ELEM);
+	ht_expect_sense(&ht_nexus, CHG_LUN, cdb, 12, SCSI_SK_ILLEGAL_REQUEST,
+			ASC_ELEM);
 	cdb[3] = 0;
 	cdb[10] = 1;
 	ht_expect_invalid_field(&ht_nexus, CHG_LUN, cdb, 12, SCSI_DIR_NONE, 0,
@@ -458,10 +459,12 @@ static void test_others(void **state)
 	ht_expect_good(&ht_nexus, CHG_LUN, ies, 6);
 	ht_expect_good(&ht_nexus, CHG_LUN, iesr, 10);
 	iesr[3] = 0x03;
-	ht_expect_sense(&ht_nexus, CHG_LUN, iesr, 10, SCSI_SK_ILLEGAL_REQUEST, ASC_ELEM);
+	ht_expect_sense(&ht_nexus, CHG_LUN, iesr, 10, SCSI_SK_ILLEGAL_REQUEST,
+			ASC_ELEM);
 	ht_expect_good(&ht_nexus, CHG_LUN, pos, 10);
 	pos[5] = 0x01;
-	ht_expect_sense(&ht_nexus, CHG_LUN, pos, 10, SCSI_SK_ILLEGAL_REQUEST, ASC_ELEM);
+	ht_expect_sense(&ht_nexus, CHG_LUN, pos, 10, SCSI_SK_ILLEGAL_REQUEST,
+			ASC_ELEM);
 	/* PREVENT counts on the LU; 10b is not SMC's. */
 	ht_expect_good(&ht_nexus, CHG_LUN, pam, 6);
 	assert_int_equal(ht_lu(CHG_LUN)->nr_prevent, 1);
@@ -469,9 +472,10 @@ static void test_others(void **state)
 	ht_expect_good(&ht_nexus, CHG_LUN, pam, 6);
 	assert_int_equal(ht_lu(CHG_LUN)->nr_prevent, 0);
 	pam[4] = 2;
-	ht_expect_invalid_field(&ht_nexus, CHG_LUN, pam, 6, SCSI_DIR_NONE, 0,
-				4, 1);
-	ht_expect_sense(&ht_nexus, CHG_LUN, xchg, 12, SCSI_SK_ILLEGAL_REQUEST, 0x20, 0x00);
+	ht_expect_invalid_field(&ht_nexus, CHG_LUN, pam, 6, SCSI_DIR_NONE, 0, 4,
+				1);
+	ht_expect_sense(&ht_nexus, CHG_LUN, xchg, 12, SCSI_SK_ILLEGAL_REQUEST,
+			0x20, 0x00);
 }
 
 static void test_inquiry_and_mode(void **state)
@@ -514,8 +518,7 @@ static void test_admin(void **state)
 	assert_int_equal(smc_lu_cart_add(lu, -1, "C3", file, err, sizeof(err)),
 			 0);
 	assert_int_equal(
-	    smc_lu_cart_add(lu, 0x1003, "C3", file, err, sizeof(err)),
-	    -EEXIST);
+	    smc_lu_cart_add(lu, 0x1003, "C3", file, err, sizeof(err)), -EEXIST);
 	assert_int_equal(
 	    smc_lu_cart_add(lu, 0x1001, "D 4", file, err, sizeof(err)),
 	    -EINVAL);
@@ -524,7 +527,8 @@ static void test_admin(void **state)
 	    -EINVAL);
 	assert_non_null(strstr(err, "/no/such"));
 	/* The admin's change is a unit attention for the initiators. */
-	ht_expect_sense(&ht_nexus, CHG_LUN, tur, 6, SCSI_SK_UNIT_ATTENTION, 0x28, 0x00);
+	ht_expect_sense(&ht_nexus, CHG_LUN, tur, 6, SCSI_SK_UNIT_ATTENTION,
+			0x28, 0x00);
 	ht_expect_good(&ht_nexus, CHG_LUN, tur, 6);
 	/* The mail slot is locked while an initiator prevents removal. */
 	uint8_t pam[6] = {0x1e, 0, 0, 0, 1, 0};
@@ -546,7 +550,8 @@ static void test_admin(void **state)
 			 -ENOENT);
 	assert_int_equal(smc_lu_drive_delete(lu, 1, err, sizeof(err)), -EBUSY);
 	assert_int_equal(smc_lu_drive_add(lu, 0, err, sizeof(err)), -EINVAL);
-	ht_expect_sense(&ht_nexus, CHG_LUN, tur, 6, SCSI_SK_UNIT_ATTENTION, 0x28, 0x00);
+	ht_expect_sense(&ht_nexus, CHG_LUN, tur, 6, SCSI_SK_UNIT_ATTENTION,
+			0x28, 0x00);
 }
 
 /* ---- the table's CDB usage data ---- */
