@@ -26,8 +26,13 @@
  * (MOVE MEDIUM is posted there; lunarctl runs there), each change on a
  * copy written to the state file first, then swapped in under the lock.
  * A MOVE MEDIUM holds a reference on its changer LU; the command itself
- * stays valid until scsi_cmd_complete (scsi.h), so an abort or a dying
- * session only waits for the move, which lasts as long as a drive load.
+ * stays valid until scsi_cmd_complete (scsi.h), so an abort, a LU reset
+ * or a dying session only waits for the move, which lasts as long as a
+ * drive load (at most about 10 s, mmc.c). An aborted move still happens
+ * whole (the robot does not stop half way); its initiator learns where
+ * the cartridge is from READ ELEMENT STATUS. The drive LU is looked up on
+ * the main thread, which alone changes the LUN maps, so no reference on
+ * it crosses threads.
  */
 #include "scsi/smc.h"
 
@@ -776,6 +781,10 @@ static const struct scsi_op smc_op_res = {
     .cdb_len = 12,
     .dir = SCSI_DIR_READ,
     .flags = SCSI_OP_PR_READ,
+    /* Every element with tags and identifiers, in four pages. */
+    .max_data = 8 + 4 * 8 +
+		(1 + SMC_MAX_DT + SMC_MAX_IE + SMC_MAX_ST) *
+		    (SMC_DESC_BASE + SMC_VOLTAG_LEN + SMC_DVCID_LEN),
     .parse = smc_res_parse,
     .execute = smc_res,
     .usage = {0xb8, 0x1f, 0xff, 0xff, 0xff, 0xff, 0x03, 0xff, 0xff, 0xff, 0x00,
