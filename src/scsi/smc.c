@@ -127,6 +127,10 @@ static void smc_desc_build(const struct smc_elem *e, enum smc_etype type,
 	default:
 		break;
 	}
+	/* The drive's LUN on this target, where the 3-bit field holds it
+	 * (LU VALID), for software that matches drives by address. */
+	if (type == SMC_ET_DT && e->lun < 8)
+		d[6] = (uint8_t)(0x10 | e->lun);
 	if (type == SMC_ET_DT && !e->dvcid[0]) {
 		d[2] |= 0x04; /* EXCEPT: the drive LU is not there */
 		d[4] = 0x3b;

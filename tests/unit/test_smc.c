@@ -287,6 +287,8 @@ static void test_res_all(void **state)
 	assert_int_equal(get_be24(d + 5), 2 * DESC_VT);
 	assert_int_equal(get_be16(d + 8), 1);
 	assert_int_equal(d[10], 0x08);
+	assert_int_equal(d[8 + 6], 0x10 | CD_LUN); /* LU VALID, LUN */
+	assert_int_equal(d[8 + DESC_VT + 6], 0x10 | 7);
 	assert_int_equal(get_be16(d + 8 + DESC_VT), 2);
 	assert_int_equal(d[8 + DESC_VT + 2], 0x08 | 0x04);
 	assert_int_equal(d[8 + DESC_VT + 4], 0x3b);
