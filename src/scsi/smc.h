@@ -2,7 +2,7 @@
  * The medium changer (SMC-3, smc.c) as the rest of lunar sees it: its
  * library model (smc_state.c: elements, cartridges, the JSON state file)
  * and what the management of a changer LU (lunarctl changer ...) calls,
- * on the main thread.
+ * on the main thread (smc_admin.c).
  *
  * Element addresses are fixed by element type and index, so that adding
  * a drive never moves a slot: the medium transport element (the robot) is
@@ -91,7 +91,7 @@ int smc_lib_load(const char *path, struct smc_lib *lib, char *err,
 int smc_lib_save(const char *path, const struct smc_lib *lib, char *err,
 		 size_t errlen);
 
-/* ---- management of a changer LU (smc.c; main thread) ---- */
+/* ---- management of a changer LU (smc_admin.c; main thread) ---- */
 
 bool smc_lu_is_changer(const struct scsi_lu *lu);
 /* The inventory as it is now (main thread, the only one that changes it). */
