@@ -448,6 +448,38 @@ static void test_move_slots(void **state)
 				10, 0);
 }
 
+/*
+ * An abort that arrives while the move is with the main thread (here the
+ * reactor plays both): the command ends once, TASK ABORTED, and the move
+ * happened whole.
+ */
+static void test_move_aborted(void **state)
+{
+	uint8_t cdb[12] = {0xa5, 0, 0, 0, 0x10, 0x00, 0x01, 0x00};
+	struct ht_cmd hc;
+
+	ht_cmd_init(&hc, &ht_nexus, CHG_LUN, cdb, 12, SCSI_DIR_NONE, 0, NULL);
+	ht_start(&hc);
+	ht_abort(&hc);
+	ht_wait(&hc);
+	assert_int_equal(hc.done_calls, 1);
+	assert_int_equal(hc.c.status, SAM_STAT_TASK_ABORTED);
+	ht_release(&hc);
+	assert_null(smc_lu_lib(ht_lu(CHG_LUN))->st[0].cart);
+	assert_string_equal(smc_lu_lib(ht_lu(CHG_LUN))->ie[0].cart->barcode,
+			    "A1");
+}
+
+/* A drive that cannot load the cartridge's file (the test store wants a
+ * size): MEDIUM ERROR, and nothing moved. */
+static void test_move_load_fails(void **state)
+{
+	expect_move(0x1000, 0x0001, SCSI_SK_MEDIUM_ERROR, 0x30, 0x00);
+	assert_non_null(smc_lu_lib(ht_lu(CHG_LUN))->st[0].cart);
+	assert_null(smc_lu_lib(ht_lu(CHG_LUN))->dt[0].cart);
+	assert_true(atomic_load(&ht_lu(CD_LUN)->medium_absent));
+}
+
 /* ---- the other commands ---- */
 
 static void test_others(void **state)
@@ -643,6 +675,8 @@ int main(void)
 	    smc_test(test_res_select),
 	    smc_test(test_res_dvcid),
 	    smc_test(test_move_slots),
+	    smc_test(test_move_aborted),
+	    smc_test(test_move_load_fails),
 	    smc_test(test_others),
 	    smc_test(test_inquiry_and_mode),
 	    smc_test(test_admin),
