@@ -1450,6 +1450,180 @@ static int ctl_system_show(struct ctl *c, const struct ctl_cmd *cmd, int argc,
 	return 0;
 }
 
+/* ---- medium changers ------------------------------------------------ */
+
+/* "add" or "delete", the first positional of changer slot/cartridge/drive. */
+static bool ctl_changer_verb(const struct ctl_cmd *cmd, const char *verb)
+{
+	if (strcmp(verb, "add") == 0)
+		return true;
+	if (strcmp(verb, "delete") != 0)
+		ctl_usage_error(cmd, "unknown action '%s': use add or delete",
+				verb);
+	return false;
+}
+
+static int ctl_changer_show(struct ctl *c, const struct ctl_cmd *cmd, int argc,
+			    char **argv)
+{
+	const char *pos[2] = {NULL, NULL};
+	uint64_t lun;
+	json_t *res, *elems, *e;
+	size_t i;
+
+	ctl_args(cmd, argc, argv, NULL, pos, 2, 2);
+	lun = ctl_lun_arg(cmd, pos[1]);
+	res = ctl_call(c, json_pack("{s:s, s:s, s:I}", "cmd", "changer.show",
+				    "target", pos[0], "lun", (json_int_t)lun));
+	if (ctl_json_out(c, res)) {
+		json_decref(res);
+		return 0;
+	}
+	printf("Changer LUN %" PRIu64 " of %s (state %s)\n", lun, pos[0],
+	       jstr(res, "state"));
+	printf("  %-7s %-14s %-5s %-16s %s\n", "ADDRESS", "ELEMENT", "FULL",
+	       "BARCODE", "FILE");
+	elems = json_object_get(res, "elements");
+	json_array_foreach(elems, i, e)
+	{
+		char what[32], from[32] = "";
+
+		if (json_object_get(e, "lun"))
+			snprintf(what, sizeof(what), "drive LUN %lld%s",
+				 jint(e, "lun"),
+				 jbool(e, "present") ? "" : "?");
+		else
+			snprintf(what, sizeof(what), "%s", jstr(e, "type"));
+		if (json_object_get(e, "source"))
+			snprintf(from, sizeof(from), " (from 0x%04llx)",
+				 jint(e, "source"));
+		printf(
+		    "  0x%04llx  %-14s %-5s %-16s %s%s\n", jint(e, "address"),
+		    what, jbool(e, "full") ? "yes" : "no",
+		    json_object_get(e, "barcode") ? jstr(e, "barcode") : "-",
+		    json_object_get(e, "file") ? jstr(e, "file") : "-", from);
+	}
+	json_decref(res);
+	return 0;
+}
+
+static int ctl_changer_slot(struct ctl *c, const struct ctl_cmd *cmd, int argc,
+			    char **argv)
+{
+	const char *pos[3] = {NULL, NULL, NULL}, *count = NULL;
+	bool ie = false, add;
+	struct ctl_opt opts[] = {
+	    {"count", true, &count, NULL},
+	    {"import-export", false, NULL, &ie},
+	    {0},
+	};
+	uint64_t lun, n = 1;
+	json_t *res;
+
+	ctl_args(cmd, argc, argv, opts, pos, 3, 3);
+	add = ctl_changer_verb(cmd, pos[0]);
+	lun = ctl_lun_arg(cmd, pos[2]);
+	if (count && (ctl_parse_u64(count, &n) || n < 1 || n > 4096))
+		ctl_usage_error(cmd, "bad --count '%s': use 1..4096", count);
+	res = ctl_call(
+	    c, json_pack("{s:s, s:s, s:I, s:I, s:b}", "cmd",
+			 add ? "changer.slot_add" : "changer.slot_delete",
+			 "target", pos[1], "lun", (json_int_t)lun, "count",
+			 (json_int_t)n, "import_export", ie));
+	ctl_done(c, res, "%s %" PRIu64 " %s %s changer LUN %" PRIu64 " of %s",
+		 add ? "Added" : "Deleted", n,
+		 ie ? "import/export element(s)" : "slot(s)",
+		 add ? "to" : "from", lun, pos[1]);
+	return 0;
+}
+
+static int ctl_changer_cartridge(struct ctl *c, const struct ctl_cmd *cmd,
+				 int argc, char **argv)
+{
+	const char *pos[3] = {NULL, NULL, NULL}, *slot = NULL, *barcode = NULL,
+		   *file = NULL;
+	bool first = false, add;
+	struct ctl_opt opts[] = {
+	    {"slot", true, &slot, NULL},
+	    {"first-empty", false, NULL, &first},
+	    {"barcode", true, &barcode, NULL},
+	    {"file", true, &file, NULL},
+	    {0},
+	};
+	uint64_t lun, addr = 0;
+	json_t *req, *res;
+	char *path = NULL;
+
+	ctl_args(cmd, argc, argv, opts, pos, 3, 3);
+	add = ctl_changer_verb(cmd, pos[0]);
+	lun = ctl_lun_arg(cmd, pos[2]);
+	if (!barcode)
+		ctl_usage_error(cmd, "--barcode B is required");
+	req = json_pack(
+	    "{s:s, s:s, s:I, s:s}", "cmd",
+	    add ? "changer.cartridge_add" : "changer.cartridge_delete",
+	    "target", pos[1], "lun", (json_int_t)lun, "barcode", barcode);
+	if (add) {
+		if (!file)
+			ctl_usage_error(cmd, "--file PATH is required: the "
+					     "image a drive loads");
+		if (!!slot == first)
+			ctl_usage_error(cmd, "give --slot ADDR or "
+					     "--first-empty");
+		if (slot) {
+			char *end;
+
+			errno = 0;
+			addr = strtoull(slot, &end, 0);
+			if (!isdigit((unsigned char)slot[0]) || errno || *end ||
+			    addr > 0xffff)
+				ctl_usage_error(cmd,
+						"bad --slot '%s': an element "
+						"address, 0..65535 (4096 or "
+						"0x1000)",
+						slot);
+		}
+		path = ctl_abs_path(file);
+		json_object_set_new(req, "file", json_string(path));
+		if (slot)
+			json_object_set_new(req, "slot",
+					    json_integer((json_int_t)addr));
+		else
+			json_object_set_new(req, "first_empty", json_true());
+	} else if (slot || first || file) {
+		ctl_usage_error(cmd, "cartridge delete takes only --barcode");
+	}
+	res = ctl_call(c, req);
+	ctl_done(c, res, "%s cartridge %s %s changer LUN %" PRIu64 " of %s",
+		 add ? "Added" : "Deleted", barcode, add ? "to" : "from", lun,
+		 pos[1]);
+	free(path);
+	return 0;
+}
+
+static int ctl_changer_drive(struct ctl *c, const struct ctl_cmd *cmd, int argc,
+			     char **argv)
+{
+	const char *pos[4] = {NULL, NULL, NULL, NULL};
+	uint64_t lun, drive;
+	bool add;
+	json_t *res;
+
+	ctl_args(cmd, argc, argv, NULL, pos, 4, 4);
+	add = ctl_changer_verb(cmd, pos[0]);
+	lun = ctl_lun_arg(cmd, pos[2]);
+	drive = ctl_lun_arg(cmd, pos[3]);
+	res = ctl_call(
+	    c, json_pack("{s:s, s:s, s:I, s:I}", "cmd",
+			 add ? "changer.drive_add" : "changer.drive_delete",
+			 "target", pos[1], "lun", (json_int_t)lun, "drive",
+			 (json_int_t)drive));
+	ctl_done(
+	    c, res, "%s drive LUN %" PRIu64 " %s changer LUN %" PRIu64 " of %s",
+	    add ? "Added" : "Deleted", drive, add ? "to" : "from", lun, pos[1]);
+	return 0;
+}
+
 /* ---- the command table and help ------------------------------------ */
 
 static int ctl_help(struct ctl *c, const struct ctl_cmd *cmd, int argc,
@@ -1464,7 +1638,7 @@ static const struct ctl_cmd ctl_cmds[] = {
     {"target", "show", "IQN", "show one target with its LUNs and sessions",
      ctl_target_show},
     {"lun", "create",
-     "IQN LUN --backing PATH [--type disk|cd] [--bstype "
+     "IQN LUN --backing PATH [--type disk|cd|changer] [--bstype "
      "rdwr|aio|uring|null|rbd] [--bs-opts OPTS] "
      "[--size SIZE] [--block-size 512|4096] [--physical-block-size N] "
      "[--readonly] [--direct|--buffered] [--thin] [--removable] [--serial S]",
@@ -1492,6 +1666,22 @@ static const struct ctl_cmd ctl_cmds[] = {
      "cd gets that image (e.g. another ISO) instead; initiators see a new "
      "medium",
      ctl_lun_load},
+    {"changer", "show", "IQN LUN",
+     "list a changer's elements: address, cartridge, barcode, file",
+     ctl_changer_show},
+    {"changer", "slot", "add|delete IQN LUN [--count N] [--import-export]",
+     "add slots (or import/export elements) to a changer, or delete its "
+     "last ones, which must be empty",
+     ctl_changer_slot},
+    {"changer", "cartridge",
+     "add|delete IQN LUN --barcode B [--file PATH --slot ADDR|--first-empty]",
+     "put a cartridge (an image file with a barcode) into an empty slot or "
+     "import/export element, or take one out (not from a drive)",
+     ctl_changer_cartridge},
+    {"changer", "drive", "add|delete IQN LUN DRIVELUN",
+     "make LUN DRIVELUN of the same target (a cd or tape) a drive of the "
+     "changer, or remove its last drive (empty)",
+     ctl_changer_drive},
     {"lun", "activate", "IQN LUN --group ID",
      "make this gateway's port group ID the owner of a LUN that several "
      "gateways serve (an rbd LUN): the old owner lets go or is fenced; "

@@ -223,6 +223,10 @@ static inline uint64_t bs_dev_size(const struct bs_dev *dev)
 /* Any thread: tells the owner that the medium's size changed. */
 void bs_dev_resized(struct bs_dev *dev);
 
+/* The null store (null.c), by name "null"; named here for the LUs that
+ * get it whatever their bstype (a medium changer, device.h no_medium). */
+extern struct bs_ops bs_null_ops;
+
 #define BS_REGISTER(ops)                                                       \
 	static void __attribute__((constructor)) bs_register_##ops(void)       \
 	{                                                                      \

@@ -13,8 +13,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static struct bs_ops bs_null_ops;
-
 static int bs_null_open(const char *path, const struct bs_open_args *args,
 			struct bs_dev **out, char *err, size_t errlen)
 {
@@ -74,7 +72,7 @@ static int bs_null_lba_status(struct bs_dev *dev, uint64_t offset, uint64_t len,
 	return 0;
 }
 
-static struct bs_ops bs_null_ops = {
+struct bs_ops bs_null_ops = {
     .name = "null",
     .open = bs_null_open,
     .close = bs_null_close,

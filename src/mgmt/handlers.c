@@ -1258,6 +1258,27 @@ static const struct mgmt_cmd mgmt_cmds[] = {
      mgmt_tpg_remove_portal_cmd,
      {STR("target"), INT("id"), STR("portal")}},
     {"tpg.list", mgmt_tpg_list_cmd, {STR("target")}},
+    /* A medium changer's inventory (changer.c). */
+    {"changer.show", mgmt_changer_show_cmd, {STR("target"), INT("lun")}},
+    {"changer.slot_add",
+     mgmt_changer_slot_add_cmd,
+     {STR("target"), INT("lun"), INT_O("count"), BOOL("import_export")}},
+    {"changer.slot_delete",
+     mgmt_changer_slot_delete_cmd,
+     {STR("target"), INT("lun"), INT_O("count"), BOOL("import_export")}},
+    {"changer.cartridge_add",
+     mgmt_changer_cartridge_add_cmd,
+     {STR("target"), INT("lun"), STR("barcode"), STR("file"), INT_O("slot"),
+      BOOL("first_empty")}},
+    {"changer.cartridge_delete",
+     mgmt_changer_cartridge_delete_cmd,
+     {STR("target"), INT("lun"), STR("barcode")}},
+    {"changer.drive_add",
+     mgmt_changer_drive_add_cmd,
+     {STR("target"), INT("lun"), INT("drive")}},
+    {"changer.drive_delete",
+     mgmt_changer_drive_delete_cmd,
+     {STR("target"), INT("lun"), INT("drive")}},
 };
 
 static const char *const mgmt_type_names[] = {
@@ -1376,7 +1397,7 @@ static int mgmt_dispatch(json_t *req, json_t **res, char *err, size_t errlen)
 		int rc = mgmt_check_args(&mgmt_cmds[i], req, err, errlen);
 		return rc ? rc : mgmt_cmds[i].fn(req, res, err, errlen);
 	}
-	char list[768];
+	char list[1024];
 	size_t used = 0;
 	for (size_t i = 0; i < sizeof(mgmt_cmds) / sizeof(mgmt_cmds[0]); i++) {
 		int n = snprintf(list + used, sizeof(list) - used, "%s%s",

@@ -99,6 +99,21 @@ json_t *mgmt_handle_request(const char *line, size_t len);
 int mgmt_portal_add(struct scsi_target *t, const char *addr, char *err,
 		    size_t errlen);
 
+/* changer.c: the changer.* commands (a medium changer's inventory). */
+int mgmt_changer_show_cmd(json_t *req, json_t **res, char *err, size_t errlen);
+int mgmt_changer_slot_add_cmd(json_t *req, json_t **res, char *err,
+			      size_t errlen);
+int mgmt_changer_slot_delete_cmd(json_t *req, json_t **res, char *err,
+				 size_t errlen);
+int mgmt_changer_cartridge_add_cmd(json_t *req, json_t **res, char *err,
+				   size_t errlen);
+int mgmt_changer_cartridge_delete_cmd(json_t *req, json_t **res, char *err,
+				      size_t errlen);
+int mgmt_changer_drive_add_cmd(json_t *req, json_t **res, char *err,
+			       size_t errlen);
+int mgmt_changer_drive_delete_cmd(json_t *req, json_t **res, char *err,
+				  size_t errlen);
+
 /* alua.c: the tpg.* commands and a target's "port_groups". */
 int mgmt_tpg_create_cmd(json_t *req, json_t **res, char *err, size_t errlen);
 int mgmt_tpg_delete_cmd(json_t *req, json_t **res, char *err, size_t errlen);

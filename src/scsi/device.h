@@ -42,6 +42,7 @@ struct bs_dev;
 /* Peripheral device types (SPC-5 §6.7.2, table 148) */
 #define SCSI_PDT_DISK	 0x00
 #define SCSI_PDT_CDROM	 0x05 /* CD/DVD device (MMC-6) */
+#define SCSI_PDT_CHANGER 0x08 /* medium changer (SMC-3) */
 #define SCSI_PDT_UNKNOWN 0x1f
 /* Peripheral qualifier 011b: no device can exist at this LUN. */
 #define SCSI_PQ_NOT_CAPABLE 0x60
@@ -247,8 +248,28 @@ struct scsi_device_type {
 	int (*medium_eject)(struct scsi_lu *lu, bool force);
 	int (*medium_load)(struct scsi_lu *lu, struct bs_dev *bs,
 			   uint64_t nr_blocks, struct bs_dev **old);
+	/*
+	 * A LU without a medium of its own (a medium changer): its backing
+	 * names the type's own state, which lu_init_msg reads, not a store.
+	 * The generic LU code gives it the null store of one block, whatever
+	 * bstype says, so that every LU still has a store.
+	 */
+	bool no_medium;
 	/* Sets up / tears down lu->dtype_priv. */
 	int (*lu_init)(struct scsi_lu *lu);
+	/* Instead of lu_init, for a type whose set-up can fail in ways an
+	 * admin must be told of (a state file that does not parse): the
+	 * reason, naming the file and the problem, in err. */
+	int (*lu_init_msg)(struct scsi_lu *lu, char *err, size_t errlen);
+	/*
+	 * Optional, main thread: lu and peer are LUs of the same target and
+	 * one of them was just created (published in the LUN map): called
+	 * for every existing LU when lu is created, and on every LU of the
+	 * target whose type has it when peer is created. A medium changer
+	 * makes its drives' media agree with its inventory this way,
+	 * whichever of them the configuration creates first.
+	 */
+	void (*lu_peer_created)(struct scsi_lu *lu, struct scsi_lu *peer);
 	void (*lu_exit)(struct scsi_lu *lu);
 	/* Whether commands that need the medium (SCSI_OP_MEDIUM) may run
 	 * now; if not, fills si with why (NOT READY, with a progress

@@ -392,6 +392,24 @@ int scsi_lu_check_type_params(struct scsi_lu_params *p,
 	return 0;
 }
 
+/* The lu_peer_created hooks (device.h) of lu and of its target's other
+ * LUs, on the main thread, once lu is published. */
+static void scsi_lu_peers_created(struct scsi_target *t, struct scsi_lu *lu)
+{
+	struct scsi_lun_map *m = t->lun_map;
+
+	for (unsigned i = 0; m && i < m->count; i++) {
+		struct scsi_lu *x = m->ent[i].lu;
+
+		if (x == lu)
+			continue;
+		if (x->dtype->lu_peer_created)
+			x->dtype->lu_peer_created(x, lu);
+		if (lu->dtype->lu_peer_created)
+			lu->dtype->lu_peer_created(lu, x);
+	}
+}
+
 int scsi_lu_create(struct scsi_target *t, uint64_t lun,
 		   const struct scsi_lu_params *p, char *err, size_t errlen)
 {
@@ -403,7 +421,11 @@ int scsi_lu_create(struct scsi_target *t, uint64_t lun,
 	uint32_t bsize;
 	int rc;
 
-	ops = bs_find(bstype);
+	dtype = scsi_device_type_find(p->dtype);
+	/* Its backing is the type's state: no store to open on it. */
+	if (dtype && dtype->no_medium)
+		bstype = bs_null_ops.name;
+	ops = dtype && dtype->no_medium ? &bs_null_ops : bs_find(bstype);
 	if (!ops) {
 		char names[256];
 
@@ -442,7 +464,9 @@ int scsi_lu_create(struct scsi_target *t, uint64_t lun,
 	rc = scsi_lu_open_store(lu, ops, err, errlen);
 	if (rc == 0)
 		scsi_lu_set_identity(lu);
-	if (rc == 0 && dtype->lu_init) {
+	if (rc == 0 && dtype->lu_init_msg)
+		rc = dtype->lu_init_msg(lu, err, errlen);
+	else if (rc == 0 && dtype->lu_init) {
 		rc = dtype->lu_init(lu);
 		if (rc < 0)
 			snprintf(err, errlen,
@@ -481,6 +505,7 @@ int scsi_lu_create(struct scsi_target *t, uint64_t lun,
 	lu->bs->owner = lu;
 	__atomic_store_n(&lu->bs->resized, scsi_lu_medium_resized,
 			 __ATOMIC_RELEASE);
+	scsi_lu_peers_created(t, lu);
 	log_info("target %s: LUN %" PRIu64 " created (%s, %s %s, %" PRIu64
 		 " blocks of %u bytes%s%s%s)",
 		 t->name, lun, dtype->name, bstype, p->backing,
