@@ -6,13 +6,13 @@
  * process as lunard runs it (main reactor, one I/O reactor, SCSI core,
  * management, a config file with the LU matrix of the conformance
  * harness: plain, thin with 4096-byte physical blocks, removable,
- * read-only, null, and one LU of each other device type: a CD (LUN 5),
- * plus a CHAP target). The stream is written into one end of a
- * socketpair handed to the transport as an accepted connection; the
- * responses are read and dropped. After the stream the harness closes its
- * end and waits until the connection and its session are gone: a stream
- * that leaves the daemon stuck for FUZZ_HANG_SECONDS is reported as a hang
- * (abort), as is any sanitizer finding.
+ * read-only, null, and one LU of each other device type: a CD (LUN 5)
+ * and a media changer (LUN 6) whose drive the CD is; plus a CHAP target). The
+ * stream is written into one end of a socketpair handed to the transport as an
+ * accepted connection; the responses are read and dropped. After the stream the
+ * harness closes its end and waits until the connection and its session are
+ * gone: a stream that leaves the daemon stuck for FUZZ_HANG_SECONDS is reported
+ * as a hang (abort), as is any sanitizer finding.
  *
  * Built by `make fuzz` (clang, -fsanitize=fuzzer,address,undefined);
  * tests/fuzz/run.sh runs it on the seeds of fuzz_seeds.c.
@@ -78,6 +78,34 @@ static void make_file(const char *name, off_t size)
 	close(fd);
 }
 
+/* A library (the changer's state file, smc_state.c): the CD of LUN 5 is
+ * its drive and holds the first disc; two more discs in slots, an empty
+ * slot and an empty mail slot, so that moves have somewhere to go. */
+static void write_library(void)
+{
+	char path[256];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/library.json", dir);
+	f = fopen(path, "w");
+	if (!f)
+		die(path, strerror(errno));
+	fprintf(f,
+		"{\"format\": \"lunar-changer\", \"version\": 1,\n"
+		" \"drives\": [{\"lun\": 5, \"cartridge\": {\"barcode\": "
+		"\"CD0001\", \"file\": \"%s/disc.iso\"}, \"source\": 4096}],\n"
+		" \"import_export\": [{\"cartridge\": null}],\n"
+		" \"slots\": [{\"cartridge\": null},\n"
+		"  {\"cartridge\": {\"barcode\": \"CD0002\", \"file\": "
+		"\"%s/disc2.iso\"}},\n"
+		"  {\"cartridge\": {\"barcode\": \"CD0003\", \"file\": "
+		"\"%s/disc3.iso\"}},\n"
+		"  {\"cartridge\": null}]}\n",
+		dir, dir, dir);
+	if (fclose(f) != 0)
+		die(path, strerror(errno));
+}
+
 /* The LU matrix of tests/conformance/run.sh, small enough that SANITIZE,
  * FORMAT UNIT and whole-LU copies finish at once, and the other device
  * types, whose command tables the mutations reach through their LUNs. */
@@ -104,12 +132,14 @@ static void write_config(const char *path)
 	    "   {\"lun\": 4, \"backing\": \"%s/null\", \"bstype\": \"null\","
 	    " \"size\": 1073741824},\n"
 	    "   {\"lun\": 5, \"type\": \"cd\", \"backing\": "
-	    "\"%s/disc.iso\"}]},\n"
+	    "\"%s/disc.iso\"},\n"
+	    "   {\"lun\": 6, \"type\": \"changer\", \"backing\": "
+	    "\"%s/library.json\"}]},\n"
 	    "  {\"name\": \"iqn.2026-01.org.lunar:fuzz-chap\","
 	    " \"acls\": [\"ALL\"], \"incoming_users\": [\"fuzzuser\"],"
 	    " \"luns\": [{\"lun\": 0, \"backing\": \"%s/chap.img\"}]}\n"
 	    " ]}\n",
-	    dir, dir, dir, dir, dir, dir, dir);
+	    dir, dir, dir, dir, dir, dir, dir, dir);
 	if (fclose(f) != 0)
 		die(path, strerror(errno));
 }
@@ -143,6 +173,9 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	make_file("removable.img", FUZZ_LU_BYTES);
 	make_file("ro.img", FUZZ_LU_BYTES);
 	make_file("disc.iso", FUZZ_LU_BYTES);
+	make_file("disc2.iso", FUZZ_LU_BYTES);
+	make_file("disc3.iso", FUZZ_LU_BYTES);
+	write_library();
 	make_file("chap.img", FUZZ_LU_BYTES);
 	write_config(config);
 

@@ -392,6 +392,40 @@ static void cd(void)
 	save(&s, "cd");
 }
 
+/* The changer (LUN 6, SMC-3) as mtx and Linux ch drive it: element
+ * status with volume tags and drive identifiers, moves between slots, the
+ * mail slot and the drive (the CD of LUN 5), and the errors of each. */
+static void changer(void)
+{
+	static struct seed s;
+
+	seed_init(&s);
+	login_normal(&s, TARGET, false, false);
+	NOD(&s, 6, 0x00);
+	IN(&s, 6, 252, 0x1a, 0x08, 0x1d, 0, 252, 0);
+	IN(&s, 6, 252, 0x1a, 0x08, 0x3f, 0, 252, 0);
+	NOD(&s, 6, 0x07);
+	IN(&s, 6, 65536, 0xb8, 0x10, 0, 0, 0xff, 0xff, 0, 0x01, 0, 0, 0, 0);
+	IN(&s, 6, 4096, 0xb8, 0x14, 0x10, 0x00, 0, 4, 0x03, 0, 0x10, 0, 0, 0);
+	IN(&s, 6, 4096, 0xb8, 0x04, 0, 1, 0, 1, 0x01, 0, 0x10, 0, 0, 0);
+	/* drive -> empty slot, slot -> drive, slot -> mail slot and back */
+	NOD(&s, 6, 0xa5, 0, 0, 0, 0, 1, 0x10, 0x00, 0, 0, 0, 0);
+	NOD(&s, 6, 0xa5, 0, 0, 0, 0x10, 0x01, 0, 1, 0, 0, 0, 0);
+	NOD(&s, 6, 0xa5, 0, 0, 0, 0x10, 0x02, 0x01, 0x00, 0, 0, 0, 0);
+	NOD(&s, 6, 0xa5, 0, 0, 0, 0x01, 0x00, 0x10, 0x02, 0, 0, 0, 0);
+	/* source empty, destination full, no such element */
+	NOD(&s, 6, 0xa5, 0, 0, 0, 0x10, 0x00, 0x10, 0x03, 0, 0, 0, 0);
+	NOD(&s, 6, 0xa5, 0, 0, 0, 0x10, 0x02, 0, 1, 0, 0, 0, 0);
+	NOD(&s, 6, 0xa5, 0, 0, 0, 0x77, 0x77, 0x10, 0x00, 0, 0, 0, 0);
+	NOD(&s, 6, 0x37, 0x01, 0x10, 0x00, 0, 0, 0, 4, 0, 0);
+	NOD(&s, 6, 0x2b, 0, 0, 0, 0x10, 0x01, 0, 0, 0, 0);
+	NOD(&s, 6, 0x1e, 0, 0, 0, 1, 0);
+	NOD(&s, 6, 0x1e, 0, 0, 0, 0, 0);
+	IN(&s, 5, 4096, 0x28, 0, 0, 0, 0, 0, 0, 0, 2, 0);
+	logout(&s);
+	save(&s, "changer");
+}
+
 /* Persistent reservations and SPC-2 RESERVE on LU 0. */
 static void reservations(void)
 {
@@ -526,6 +560,7 @@ int main(int argc, char **argv)
 	thin();
 	removable();
 	cd();
+	changer();
 	reservations();
 	control();
 	logout_reset();
