@@ -225,6 +225,22 @@ struct scsi_device_type {
 	size_t (*mode_block_descriptor)(const struct scsi_lu *lu, bool long_lba,
 					uint8_t *out);
 	/*
+	 * Optional: MODE SELECT of the mode parameter header's
+	 * DEVICE-SPECIFIC PARAMETER and of the block descriptor, for a type
+	 * whose parameters there change (a tape's BUFFERED MODE, density
+	 * and block length). Without it the device-specific parameter is
+	 * ignored and a block descriptor must be what MODE SENSE reports.
+	 * mode_select_check runs before anything changes: bd is the 8-byte
+	 * descriptor (NULL when the list has none) at byte bd_off of the
+	 * parameter list; returns 0, or -EINVAL with the sense set
+	 * (INVALID FIELD IN PARAMETER LIST). mode_select_apply then makes
+	 * them current, with the pages (any thread; takes its own locks).
+	 */
+	int (*mode_select_check)(struct scsi_cmd *cmd, uint8_t dev_param,
+				 const uint8_t *bd, size_t bd_off);
+	void (*mode_select_apply)(struct scsi_lu *lu, uint8_t dev_param,
+				  const uint8_t *bd);
+	/*
 	 * Checks the LU parameters that belong to the type (block size,
 	 * thin provisioning, physical block size, medium rules) for a LU on
 	 * a store of type ops (NULL: not known yet, as when a configuration
