@@ -258,7 +258,8 @@ struct scsi_device_type {
 	 * force. medium_load puts it back; with bs (a store already open,
 	 * of nr_blocks blocks) it first replaces the store of an ejected
 	 * medium (-EBUSY if it is in), once no request of the type uses
-	 * the old one, which it returns in *old for the caller to close.
+	 * the old one, which it returns in *old for the caller to close;
+	 * lu->params.backing already names the new medium then.
 	 */
 	int (*medium_eject)(struct scsi_lu *lu, bool force);
 	int (*medium_load)(struct scsi_lu *lu, struct bs_dev *bs,

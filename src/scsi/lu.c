@@ -529,6 +529,7 @@ int scsi_lu_load(struct scsi_lu *lu, const char *backing, char *err,
 	    .options = p->bsopts,
 	};
 	struct bs_dev *bs = NULL, *old = NULL;
+	static char prev[sizeof(lu->params.backing)]; /* main thread */
 	uint64_t nr = 0;
 	int rc;
 
@@ -570,10 +571,20 @@ int scsi_lu_load(struct scsi_lu *lu, const char *backing, char *err,
 			return -EINVAL;
 		}
 	}
+	/* The type reads the new medium's path there (a tape scans its
+	 * cartridge); put back if the load fails. */
+	if (bs) {
+		snprintf(prev, sizeof(prev), "%s", lu->params.backing);
+		snprintf(lu->params.backing, sizeof(lu->params.backing), "%s",
+			 backing);
+	}
 	rc = lu->dtype->medium_load(lu, bs, nr, &old);
 	if (rc < 0) {
-		if (bs)
+		if (bs) {
 			bs->ops->close(bs);
+			snprintf(lu->params.backing, sizeof(lu->params.backing),
+				 "%s", prev);
+		}
 		if (rc == -EBUSY)
 			snprintf(err, errlen,
 				 "LUN %" PRIu64 " of %s holds a medium; eject "
@@ -591,8 +602,6 @@ int scsi_lu_load(struct scsi_lu *lu, const char *backing, char *err,
 				 __ATOMIC_RELEASE);
 		if (old)
 			old->ops->close(old);
-		snprintf(lu->params.backing, sizeof(lu->params.backing), "%s",
-			 backing);
 	}
 	log_info("target %s: LUN %" PRIu64 ": medium loaded (%s, %" PRIu64
 		 " blocks)",
