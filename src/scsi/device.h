@@ -41,6 +41,7 @@ struct bs_dev;
 
 /* Peripheral device types (SPC-5 §6.7.2, table 148) */
 #define SCSI_PDT_DISK	 0x00
+#define SCSI_PDT_TAPE	 0x01 /* sequential-access device (SSC-5) */
 #define SCSI_PDT_CDROM	 0x05 /* CD/DVD device (MMC-6) */
 #define SCSI_PDT_UNKNOWN 0x1f
 /* Peripheral qualifier 011b: no device can exist at this LUN. */
