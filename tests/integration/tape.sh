@@ -1,0 +1,109 @@
+#!/bin/bash
+# A tape LU (--type tape, SSC) over cartridges made by lunarctl tape
+# create: $BUILD/tests/tape_io (tests/integration/tape_io.c) checks the
+# commands and their sense data on an empty cartridge, the early warning
+# and VOLUME OVERFLOW on a 64 KiB one, a write-protected LU and an
+# empty drive; lunard refuses the options a tape cannot have; lun eject
+# and lun load change cartridges; then a writer streams blocks while
+# lunard is killed with SIGKILL: after a restart from the saved
+# configuration every acknowledged block reads back and the tape ends
+# in BLANK CHECK; then cdb_fuzz's random CDBs against the tape.
+. "$(dirname "$0")/lib.sh"
+
+IQN=iqn.2026-11.org.lunar:it-tape
+[ -x "$TESTBIN/tape_io" ] || fail "$TESTBIN/tape_io is missing: run make check"
+
+# lunarctl tape create: no daemon needed, no overwrite without --force.
+ctl tape create "$T/a.tape" --size 64M --barcode A00001 >/dev/null ||
+	fail "tape create"
+[ "$(stat -c %s "$T/a.tape")" = $((64 << 20)) ] || fail "a.tape is not 64 MiB"
+[ "$(stat -c %b "$T/a.tape")" -lt 1000 ] || fail "a.tape is not sparse"
+rc=0
+out=$(ctl tape create "$T/a.tape" --size 64M 2>&1) || rc=$?
+[ $rc = 1 ] || fail "tape create over an existing file: status $rc"
+assert_contains "$out" "--force" "tape create names --force"
+ctl tape create "$T/a.tape" --size 64M --force >/dev/null || fail "tape create --force"
+ctl tape create "$T/small.tape" --size 64K >/dev/null || fail "tape create 64K"
+ctl tape create "$T/ro.tape" --size 1M >/dev/null || fail "tape create ro"
+ctl tape create "$T/b.tape" --size 1M >/dev/null || fail "tape create b"
+ctl tape create "$T/kill.tape" --size 512M >/dev/null || fail "tape create kill"
+head -c 100000 /dev/urandom >"$T/junk"
+
+CONF=$T/conf/lunar.json
+mkdir -p "$T/conf"
+lunard_start --config "$CONF"
+make_target "$IQN"
+ctl_fails lun create "$IQN" 1 --type tape --backing "$T/a.tape" --size 1M
+assert_contains "$CTL_OUT" "tape create" "a tape refuses --size"
+ctl_fails lun create "$IQN" 1 --type tape --backing "$T/a.tape" --thin
+ctl_fails lun create "$IQN" 1 --type tape --backing "$T/a.tape" --direct
+ctl_fails lun create "$IQN" 1 --type tape --backing "$T/junk"
+ctl_ok lun create "$IQN" 1 --type tape --backing "$T/a.tape" >/dev/null
+ctl_ok lun create "$IQN" 2 --type tape --backing "$T/small.tape" >/dev/null
+ctl_ok lun create "$IQN" 3 --type tape --backing "$T/ro.tape" --readonly >/dev/null
+show=$(ctl_ok target show "$IQN")
+assert_contains "$show" "1: tape $T/a.tape" "target show names the tape"
+
+inq=$(iscsi-inq "$(lun_url "$IQN" 1)" 2>&1) || fail "iscsi-inq: $inq"
+assert_contains "$inq" "VIRTUAL TAPE" "iscsi-inq product"
+
+for mode in "1 func" "2 small" "3 ro"; do
+	set -- $mode
+	rc=0
+	run_bounded 60 "$TESTBIN/tape_io" "$(lun_url "$IQN" "$1")" "$2" >"$T/out" 2>&1 || rc=$?
+	cat "$T/out"
+	[ $rc = 0 ] || fail "tape_io $2 failed (status $rc)"
+done
+
+# Cartridges in and out: a load needs the drive empty, an unknown file
+# is refused, the ejected drive is NOT READY.
+ctl_fails lun load "$IQN" 2 --backing "$T/b.tape"
+assert_contains "$CTL_OUT" "holds a medium; eject it first" "lun load with a cartridge in"
+ctl_ok lun eject "$IQN" 2 >/dev/null
+rc=0
+run_bounded 60 "$TESTBIN/tape_io" "$(lun_url "$IQN" 2)" nomedium >"$T/out" 2>&1 || rc=$?
+cat "$T/out"
+[ $rc = 0 ] || fail "tape_io nomedium failed (status $rc)"
+ctl_fails lun load "$IQN" 2 --backing "$T/junk"
+ctl_ok lun load "$IQN" 2 --backing "$T/b.tape" >/dev/null
+show=$(ctl_ok target show "$IQN")
+assert_contains "$show" "2: tape $T/b.tape" "the new cartridge is shown"
+rc=0
+run_bounded 60 "$TESTBIN/tape_io" "$(lun_url "$IQN" 2)" small >"$T/out" 2>&1 || rc=$?
+[ $rc != 0 ] || fail "tape_io small passed on a 1 MiB cartridge"
+
+# kill -9 in the middle of a stream of writes: every acknowledged block
+# comes back after a restart from the saved configuration.
+ctl_ok lun create "$IQN" 4 --type tape --backing "$T/kill.tape" >/dev/null
+ctl_ok config save >/dev/null
+"$TESTBIN/tape_io" "$(lun_url "$IQN" 4)" writer "$T/acked" >"$T/writer.out" 2>&1 &
+WRITER=$!
+EXTRA_PIDS+=("$WRITER")
+for _ in $(seq 100); do
+	[ "$(wc -l 2>/dev/null <"$T/acked" || echo 0)" -ge 300 ] && break
+	sleep 0.05
+done
+kill -KILL "$LUNARD_PID"
+wait "$LUNARD_PID" 2>/dev/null || true
+D_PID[$CUR]="" LUNARD_PID=""
+rc=0
+run_bounded 30 wait "$WRITER" 2>/dev/null || rc=$?
+log "writer: $(tail -n 1 "$T/writer.out"); $(wc -l <"$T/acked") blocks acknowledged"
+[ "$(wc -l <"$T/acked")" -ge 300 ] || fail "the writer had fewer than 300 blocks acknowledged"
+lunard_start --config "$CONF"
+rc=0
+run_bounded 60 "$TESTBIN/tape_io" "$(lun_url "$IQN" 4)" verify "$T/acked" >"$T/out" 2>&1 || rc=$?
+cat "$T/out"
+[ $rc = 0 ] || fail "tape_io verify after kill -9 failed (status $rc)"
+
+# Random and mutated CDBs against the tape's table (cdb_fuzz.c).
+if [ -x "$TESTBIN/cdb_fuzz" ]; then
+	rc=0
+	run_bounded 120 "$TESTBIN/cdb_fuzz" "$(lun_url "$IQN" 1)" 5000 43 >"$T/fuzz" 2>&1 || rc=$?
+	tail -n 3 "$T/fuzz"
+	[ $rc = 0 ] || fail "cdb_fuzz on the tape: exit status $rc"
+	assert_ok "iscsi-inq after fuzzing" iscsi-inq "$(lun_url "$IQN" 1)"
+fi
+
+lunard_alive || fail "lunard died"
+lunard_stop
