@@ -107,7 +107,8 @@ static void ssc_read_variable_end(struct scsi_cmd *cmd)
 		ssc_medium_error(cmd);
 		return;
 	}
-	memcpy(cmd->buf, m->stage + SSC_REC_HDR_LEN, n);
+	if (n) /* no buffer when the initiator expects no data */
+		memcpy(cmd->buf, m->stage + SSC_REC_HDR_LEN, n);
 	cmd->data_len = n;
 	m->pos++;
 	/* SSC-5 §7.4: SILI forgives a shorter block, never a longer one. */
@@ -120,24 +121,30 @@ static void ssc_read_variable_end(struct scsi_cmd *cmd)
 static void ssc_read_fixed_end(struct scsi_cmd *cmd)
 {
 	struct ssc_lu *m = cmd->lu->dtype_priv;
-	uint64_t k = m->plan_n, resid;
+	uint64_t k = m->plan_n, resid, done = 0;
 	uint32_t blen = (uint32_t)cmd->lba;
 
 	for (uint64_t i = 0; i < k; i++) {
 		const struct ssc_obj *o = &m->ix.obj[m->pos];
+		/* The initiator may expect less than the CDB asks. */
+		uint64_t room = cmd->xfer_len > done ? cmd->xfer_len - done : 0;
+		uint64_t n = room < blen ? room : blen;
 
 		if (!ssc_record_ok(m->stage + (o->off - m->plan_off), o,
 				   m->pos)) {
-			cmd->data_len = (uint32_t)(i * blen);
+			cmd->data_len = (uint32_t)done;
 			ssc_medium_error(cmd);
 			return;
 		}
-		memcpy(cmd->buf + i * blen,
-		       m->stage + (o->off - m->plan_off) + SSC_REC_HDR_LEN,
-		       blen);
+		if (n)
+			memcpy(cmd->buf + done,
+			       m->stage + (o->off - m->plan_off) +
+				   SSC_REC_HDR_LEN,
+			       n);
+		done += n;
 		m->pos++;
 	}
-	cmd->data_len = (uint32_t)(k * blen);
+	cmd->data_len = (uint32_t)done;
 	resid = m->plan_req - k;
 	switch (m->plan_stop) {
 	case SSC_STOP_FILEMARK:
