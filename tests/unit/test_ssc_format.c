@@ -56,8 +56,10 @@ static uint64_t append(struct ssc_index *ix, uint64_t at, enum ssc_rec_type t,
 	return off + w;
 }
 
+/* Scans the medium into ix (freed first: pass a zeroed or scanned one). */
 static void scan(struct ssc_index *ix)
 {
+	ssc_index_free(ix);
 	assert_int_equal(ssc_fmt_scan(mem_read, NULL, CAP, CAP, ix), 0);
 }
 
@@ -149,7 +151,7 @@ static void test_record(void **state)
 
 static void test_chain_clean(void **state)
 {
-	struct ssc_index w = {.eod_off = SSC_FMT_DATA_START}, ix;
+	struct ssc_index w = {.eod_off = SSC_FMT_DATA_START}, ix = {0};
 	uint64_t gen = 10, end;
 
 	(void)state;
@@ -185,7 +187,7 @@ static void test_chain_clean(void **state)
  * of the cut write that is not whole, and always holds the old ones. */
 static void test_chain_torn(void **state)
 {
-	struct ssc_index w = {.eod_off = SSC_FMT_DATA_START}, ix;
+	struct ssc_index w = {.eod_off = SSC_FMT_DATA_START}, ix = {0};
 	uint64_t gen = 1, off;
 	uint8_t *rec;
 	size_t len;
@@ -225,7 +227,7 @@ static void test_chain_torn(void **state)
  * stay on the medium but never come back, whatever survives. */
 static void test_chain_stale(void **state)
 {
-	struct ssc_index w = {.eod_off = SSC_FMT_DATA_START}, ix;
+	struct ssc_index w = {.eod_off = SSC_FMT_DATA_START}, ix = {0};
 	uint64_t gen = 1, eod1;
 	uint8_t eod[SSC_REC_HDR_LEN];
 
@@ -261,7 +263,7 @@ static void test_chain_stale(void **state)
 
 static void test_chain_bad_crc(void **state)
 {
-	struct ssc_index w = {.eod_off = SSC_FMT_DATA_START}, ix;
+	struct ssc_index w = {.eod_off = SSC_FMT_DATA_START}, ix = {0};
 	uint64_t gen = 1;
 
 	(void)state;
