@@ -662,7 +662,9 @@ static int ctl_lun_create(struct ctl *c, const struct ctl_cmd *cmd, int argc,
 
 	ctl_args(cmd, argc, argv, opts, pos, 2, 2);
 	lun = ctl_lun_arg(cmd, pos[1]);
-	if (!backing)
+	/* Without a medium only as a device type that may be empty (a
+	 * tape drive): lunard says which. */
+	if (!backing && !type)
 		ctl_usage_error(cmd, "--backing PATH is required");
 	if (size) {
 		int rc = ctl_parse_size(size, &bytes);
@@ -693,7 +695,8 @@ static int ctl_lun_create(struct ctl *c, const struct ctl_cmd *cmd, int argc,
 				     "other; give one");
 	/* The file stores' backing is a path; null has none and rbd's is
 	 * a POOL/IMAGE name. */
-	path = bstype && (!strcmp(bstype, "null") || !strcmp(bstype, "rbd"))
+	path = !backing ? strdup("")
+	       : bstype && (!strcmp(bstype, "null") || !strcmp(bstype, "rbd"))
 		   ? strdup(backing)
 		   : ctl_abs_path(backing);
 	req = json_pack("{s:s, s:s, s:I, s:s, s:b}", "cmd", "lun.create",
@@ -727,7 +730,7 @@ static int ctl_lun_create(struct ctl *c, const struct ctl_cmd *cmd, int argc,
 	char human[32];
 	ctl_human_size((uint64_t)jint(res, "size"), human, sizeof(human));
 	ctl_done(c, res, "Created LUN %" PRIu64 " of %s on %s (%s)", lun,
-		 pos[0], path, human);
+		 pos[0], path[0] ? path : "no medium", human);
 	free(path);
 	return 0;
 }
@@ -1513,7 +1516,7 @@ static const struct ctl_cmd ctl_cmds[] = {
     {"target", "show", "IQN", "show one target with its LUNs and sessions",
      ctl_target_show},
     {"lun", "create",
-     "IQN LUN --backing PATH [--type disk|cd|tape] [--bstype "
+     "IQN LUN [--backing PATH] [--type disk|cd|tape] [--bstype "
      "rdwr|aio|uring|null|rbd] [--bs-opts OPTS] "
      "[--size SIZE] [--block-size 512|4096] [--physical-block-size N] "
      "[--readonly] [--direct|--buffered] [--thin] [--removable] [--serial S]",
@@ -1524,7 +1527,8 @@ static const struct ctl_cmd ctl_cmds[] = {
      "does not exist; --bs-opts passes the store's options (rbd: "
      "'conf=PATH;id=CLIENT;namespace=NS;timeout=SECS'); --thin deallocates "
      "unmapped blocks, --removable lets initiators eject and load the "
-     "medium",
+     "medium; a tape without --backing is an empty drive (lun load fills "
+     "it)",
      ctl_lun_create},
     {"lun", "delete", "IQN LUN", "remove a LUN", ctl_lun_delete},
     {"lun", "resize", "IQN LUN [SIZE] [--shrink]",

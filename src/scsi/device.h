@@ -265,6 +265,13 @@ struct scsi_device_type {
 	int (*medium_eject)(struct scsi_lu *lu, bool force);
 	int (*medium_load)(struct scsi_lu *lu, struct bs_dev *bs,
 			   uint64_t nr_blocks, struct bs_dev **old);
+	/*
+	 * A LU of the type may be created without a medium (no backing):
+	 * an empty drive that lun load (or a media changer, through
+	 * scsi_lu_load) fills later. Its lu->bs is NULL and medium_absent
+	 * set until then; lu_init and every hook must allow for that.
+	 */
+	bool medium_optional;
 	/* Sets up / tears down lu->dtype_priv. */
 	int (*lu_init)(struct scsi_lu *lu);
 	void (*lu_exit)(struct scsi_lu *lu);
@@ -369,10 +376,11 @@ static inline bool scsi_lu_aborting(const struct scsi_lu *lu)
 {
 	return atomic_load_explicit(&lu->nr_aborting, memory_order_acquire);
 }
-/* Read-only by configuration or because the store is. */
+/* Read-only by configuration or because the store is (an empty drive
+ * has none). */
 static inline bool scsi_lu_readonly(const struct scsi_lu *lu)
 {
-	return lu->params.readonly || lu->bs->readonly;
+	return lu->params.readonly || (lu->bs && lu->bs->readonly);
 }
 /*
  * LOGICAL BLOCK ADDRESS OUT OF RANGE unless [lba, lba + nr) lies on the

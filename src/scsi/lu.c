@@ -439,7 +439,18 @@ int scsi_lu_create(struct scsi_target *t, uint64_t lun,
 	pthread_mutex_init(&lu->lock, NULL);
 	list_init(&lu->itl_list);
 
-	rc = scsi_lu_open_store(lu, ops, err, errlen);
+	if (lu->params.backing[0]) {
+		rc = scsi_lu_open_store(lu, ops, err, errlen);
+	} else if (dtype->medium_optional) {
+		/* An empty drive: no store until a medium is loaded. */
+		atomic_store(&lu->medium_absent, true);
+	} else {
+		snprintf(err, errlen,
+			 "a %s needs a medium: give the backing path "
+			 "(--backing PATH)",
+			 dtype->name);
+		rc = -EINVAL;
+	}
 	if (rc == 0)
 		scsi_lu_set_identity(lu);
 	if (rc == 0 && dtype->lu_init) {
@@ -478,14 +489,16 @@ int scsi_lu_create(struct scsi_target *t, uint64_t lun,
 	}
 	scsi_target_swap_map(t, m);
 	/* Published: from now on a resize from elsewhere may find it. */
-	lu->bs->owner = lu;
-	__atomic_store_n(&lu->bs->resized, scsi_lu_medium_resized,
-			 __ATOMIC_RELEASE);
+	if (lu->bs) {
+		lu->bs->owner = lu;
+		__atomic_store_n(&lu->bs->resized, scsi_lu_medium_resized,
+				 __ATOMIC_RELEASE);
+	}
 	log_info("target %s: LUN %" PRIu64 " created (%s, %s %s, %" PRIu64
 		 " blocks of %u bytes%s%s%s)",
-		 t->name, lun, dtype->name, bstype, p->backing,
-		 scsi_lu_blocks(lu), bsize,
-		 scsi_lu_readonly(lu) ? ", read-only" : "",
+		 t->name, lun, dtype->name, bstype,
+		 p->backing[0] ? p->backing : "(no medium)", scsi_lu_blocks(lu),
+		 bsize, scsi_lu_readonly(lu) ? ", read-only" : "",
 		 p->thin ? ", thin" : "", p->removable ? ", removable" : "");
 	return 0;
 }
@@ -540,6 +553,13 @@ int scsi_lu_load(struct scsi_lu *lu, const char *backing, char *err,
 			 lu->lun, lu->target->name, lu->dtype->name);
 		return -EOPNOTSUPP;
 	}
+	if (!backing && !lu->bs) {
+		snprintf(err, errlen,
+			 "LUN %" PRIu64 " of %s is an empty drive; give the "
+			 "medium to load (--backing PATH)",
+			 lu->lun, lu->target->name);
+		return -ENOMEDIUM;
+	}
 	if (backing && strlen(backing) >= sizeof(lu->params.backing)) {
 		snprintf(err, errlen, "backing path is longer than %zu bytes",
 			 sizeof(lu->params.backing) - 1);
@@ -553,7 +573,8 @@ int scsi_lu_load(struct scsi_lu *lu, const char *backing, char *err,
 				 lu->lun, lu->target->name);
 			return -EBUSY;
 		}
-		rc = lu->bs->ops->open(backing, &args, &bs, err, errlen);
+		rc = bs_find(lu->params.bstype)
+			 ->open(backing, &args, &bs, err, errlen);
 		if (rc < 0)
 			return rc;
 		nr = bs->size >> lu->block_shift;
@@ -644,6 +665,12 @@ int scsi_lu_resize(struct scsi_lu *lu, uint64_t size, bool allow_shrink,
 	uint64_t old = scsi_lu_blocks(lu) << lu->block_shift;
 	int rc;
 
+	if (!lu->bs) {
+		snprintf(err, errlen,
+			 "LUN %" PRIu64 " of %s has no medium to resize",
+			 lu->lun, lu->target->name);
+		return -ENOMEDIUM;
+	}
 	if (size == 0) {
 		/* The admin grew the file or device: expose all of it. */
 		if (lu->bs->ops->refresh_size &&

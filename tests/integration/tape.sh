@@ -4,7 +4,8 @@
 # commands and their sense data on an empty cartridge, the early warning
 # and VOLUME OVERFLOW on a 64 KiB one, a write-protected LU and an
 # empty drive; lunard refuses the options a tape cannot have; lun eject
-# and lun load change cartridges; then a writer streams blocks while
+# and lun load change cartridges, also in a drive created empty; then a
+# writer streams blocks while
 # lunard is killed with SIGKILL: after a restart from the saved
 # configuration every acknowledged block reads back and the tape ends
 # in BLANK CHECK; then cdb_fuzz's random CDBs against the tape.
@@ -71,6 +72,32 @@ assert_contains "$show" "2: tape $T/b.tape" "the new cartridge is shown"
 rc=0
 run_bounded 60 "$TESTBIN/tape_io" "$(lun_url "$IQN" 2)" small >"$T/out" 2>&1 || rc=$?
 [ $rc != 0 ] || fail "tape_io small passed on a 1 MiB cartridge"
+
+# An empty drive: created without a cartridge, NOT READY until lun load
+# gives it one; it stays empty across a restart (config save).
+ctl_fails lun create "$IQN" 6 --type disk
+assert_contains "$CTL_OUT" "needs a medium" "a disk without --backing"
+ctl_ok lun create "$IQN" 5 --type tape >/dev/null
+show=$(ctl_ok target show "$IQN")
+assert_contains "$show" "5: tape" "the empty drive is shown"
+rc=0
+run_bounded 60 "$TESTBIN/tape_io" "$(lun_url "$IQN" 5)" nomedium >"$T/out" 2>&1 || rc=$?
+cat "$T/out"
+[ $rc = 0 ] || fail "tape_io nomedium on an empty drive failed (status $rc)"
+ctl_fails lun load "$IQN" 5
+assert_contains "$CTL_OUT" "empty drive" "lun load of an empty drive without --backing"
+ctl_ok config save >/dev/null
+lunard_stop
+lunard_start --config "$CONF"
+rc=0
+run_bounded 60 "$TESTBIN/tape_io" "$(lun_url "$IQN" 5)" nomedium >"$T/out" 2>&1 || rc=$?
+[ $rc = 0 ] || { cat "$T/out"; fail "the empty drive after a restart is not empty"; }
+ctl tape create "$T/c.tape" --size 64K >/dev/null || fail "tape create c"
+ctl_ok lun load "$IQN" 5 --backing "$T/c.tape" >/dev/null
+rc=0
+run_bounded 60 "$TESTBIN/tape_io" "$(lun_url "$IQN" 5)" small >"$T/out" 2>&1 || rc=$?
+cat "$T/out"
+[ $rc = 0 ] || fail "tape_io small on the loaded drive failed (status $rc)"
 
 # kill -9 in the middle of a stream of writes: every acknowledged block
 # comes back after a restart from the saved configuration.
