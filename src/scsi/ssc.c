@@ -268,12 +268,12 @@ static int ssc_cartridge_open(struct scsi_lu *lu, const char *path, bool ro)
 	if (m->fd >= 0)
 		close(m->fd);
 	ssc_index_free(&m->ix);
-	m->fd = fd;
-	m->hdr = h;
 	m->ix = ix;
 	m->pos = 0;
 	m->next_gen = floor;
-	pthread_mutex_lock(&m->lock);
+	m->fd = fd;
+	pthread_mutex_lock(&m->lock); /* hdr and wp: read without the drive */
+	m->hdr = h;
 	m->wp = ro;
 	pthread_mutex_unlock(&m->lock);
 	return 0;

@@ -24,9 +24,12 @@
 struct scsi_cmd;
 struct scsi_lu;
 
-#define SSC_BLOCK_SIZE	512u	      /* sizes the LU's store addressing only */
-#define SSC_DENSITY	0x80	      /* vendor unique: a lunar cartridge */
-#define SSC_XFER_MAX	(8u << 20)    /* bytes one READ/WRITE moves */
+#define SSC_BLOCK_SIZE 512u	  /* sizes the LU's store addressing only */
+#define SSC_DENSITY    0x80	  /* vendor unique: a lunar cartridge */
+#define SSC_XFER_MAX   (8u << 20) /* bytes one READ/WRITE moves */
+/* Bytes of records (headers included) one command stages: bounds a
+ * fixed-mode transfer of tiny blocks, 40 header bytes each. */
+#define SSC_STAGE_MAX	(32u << 20)
 #define SSC_VERIFY_TAIL (16ull << 20) /* data CRC checked at load */
 
 struct ssc_lu {

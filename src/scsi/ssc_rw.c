@@ -57,6 +57,8 @@ int ssc_rw_parse(struct scsi_cmd *cmd)
 	}
 	bytes = fixed ? (uint64_t)count * blen : count;
 	if (bytes > SSC_XFER_MAX ||
+	    (fixed &&
+	     (uint64_t)count * (blen + SSC_REC_HDR_LEN) > SSC_STAGE_MAX) ||
 	    (cmd->cdb[0] == 0x0a && !fixed && bytes > SSC_REC_MAX_LEN)) {
 		scsi_cmd_set_invalid_field(cmd, 2, 7);
 		return -EINVAL;
