@@ -8,10 +8,27 @@
 # writer streams blocks while
 # lunard is killed with SIGKILL: after a restart from the saved
 # configuration every acknowledged block reads back and the tape ends
-# in BLANK CHECK; then cdb_fuzz's random CDBs against the tape.
+# in BLANK CHECK; four sessions hammer one drive (LU resets, a session
+# killed); then cdb_fuzz's random CDBs against the tape.
 . "$(dirname "$0")/lib.sh"
 
 IQN=iqn.2026-11.org.lunar:it-tape
+
+# wait_bounded SECS PID: the exit status of a background PID, or 124 if
+# it runs longer than SECS (then it is killed).
+wait_bounded() {
+	local i
+	for i in $(seq $(($1 * 10))); do
+		kill -0 "$2" 2>/dev/null || break
+		sleep 0.1
+	done
+	if kill -0 "$2" 2>/dev/null; then
+		kill -KILL "$2" 2>/dev/null || true
+		wait "$2" 2>/dev/null || true
+		return 124
+	fi
+	wait "$2"
+}
 [ -x "$TESTBIN/tape_io" ] || fail "$TESTBIN/tape_io is missing: run make check"
 
 # lunarctl tape create: no daemon needed, no overwrite without --force.
@@ -114,7 +131,8 @@ kill -KILL "$LUNARD_PID"
 wait "$LUNARD_PID" 2>/dev/null || true
 D_PID[$CUR]="" LUNARD_PID=""
 rc=0
-run_bounded 30 wait "$WRITER" 2>/dev/null || rc=$?
+wait_bounded 30 "$WRITER" || rc=$?
+[ $rc = 0 ] || fail "the writer did not end after lunard's death (status $rc)"
 log "writer: $(tail -n 1 "$T/writer.out"); $(wc -l <"$T/acked") blocks acknowledged"
 [ "$(wc -l <"$T/acked")" -ge 300 ] || fail "the writer had fewer than 300 blocks acknowledged"
 lunard_start --config "$CONF"
@@ -122,6 +140,32 @@ rc=0
 run_bounded 60 "$TESTBIN/tape_io" "$(lun_url "$IQN" 4)" verify "$T/acked" >"$T/out" 2>&1 || rc=$?
 cat "$T/out"
 [ $rc = 0 ] || fail "tape_io verify after kill -9 failed (status $rc)"
+
+# Four sessions at once on one drive, one of them resetting the LU now
+# and then, one killed in the middle (its session drops with commands
+# waiting for the drive): every answer sane, the tape whole after.
+ctl tape create "$T/h.tape" --size 64M >/dev/null || fail "tape create h"
+ctl_ok lun create "$IQN" 7 --type tape --backing "$T/h.tape" >/dev/null
+HAMMERS=()
+for s in 1 2 3 4; do
+	"$TESTBIN/tape_io" "$(lun_url "$IQN" 7)" hammer $s >"$T/hammer$s" 2>&1 &
+	HAMMERS+=($!)
+	EXTRA_PIDS+=($!)
+done
+sleep 0.5
+kill -0 "${HAMMERS[3]}" 2>/dev/null || fail "hammer 4 ended before it was killed"
+kill -KILL "${HAMMERS[3]}" 2>/dev/null || true
+for s in 0 1 2; do
+	rc=0
+	wait_bounded 60 "${HAMMERS[$s]}" || rc=$?
+	cat "$T/hammer$((s + 1))"
+	[ $rc = 0 ] || fail "hammer $((s + 1)) failed (status $rc)"
+done
+rc=0
+run_bounded 60 "$TESTBIN/tape_io" "$(lun_url "$IQN" 7)" check >"$T/out" 2>&1 || rc=$?
+cat "$T/out"
+[ $rc = 0 ] || fail "the tape after hammering is not whole (status $rc)"
+lunard_alive || fail "lunard died under four sessions"
 
 # Random and mutated CDBs against the tape's table (cdb_fuzz.c).
 if [ -x "$TESTBIN/cdb_fuzz" ]; then

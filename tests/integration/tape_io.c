@@ -19,6 +19,12 @@
  *           VOLUME OVERFLOW, in variable and fixed mode, with residuals.
  *   ro      on a write-protected LU: WP in MODE SENSE, DATA PROTECT.
  *   nomedium  an empty drive: NOT READY, MEDIUM NOT PRESENT.
+ *   hammer SEED  6000 random commands (writes of self-describing blocks,
+ *           reads, SPACE, LOCATE, REWIND, WRITE FILEMARKS, READ
+ *           POSITION) while other sessions do the same; SEED 1 also
+ *           sends a LOGICAL UNIT RESET every 97 commands. Every answer
+ *           must be a status a drive gives, every block read whole.
+ *   check   after hammering: BOP to EOD, every block whole.
  *   writer FILE  rewinds and writes blocks 0, 1, 2 ... (sizes and bytes
  *           from the index) until a command fails, appending the index
  *           of each block acknowledged with GOOD to FILE.
@@ -566,6 +572,122 @@ static void nomedium(void)
 	want_sense("LOAD", t_load(0x01), SK_NOT_READY, 0x3a, 0, 0, 0, 0);
 }
 
+/* ---- several sessions at once: hammer and check ---- */
+
+/* A block that says what it is: its length and a sum of its bytes. */
+static uint32_t self_len(unsigned r)
+{
+	return 16 + r % 5000;
+}
+
+static void self_fill(uint8_t *b, uint32_t len, unsigned r)
+{
+	uint32_t sum = 0;
+
+	fill(b + 8, len - 8, r);
+	for (uint32_t i = 8; i < len; i++)
+		sum = sum * 31 + b[i];
+	put_be32(b, len);
+	put_be32(b + 4, sum);
+}
+
+static int self_ok(const uint8_t *b, uint32_t len)
+{
+	uint32_t sum = 0;
+
+	if (len < 16 || get_be32(b) != len)
+		return 0;
+	for (uint32_t i = 8; i < len; i++)
+		sum = sum * 31 + b[i];
+	return get_be32(b + 4) == sum;
+}
+
+/* Every answer a well-formed status; the drive's position is shared, so
+ * what each command meets is not predictable, only that it is sane. */
+static int hammer(unsigned seed, unsigned n, int resets)
+{
+	uint8_t *b = malloc(1 << 16);
+
+	srand(seed);
+	for (unsigned i = 0; i < n; i++) {
+		unsigned r = (unsigned)rand();
+		struct result res;
+
+		switch (r % 8) {
+		case 0:
+		case 1:
+			self_fill(b, self_len(r), r);
+			res = t_write(self_len(r), 0, b, (int)self_len(r));
+			break;
+		case 2:
+		case 3:
+			res = t_read(1 << 16, 0x02, b, 1 << 16);
+			if (res.status == 0)
+				check(self_ok(b, (uint32_t)res.len),
+				      "hammer: a block read back is not whole "
+				      "(%d bytes)",
+				      res.len);
+			break;
+		case 4:
+			res = t_space(r & 1 ? 0 : 1, (int)(r % 7) - 3);
+			break;
+		case 5:
+			res = t_locate10(r % 50);
+			break;
+		case 6:
+			res = r & 1 ? t_wfm(1) : t_rewind();
+			break;
+		default:
+			res.status = t_pos(NULL) >= 0 ? 0 : 2;
+			break;
+		}
+		check(res.status == 0 || res.status == 2 || res.status == 8 ||
+			  res.status == 0x40,
+		      "hammer: status %02xh", res.status);
+		if (res.status == -1)
+			return 1;
+		if (resets && i % 97 == 96)
+			check(iscsi_task_mgmt_lun_reset_sync(iscsi, lun) == 0,
+			      "LOGICAL UNIT RESET: %s", iscsi_get_error(iscsi));
+		if (failures > 5)
+			break;
+	}
+	free(b);
+	return 0;
+}
+
+/* After the hammering: the tape reads from BOP to EOD, every block
+ * whole. */
+static void hammer_check(void)
+{
+	uint8_t *b = malloc(1 << 16);
+	unsigned blocks = 0, fms = 0;
+	struct result r;
+
+	for (int i = 0; i < 3; i++) { /* the unit attentions of resets */
+		r = t_rewind();
+		if (r.status == 0)
+			break;
+	}
+	want_good("REWIND", r);
+	for (unsigned i = 0; i < 100000; i++) {
+		r = t_read(1 << 16, 0x02, b, 1 << 16);
+		if (r.status == 0) {
+			check(self_ok(b, (uint32_t)r.len), "block %u not whole",
+			      i);
+			blocks++;
+		} else if (r.status == 2 && r.key == SK_NO_SENSE &&
+			   (r.flags & FM)) {
+			fms++;
+		} else {
+			break;
+		}
+	}
+	want_sense("the end after hammering", r, SK_BLANK, 0, 5, 0, 0, 0);
+	printf("%u blocks, %u filemarks\n", blocks, fms);
+	free(b);
+}
+
 /* ---- kill -9: writer and verify ---- */
 
 static uint32_t block_len(unsigned i)
@@ -636,6 +758,7 @@ static int verify(const char *path)
 int main(int argc, char **argv)
 {
 	const char *mode;
+	char iname[128];
 	int rc = 0;
 
 	if (argc < 3) {
@@ -643,10 +766,16 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	mode = argv[2];
-	iscsi = itest_login(argv[1], INITIATOR, &lun,
-			    strcmp(mode, "nomedium") != 0);
+	/* One initiator per process: sessions side by side, not one
+	 * reinstating another. */
+	snprintf(iname, sizeof(iname), "%s-%d", INITIATOR, (int)getpid());
+	iscsi =
+	    itest_login(argv[1], iname, &lun, strcmp(mode, "nomedium") != 0);
 	if (!iscsi)
 		return 2;
+	/* A lost session ends the program (the writer when lunard is
+	 * killed), never a silent reconnect that writes on. */
+	iscsi_set_noautoreconnect(iscsi, 1);
 	if (!strcmp(mode, "func")) {
 		func_identity();
 		func_write_read();
@@ -659,6 +788,10 @@ int main(int argc, char **argv)
 		readonly();
 	} else if (!strcmp(mode, "nomedium")) {
 		nomedium();
+	} else if (!strcmp(mode, "hammer") && argc == 4) {
+		rc = hammer((unsigned)atoi(argv[3]), 6000, atoi(argv[3]) == 1);
+	} else if (!strcmp(mode, "check")) {
+		hammer_check();
 	} else if (!strcmp(mode, "writer") && argc == 4) {
 		return writer(argv[3]);
 	} else if (!strcmp(mode, "verify") && argc == 4) {
