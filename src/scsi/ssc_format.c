@@ -385,8 +385,10 @@ static int create_fail(int rc, char *err, size_t errlen, const char *path,
 int ssc_fmt_create(const char *path, uint64_t capacity, const char *barcode,
 		   bool force, char *err, size_t errlen)
 {
-	struct ssc_fmt_header h = {.seq = 1, .gen_floor = 1};
-	uint8_t slots[2 * SSC_FMT_SLOT_LEN];
+	/* The chain of a new cartridge: its EOD record, generation 1. */
+	struct ssc_fmt_header h = {.seq = 1, .gen_floor = 2};
+	uint8_t slots[2 * SSC_FMT_SLOT_LEN], eod[SSC_REC_HDR_LEN];
+	uint64_t gen = 1;
 	int fd, rc = 0;
 
 	if (capacity < SSC_FMT_MIN_CAPACITY || capacity > INT64_MAX) {
@@ -417,6 +419,7 @@ int ssc_fmt_create(const char *path, uint64_t capacity, const char *barcode,
 	snprintf(h.barcode, sizeof(h.barcode), "%s", barcode ? barcode : "");
 	memset(slots, 0, sizeof(slots));
 	ssc_fmt_header_encode(&h, slots);
+	ssc_fmt_build(eod, SSC_REC_EOD, NULL, 0, 0, 0, &gen);
 
 	fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC | (force ? 0 : O_EXCL),
 		  0644);
@@ -433,7 +436,10 @@ int ssc_fmt_create(const char *path, uint64_t capacity, const char *barcode,
 	/* A cartridge is erased by force: no stale record survives. */
 	if (ftruncate(fd, 0) < 0 || ftruncate(fd, (off_t)capacity) < 0)
 		rc = create_fail(-errno, err, errlen, path, "size");
-	else if (pwrite(fd, slots, sizeof(slots), 0) != (ssize_t)sizeof(slots))
+	else if (pwrite(fd, slots, sizeof(slots), 0) !=
+		     (ssize_t)sizeof(slots) ||
+		 pwrite(fd, eod, sizeof(eod), SSC_FMT_DATA_START) !=
+		     (ssize_t)sizeof(eod))
 		rc =
 		    create_fail(-EIO, err, errlen, path, "write the header of");
 	else if (fsync(fd) < 0)

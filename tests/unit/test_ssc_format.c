@@ -328,6 +328,21 @@ static void test_create(void **state)
 	assert_int_equal(h.capacity, 1 << 20);
 	assert_string_equal(h.barcode, "A1");
 	assert_true(h.early_warning > 0 && h.early_warning < h.capacity);
+	assert_int_equal(h.gen_floor, 2);
+	/* Its chain: an EOD record at the start, nothing before. */
+	f = fopen(path, "rb");
+	assert_non_null(f);
+	assert_int_equal(fseek(f, SSC_FMT_DATA_START, SEEK_SET), 0);
+	assert_int_equal(fread(medium, 1, SSC_REC_HDR_LEN, f), SSC_REC_HDR_LEN);
+	fclose(f);
+	{
+		struct ssc_rec_hdr r;
+
+		assert_int_equal(ssc_rec_decode(medium, &r), 0);
+		assert_int_equal(r.type, SSC_REC_EOD);
+		assert_int_equal(r.gen, 1);
+		assert_int_equal(r.object, 0);
+	}
 	unlink(path);
 }
 
