@@ -42,7 +42,7 @@
 #include "util/bytes.h"
 #include "util/log.h"
 
-#define SSC_VERSION_SSC3 0x0300 /* SSC-3 (no version claimed) */
+#define SSC_VERSION_SSC3 0x0400 /* SSC-3 (no version claimed) */
 #define SSC_COUNT(a)	 (sizeof(a) / sizeof((a)[0]))
 
 /* ---- sense ---- */
@@ -580,21 +580,23 @@ static void ssc_rp_start(struct scsi_cmd *cmd)
 	memset(d, 0, sizeof(d));
 	if (m->pos == 0)
 		flags |= 0x80; /* BOP */
-	if (off + SSC_REC_HDR_LEN >= m->hdr.capacity)
-		flags |= 0x40; /* EOP */
+	/* EOP: between early warning and the end of the partition. BPEW
+	 * (a programmable early warning) stays 0: there is none. */
+	if (ssc_past_ew(m, off))
+		flags |= 0x40;
 	if ((cmd->cdb[1] & 0x1f) == SSC_RP_LONG) {
 		uint64_t fid = 0;
 
 		for (uint64_t i = 0; i < m->pos && i < m->ix.nr; i++)
 			fid += m->ix.obj[i].type == SSC_REC_FILEMARK;
-		d[0] = flags | (ssc_past_ew(m, off) ? 0x01 : 0); /* BPEW */
+		d[0] = flags;
 		put_be64(d + 8, m->pos); /* LOGICAL OBJECT NUMBER */
 		put_be64(d + 16, fid);	 /* LOGICAL FILE IDENTIFIER */
 		scsi_cmd_put_data(cmd, d, SSC_RP_LONG_LEN);
 	} else {
 		/* Nothing is buffered: first and last are the same, the
 		 * counts 0; LOCU 0 and BYCU 0 (both known). */
-		d[0] = flags | (ssc_past_ew(m, off) ? 0x01 : 0);
+		d[0] = flags;
 		if (m->pos > UINT32_MAX)
 			d[0] |= 0x04; /* LOLU: does not fit */
 		put_be32(d + 4, (uint32_t)m->pos);

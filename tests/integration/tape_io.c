@@ -516,6 +516,19 @@ static void small(void)
 	r = t_write_var(4000, 15);
 	want_sense("WRITE past the end", r, SK_OVERFLOW, 0, 2, EOM, 1, 4000);
 	want_pos("after VOLUME OVERFLOW", 15);
+	{
+		uint8_t c[10] = {0x34, 0x00};
+
+		r = cmd(c, 10, SCSI_XFER_READ, NULL, 20, NULL);
+		check(r.status == 0 && (r.data[0] & 0xc0) == 0x40,
+		      "READ POSITION in early warning: flags %02xh, want EOP",
+		      r.data[0]);
+		want_good("LOCATE 2", t_locate10(2));
+		r = cmd(c, 10, SCSI_XFER_READ, NULL, 20, NULL);
+		check(r.status == 0 && (r.data[0] & 0xc0) == 0,
+		      "READ POSITION before early warning: flags %02xh",
+		      r.data[0]);
+	}
 	/* Fixed mode: as many whole blocks as fit, the rest the residual. */
 	want_good("MODE SELECT 1000-byte blocks", t_mode_select(0x10, 1000));
 	want_good("LOCATE 10", t_locate10(10));
