@@ -433,15 +433,14 @@ static void ssc_space_backward(struct scsi_cmd *cmd, bool fms, uint64_t count)
 			    SCSI_SENSE_EOM, true, (int64_t)(count - done));
 			return;
 		}
-		type = m->ix.obj[m->pos - 1].type;
+		type = m->ix.obj[--m->pos].type;
 		if (!fms && type == SSC_REC_FILEMARK) {
-			/* On the BOP side of the filemark: not crossed. */
+			/* Crossed: on the BOP side of the filemark. */
 			ssc_finish_sense(
 			    cmd, SCSI_SK_NO_SENSE, SCSI_ASC_FILEMARK_DETECTED,
 			    SCSI_SENSE_FILEMARK, true, (int64_t)(count - done));
 			return;
 		}
-		m->pos--;
 		if (!fms || type == SSC_REC_FILEMARK)
 			done++;
 	}

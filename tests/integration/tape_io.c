@@ -384,7 +384,9 @@ static void func_space_locate(void)
 	r = t_space(0, -1);
 	want_sense("SPACE -1 block at a filemark", r, SK_NO_SENSE, 0, 1, FM, 1,
 		   1);
-	want_pos("SPACE back at a filemark", 5);
+	want_pos("SPACE back over a filemark", 4);
+	want_good("SPACE 1 filemark", t_space(1, 1));
+	want_pos("SPACE 1 filemark", 5);
 	want_good("SPACE -2 filemarks", t_space(1, -2));
 	want_pos("SPACE -2 filemarks", 2);
 	r = t_space(0, -5);
