@@ -786,9 +786,10 @@ static int ssc_density(struct scsi_cmd *cmd)
 	pthread_mutex_unlock(&m->lock);
 	memset(d, 0, sizeof(d));
 	put_be16(d, sizeof(d) - 2);
-	d[4] = SSC_DENSITY;	   /* PRIMARY DENSITY CODE */
-	d[5] = SSC_DENSITY;	   /* SECONDARY DENSITY CODE */
-	d[6] = 0x80 | 0x20 | 0x01; /* WRTOK, DEFLT, DLV */
+	d[4] = SSC_DENSITY;	     /* PRIMARY DENSITY CODE */
+	d[5] = SSC_DENSITY;	     /* SECONDARY DENSITY CODE */
+	d[6] = 0x80 | 0x20 | 0x01;   /* WRTOK, DEFLT, DLV */
+	put_be16(d + 4 + 3, 52 - 5); /* DESCRIPTOR LENGTH, valid by DLV */
 	put_be32(d + 4 + 12,
 		 (uint32_t)(cap / 1000000 > UINT32_MAX ? UINT32_MAX
 						       : cap / 1000000));
@@ -911,8 +912,9 @@ static void ssc_mode_device_config(const struct scsi_lu *lu,
 	p[10] = 0x10 | 0x08; /* EEG, SEW */
 }
 
-/* 11h medium partition: one partition, no more possible; formats and
- * partitions recognised (MEDIUM FORMAT RECOGNITION 03h). */
+/* 11h medium partition: one partition, no more possible, none to
+ * define; formats and partitions recognised (MEDIUM FORMAT RECOGNITION
+ * 03h). */
 static void ssc_mode_partition(const struct scsi_lu *lu, enum scsi_mode_pc pc,
 			       uint8_t *p)
 {
@@ -920,7 +922,6 @@ static void ssc_mode_partition(const struct scsi_lu *lu, enum scsi_mode_pc pc,
 	p[1] = 0x06;
 	if (pc == SCSI_MODE_PC_CHANGEABLE)
 		return;
-	p[4] = 0x20 | 0x18; /* IDP, PSUM 11b */
 	p[5] = 0x03;
 }
 
