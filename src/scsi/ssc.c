@@ -127,6 +127,42 @@ static int ssc_exec(struct scsi_cmd *cmd)
 	return -EINPROGRESS;
 }
 
+static void ssc_abort_done(void *arg)
+{
+	scsi_cmd_complete(arg);
+}
+
+/*
+ * The row's abort (device.h), on the command's reactor: a command still
+ * waiting for the drive leaves the FIFO and finishes at once (TASK
+ * ABORTED, from the reactor's queue, not inside the caller); one that
+ * runs, or whose start is already posted, finishes when that is done.
+ */
+static void ssc_abort(struct scsi_cmd *cmd)
+{
+	struct ssc_lu *m = cmd->lu->dtype_priv;
+	struct scsi_cmd *c;
+	bool found = false;
+
+	pthread_mutex_lock(&m->lock);
+	list_for_each_entry (c, &m->queue, bs.link) {
+		if (c == cmd) {
+			found = true;
+			break;
+		}
+	}
+	if (found) {
+		list_del(&cmd->bs.link);
+		list_init(&cmd->bs.link);
+	}
+	pthread_mutex_unlock(&m->lock);
+	if (!found)
+		return;
+	cmd->bs.done_msg.fn = ssc_abort_done;
+	cmd->bs.done_msg.arg = cmd;
+	reactor_post_msg(cmd->nexus->reactor, &cmd->bs.done_msg);
+}
+
 /* Main thread: waits (at most 10 s) until it holds the drive. */
 static int ssc_drive_grab(struct ssc_lu *m)
 {
@@ -1027,38 +1063,48 @@ static void ssc_lu_exit(struct scsi_lu *lu)
 #define SSC_MOVE  (SCSI_OP_MEDIUM | SCSI_OP_PR_READ)
 #define SSC_WRITE (SCSI_OP_MEDIUM | SCSI_OP_WRITES | SCSI_OP_PR_WRITE)
 
-static SCSI_OP_ROW(ssc_op_rewind, "REWIND", 0x01, 6, SCSI_DIR_NONE, SSC_MOVE,
-		   NULL, ssc_exec, SSC_FLUSH, 0x01, 0x01, 0x00, 0x00, 0x00,
-		   0x05);
-static SCSI_OP_ROW(ssc_op_read, "READ(6)", 0x08, 6, SCSI_DIR_READ, SSC_MOVE,
-		   ssc_rw_parse, ssc_exec, SSC_IO, 0x08, 0x03, 0xff, 0xff, 0xff,
-		   0x05);
-static SCSI_OP_ROW(ssc_op_write, "WRITE(6)", 0x0a, 6, SCSI_DIR_WRITE, SSC_WRITE,
-		   ssc_rw_parse, ssc_exec, SSC_IO, 0x0a, 0x01, 0xff, 0xff, 0xff,
-		   0x05);
-static SCSI_OP_ROW(ssc_op_wfm, "WRITE FILEMARKS(6)", 0x10, 6, SCSI_DIR_NONE,
-		   SSC_WRITE, ssc_wfm_parse, ssc_exec, SSC_FLUSH, 0x10, 0x03,
-		   0xff, 0xff, 0xff, 0x05);
-static SCSI_OP_ROW(ssc_op_space, "SPACE(6)", 0x11, 6, SCSI_DIR_NONE, SSC_MOVE,
-		   ssc_space_parse, ssc_exec, SSC_MEMORY, 0x11, 0x0f, 0xff,
-		   0xff, 0xff, 0x05);
-static SCSI_OP_ROW(ssc_op_erase, "ERASE(6)", 0x19, 6, SCSI_DIR_NONE, SSC_WRITE,
-		   NULL, ssc_exec, SSC_FLUSH, 0x19, 0x03, 0x00, 0x00, 0x00,
-		   0x05);
+/* A command that holds the drive while it runs: executed through the
+ * FIFO (ssc_exec), and taken out of it when aborted while it waits. */
+#define SSC_DRIVE_ROW(var, nm, opc, len, d, fl, prs, tmo, ...)                 \
+	static const struct scsi_op var = {                                    \
+	    .name = (nm),                                                      \
+	    .opcode = (opc),                                                   \
+	    .cdb_len = (len),                                                  \
+	    .dir = (d),                                                        \
+	    .flags = (fl),                                                     \
+	    .parse = (prs),                                                    \
+	    .execute = ssc_exec,                                               \
+	    .abort = ssc_abort,                                                \
+	    .usage = {__VA_ARGS__},                                            \
+	    .timeouts = tmo,                                                   \
+	}
+
+SSC_DRIVE_ROW(ssc_op_rewind, "REWIND", 0x01, 6, SCSI_DIR_NONE, SSC_MOVE, NULL,
+	      SSC_FLUSH, 0x01, 0x01, 0x00, 0x00, 0x00, 0x05);
+SSC_DRIVE_ROW(ssc_op_read, "READ(6)", 0x08, 6, SCSI_DIR_READ, SSC_MOVE,
+	      ssc_rw_parse, SSC_IO, 0x08, 0x03, 0xff, 0xff, 0xff, 0x05);
+SSC_DRIVE_ROW(ssc_op_write, "WRITE(6)", 0x0a, 6, SCSI_DIR_WRITE, SSC_WRITE,
+	      ssc_rw_parse, SSC_IO, 0x0a, 0x01, 0xff, 0xff, 0xff, 0x05);
+SSC_DRIVE_ROW(ssc_op_wfm, "WRITE FILEMARKS(6)", 0x10, 6, SCSI_DIR_NONE,
+	      SSC_WRITE, ssc_wfm_parse, SSC_FLUSH, 0x10, 0x03, 0xff, 0xff, 0xff,
+	      0x05);
+SSC_DRIVE_ROW(ssc_op_space, "SPACE(6)", 0x11, 6, SCSI_DIR_NONE, SSC_MOVE,
+	      ssc_space_parse, SSC_MEMORY, 0x11, 0x0f, 0xff, 0xff, 0xff, 0x05);
+SSC_DRIVE_ROW(ssc_op_erase, "ERASE(6)", 0x19, 6, SCSI_DIR_NONE, SSC_WRITE, NULL,
+	      SSC_FLUSH, 0x19, 0x03, 0x00, 0x00, 0x00, 0x05);
 /* Without SCSI_OP_MEDIUM: LOAD is what brings the medium in. */
-static SCSI_OP_ROW(ssc_op_load, "LOAD UNLOAD", 0x1b, 6, SCSI_DIR_NONE,
-		   SCSI_OP_PR_WRITE, ssc_load_parse, ssc_exec, SSC_FLUSH, 0x1b,
-		   0x01, 0x00, 0x00, 0x0f, 0x05);
+SSC_DRIVE_ROW(ssc_op_load, "LOAD UNLOAD", 0x1b, 6, SCSI_DIR_NONE,
+	      SCSI_OP_PR_WRITE, ssc_load_parse, SSC_FLUSH, 0x1b, 0x01, 0x00,
+	      0x00, 0x0f, 0x05);
 static SCSI_OP_ROW(ssc_op_prevent_allow, "PREVENT ALLOW MEDIUM REMOVAL", 0x1e,
 		   6, SCSI_DIR_NONE, SCSI_OP_PR_WRITE, NULL, ssc_prevent_allow,
 		   SSC_MEMORY, 0x1e, 0x00, 0x00, 0x00, 0x03, 0x05);
-static SCSI_OP_ROW(ssc_op_locate10, "LOCATE(10)", 0x2b, 10, SCSI_DIR_NONE,
-		   SSC_MOVE, ssc_locate_parse, ssc_exec, SSC_MEMORY, 0x2b, 0x07,
-		   0x00, 0xff, 0xff, 0xff, 0xff, 0x00, 0xff, 0x05);
-static SCSI_OP_ROW(ssc_op_locate16, "LOCATE(16)", 0x92, 16, SCSI_DIR_NONE,
-		   SSC_MOVE, ssc_locate_parse, ssc_exec, SSC_MEMORY, 0x92, 0x3b,
-		   0x03, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
-		   0x00, 0x00, 0x00, 0x05);
+SSC_DRIVE_ROW(ssc_op_locate10, "LOCATE(10)", 0x2b, 10, SCSI_DIR_NONE, SSC_MOVE,
+	      ssc_locate_parse, SSC_MEMORY, 0x2b, 0x07, 0x00, 0xff, 0xff, 0xff,
+	      0xff, 0x00, 0xff, 0x05);
+SSC_DRIVE_ROW(ssc_op_locate16, "LOCATE(16)", 0x92, 16, SCSI_DIR_NONE, SSC_MOVE,
+	      ssc_locate_parse, SSC_MEMORY, 0x92, 0x3b, 0x03, 0xff, 0xff, 0xff,
+	      0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x00, 0x00, 0x00, 0x05);
 
 #define SSC_RP_ROW(var, nm, sa)                                                \
 	static const struct scsi_op var = {                                    \
@@ -1071,6 +1117,7 @@ static SCSI_OP_ROW(ssc_op_locate16, "LOCATE(16)", 0x92, 16, SCSI_DIR_NONE,
 	    .max_data = SSC_RP_LONG_LEN,                                       \
 	    .parse = ssc_rp_parse,                                             \
 	    .execute = ssc_exec,                                               \
+	    .abort = ssc_abort,                                                \
 	    .usage = {0x34, (sa), 0x00, 0x00, 0x00, 0x00, 0x00, 0xff, 0xff,    \
 		      0x05},                                                   \
 	    .timeouts = SCSI_TIMEOUTS_MEMORY,                                  \
