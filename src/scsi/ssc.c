@@ -265,9 +265,10 @@ static int ssc_cartridge_open(struct scsi_lu *lu, const char *path, bool ro)
 
 	fd = open(path, (ro ? O_RDONLY : O_RDWR) | O_CLOEXEC);
 	if (fd < 0) {
-		log_error("tape %s: cannot open %s: %s", lu->target->name, path,
-			  strerror(errno));
-		return -errno;
+		rc = -errno;
+		log_error("target %s LUN %" PRIu64 ": cannot open %s: %s",
+			  lu->target->name, lu->lun, path, strerror(-rc));
+		return rc;
 	}
 	rc = ssc_pread(&fd, 0, slots, sizeof(slots));
 	if (rc == 0)
@@ -1008,6 +1009,14 @@ static int ssc_check_params(struct scsi_lu_params *p, const struct bs_ops *ops,
 			 "a tape's cartridge is a file: use --bstype rdwr, "
 			 "aio or uring, not %s",
 			 ops->name);
+		return -EINVAL;
+	}
+	if (p->backing[0] && ssc_fmt_probe(p->backing) < 0) {
+		snprintf(err, errlen,
+			 "%s is not a lunar tape cartridge (or cannot be "
+			 "read); make one with lunarctl tape create %s --size "
+			 "SIZE",
+			 p->backing, p->backing);
 		return -EINVAL;
 	}
 	p->removable = true; /* INQUIRY RMB */

@@ -154,6 +154,28 @@ int ssc_fmt_header_pick(const uint8_t slots[2 * SSC_FMT_SLOT_LEN],
 	return 0;
 }
 
+int ssc_fmt_probe(const char *path)
+{
+	uint8_t slots[2 * SSC_FMT_SLOT_LEN];
+	struct ssc_fmt_header h;
+	unsigned slot;
+	struct stat st;
+	int fd = open(path, O_RDONLY | O_CLOEXEC), rc;
+
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &st) < 0)
+		rc = -errno;
+	else if (pread(fd, slots, sizeof(slots), 0) != (ssize_t)sizeof(slots))
+		rc = -EINVAL;
+	else
+		rc = ssc_fmt_header_pick(slots, &h, &slot);
+	if (rc == 0 && (uint64_t)st.st_size < h.capacity)
+		rc = -EINVAL;
+	close(fd);
+	return rc;
+}
+
 uint64_t ssc_fmt_default_ew(uint64_t capacity)
 {
 	uint64_t ew = capacity / 20;

@@ -84,6 +84,9 @@ int ssc_fmt_header_decode(const uint8_t in[SSC_FMT_SLOT_LEN],
  * the error of slot 0 when neither is valid. */
 int ssc_fmt_header_pick(const uint8_t slots[2 * SSC_FMT_SLOT_LEN],
 			struct ssc_fmt_header *h, unsigned *slot);
+/* Whether path is a cartridge lunard can load: 0, or -errno (-EINVAL:
+ * no valid header, -EPROTONOSUPPORT: another version). */
+int ssc_fmt_probe(const char *path);
 /* The default early-warning size of a cartridge of capacity bytes. */
 uint64_t ssc_fmt_default_ew(uint64_t capacity);
 /* The floor the next run of a writable cartridge writes from. */

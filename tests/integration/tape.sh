@@ -56,6 +56,7 @@ assert_contains "$CTL_OUT" "tape create" "a tape refuses --size"
 ctl_fails lun create "$IQN" 1 --type tape --backing "$T/a.tape" --thin
 ctl_fails lun create "$IQN" 1 --type tape --backing "$T/a.tape" --direct
 ctl_fails lun create "$IQN" 1 --type tape --backing "$T/junk"
+assert_contains "$CTL_OUT" "not a lunar tape cartridge" "a tape on a file that is no cartridge"
 ctl_ok lun create "$IQN" 1 --type tape --backing "$T/a.tape" >/dev/null
 ctl_ok lun create "$IQN" 2 --type tape --backing "$T/small.tape" >/dev/null
 ctl_ok lun create "$IQN" 3 --type tape --backing "$T/ro.tape" --readonly >/dev/null

@@ -307,6 +307,7 @@ static void test_create(void **state)
 	(void)state;
 	assert_true(fd >= 0);
 	close(fd);
+	assert_int_equal(ssc_fmt_probe(path), -EINVAL); /* an empty file */
 	assert_int_equal(
 	    ssc_fmt_create(path, 1 << 20, "A1", false, err, sizeof(err)),
 	    -EEXIST);
@@ -329,6 +330,7 @@ static void test_create(void **state)
 	assert_string_equal(h.barcode, "A1");
 	assert_true(h.early_warning > 0 && h.early_warning < h.capacity);
 	assert_int_equal(h.gen_floor, 2);
+	assert_int_equal(ssc_fmt_probe(path), 0);
 	/* Its chain: an EOD record at the start, nothing before. */
 	f = fopen(path, "rb");
 	assert_non_null(f);
