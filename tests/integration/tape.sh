@@ -74,6 +74,14 @@ for mode in "1 func" "2 small" "3 ro"; do
 	[ $rc = 0 ] || fail "tape_io $2 failed (status $rc)"
 done
 
+# A byte of object 0's data (after its 40-byte record header at 4096)
+# damaged behind lunard's back: READ checks the data CRC.
+printf '\377' | dd of="$T/a.tape" bs=1 seek=$((4096 + 40 + 10)) conv=notrunc status=none
+rc=0
+run_bounded 60 "$TESTBIN/tape_io" "$(lun_url "$IQN" 1)" crc >"$T/out" 2>&1 || rc=$?
+cat "$T/out"
+[ $rc = 0 ] || fail "tape_io crc failed (status $rc)"
+
 # Cartridges in and out: a load needs the drive empty, an unknown file
 # is refused, the ejected drive is NOT READY.
 ctl_fails lun load "$IQN" 2 --backing "$T/b.tape"

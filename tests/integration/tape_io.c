@@ -18,6 +18,8 @@
  *   small   on a 64 KiB cartridge: early warning (EOM, NO SENSE) then
  *           VOLUME OVERFLOW, in variable and fixed mode, with residuals.
  *   ro      on a write-protected LU: WP in MODE SENSE, DATA PROTECT.
+ *   crc     after func, with object 0's data damaged in the file:
+ *           MEDIUM ERROR, UNRECOVERED READ ERROR; the next block reads.
  *   nomedium  an empty drive: NOT READY, MEDIUM NOT PRESENT.
  *   hammer SEED  6000 random commands (writes of self-describing blocks,
  *           reads, SPACE, LOCATE, REWIND, WRITE FILEMARKS, READ
@@ -571,6 +573,27 @@ static void readonly(void)
 	want_good("REWIND", t_rewind());
 }
 
+/* Object 0's data were damaged on the medium behind lunard's back:
+ * its READ is MEDIUM ERROR, the next block still reads. */
+static void crc(void)
+{
+	uint8_t buf[4096];
+	struct result r;
+
+	for (int i = 0; i < 3; i++) { /* the unit attentions of a new nexus */
+		r = t_rewind();
+		if (r.status == 0)
+			break;
+	}
+	want_good("REWIND", r);
+	r = t_read(1000, 0, buf, 1000);
+	want_sense("READ of a damaged block", r, SK_MEDIUM_ERR, 0x11, 0, 0, 0,
+		   0);
+	want_good("SPACE over it", t_space(0, 1));
+	r = t_read(200, 0, buf, 200);
+	want_good("READ of the next block", r);
+}
+
 static void nomedium(void)
 {
 	struct result r;
@@ -801,6 +824,8 @@ int main(int argc, char **argv)
 		small();
 	} else if (!strcmp(mode, "ro")) {
 		readonly();
+	} else if (!strcmp(mode, "crc")) {
+		crc();
 	} else if (!strcmp(mode, "nomedium")) {
 		nomedium();
 	} else if (!strcmp(mode, "hammer") && argc == 4) {
