@@ -29,6 +29,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -231,6 +232,26 @@ static int ssc_pread(void *ctx, uint64_t off, void *buf, size_t len)
 	return 0;
 }
 
+/*
+ * Opens the cartridge at path and locks it for this drive: exclusively
+ * when it writes, shared when it only reads, so that two drives (two
+ * LUs, two lunards) never write one cartridge. The lock lives as long as
+ * the descriptor. Returns it, or -errno (-EWOULDBLOCK: in another drive).
+ */
+static int ssc_cartridge_lock(const char *path, bool ro)
+{
+	int fd = open(path, (ro ? O_RDONLY : O_RDWR) | O_CLOEXEC), rc;
+
+	if (fd < 0)
+		return -errno;
+	if (flock(fd, (ro ? LOCK_SH : LOCK_EX) | LOCK_NB) < 0) {
+		rc = -errno;
+		close(fd);
+		return rc;
+	}
+	return fd;
+}
+
 /* Writes the header with its new generation floor into the other slot
  * and makes it stable, before this run writes any record. */
 static int ssc_raise_floor(int fd, struct ssc_fmt_header *h, unsigned slot,
@@ -263,12 +284,13 @@ static int ssc_cartridge_open(struct scsi_lu *lu, const char *path, bool ro)
 	off_t size;
 	int fd, rc;
 
-	fd = open(path, (ro ? O_RDONLY : O_RDWR) | O_CLOEXEC);
+	fd = ssc_cartridge_lock(path, ro);
 	if (fd < 0) {
-		rc = -errno;
-		log_error("target %s LUN %" PRIu64 ": cannot open %s: %s",
-			  lu->target->name, lu->lun, path, strerror(-rc));
-		return rc;
+		log_error("target %s LUN %" PRIu64 ": cannot load %s: %s",
+			  lu->target->name, lu->lun, path,
+			  fd == -EWOULDBLOCK ? "it is in another drive"
+					     : strerror(-fd));
+		return fd;
 	}
 	rc = ssc_pread(&fd, 0, slots, sizeof(slots));
 	if (rc == 0)
@@ -346,8 +368,14 @@ static int ssc_medium_eject(struct scsi_lu *lu, bool force)
 				  strerror(errno));
 		ssc_set_loaded(lu, false, NULL);
 	}
-	if (rc == 0)
+	if (rc == 0) {
+		/* Out of the drive: another drive (a changer's) may load
+		 * it now; closing drops the lock. */
 		m->removed = true;
+		if (m->fd >= 0)
+			close(m->fd);
+		m->fd = -1;
+	}
 	ssc_drive_release(m);
 	return rc;
 }
@@ -1018,6 +1046,19 @@ static int ssc_check_params(struct scsi_lu_params *p, const struct bs_ops *ops,
 			 "SIZE",
 			 p->backing, p->backing);
 		return -EINVAL;
+	}
+	if (p->backing[0]) {
+		int fd = ssc_cartridge_lock(p->backing, p->readonly);
+
+		if (fd == -EWOULDBLOCK) {
+			snprintf(err, errlen,
+				 "cartridge %s is in another tape drive; "
+				 "eject it there first (lun eject)",
+				 p->backing);
+			return -EBUSY;
+		}
+		if (fd >= 0)
+			close(fd);
 	}
 	p->removable = true; /* INQUIRY RMB */
 	return 0;

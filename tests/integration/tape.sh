@@ -58,6 +58,8 @@ ctl_fails lun create "$IQN" 1 --type tape --backing "$T/a.tape" --direct
 ctl_fails lun create "$IQN" 1 --type tape --backing "$T/junk"
 assert_contains "$CTL_OUT" "not a lunar tape cartridge" "a tape on a file that is no cartridge"
 ctl_ok lun create "$IQN" 1 --type tape --backing "$T/a.tape" >/dev/null
+ctl_fails lun create "$IQN" 9 --type tape --backing "$T/a.tape"
+assert_contains "$CTL_OUT" "in another tape drive" "one cartridge in two drives"
 ctl_ok lun create "$IQN" 2 --type tape --backing "$T/small.tape" >/dev/null
 ctl_ok lun create "$IQN" 3 --type tape --backing "$T/ro.tape" --readonly >/dev/null
 show=$(ctl_ok target show "$IQN")
@@ -87,6 +89,10 @@ cat "$T/out"
 ctl_fails lun load "$IQN" 2 --backing "$T/b.tape"
 assert_contains "$CTL_OUT" "holds a medium; eject it first" "lun load with a cartridge in"
 ctl_ok lun eject "$IQN" 2 >/dev/null
+# Out of drive 2, the cartridge may go into another drive and back.
+ctl_ok lun create "$IQN" 9 --type tape --backing "$T/small.tape" >/dev/null
+ctl_fails lun load "$IQN" 2
+ctl_ok lun delete "$IQN" 9 >/dev/null
 rc=0
 run_bounded 60 "$TESTBIN/tape_io" "$(lun_url "$IQN" 2)" nomedium >"$T/out" 2>&1 || rc=$?
 cat "$T/out"
