@@ -479,6 +479,11 @@ static int mgmt_lun_create(json_t *req, json_t **res, char *err, size_t errlen)
 				 "has: %s",
 				 dtype, names);
 	}
+	if (!backing[0] && !scsi_device_type_find(dtype)->medium_optional)
+		return mgmt_fail(-EINVAL, err, errlen,
+				 "a %s needs a medium: give the backing path "
+				 "(--backing PATH)",
+				 scsi_device_type_find(dtype)->name);
 	json_int_t pbsz = 0;
 	if ((v = json_object_get(req, "physical_block_size")))
 		pbsz = json_integer_value(v);

@@ -439,17 +439,11 @@ int scsi_lu_create(struct scsi_target *t, uint64_t lun,
 	pthread_mutex_init(&lu->lock, NULL);
 	list_init(&lu->itl_list);
 
-	if (lu->params.backing[0]) {
-		rc = scsi_lu_open_store(lu, ops, err, errlen);
-	} else if (dtype->medium_optional) {
+	if (!lu->params.backing[0] && dtype->medium_optional) {
 		/* An empty drive: no store until a medium is loaded. */
 		atomic_store(&lu->medium_absent, true);
 	} else {
-		snprintf(err, errlen,
-			 "a %s needs a medium: give the backing path "
-			 "(--backing PATH)",
-			 dtype->name);
-		rc = -EINVAL;
+		rc = scsi_lu_open_store(lu, ops, err, errlen);
 	}
 	if (rc == 0)
 		scsi_lu_set_identity(lu);
