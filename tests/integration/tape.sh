@@ -162,8 +162,11 @@ cat "$T/out"
 ctl tape create "$T/h.tape" --size 64M >/dev/null || fail "tape create h"
 ctl_ok lun create "$IQN" 7 --type tape --backing "$T/h.tape" >/dev/null
 HAMMERS=()
+# Hammer 4 would run for long: it is killed well before it ends.
 for s in 1 2 3 4; do
-	"$TESTBIN/tape_io" "$(lun_url "$IQN" 7)" hammer $s >"$T/hammer$s" 2>&1 &
+	n=6000
+	[ $s = 4 ] && n=10000000
+	"$TESTBIN/tape_io" "$(lun_url "$IQN" 7)" hammer $s $n >"$T/hammer$s" 2>&1 &
 	HAMMERS+=($!)
 	EXTRA_PIDS+=($!)
 done

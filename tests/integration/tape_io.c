@@ -3,7 +3,7 @@
  * tape driver and a backup program see it. Raw CDBs; the sense data are
  * checked byte by byte (key, ASC/ASCQ, FILEMARK/EOM/ILI, INFORMATION).
  *
- * usage: tape_io URL MODE [FILE]
+ * usage: tape_io URL MODE [ARG...]
  *
  *   func    on an empty cartridge: INQUIRY (type 01h, RMB), READ BLOCK
  *           LIMITS, MODE SENSE (variable blocks, buffered), variable
@@ -21,18 +21,16 @@
  *   crc     after func, with object 0's data damaged in the file:
  *           MEDIUM ERROR, UNRECOVERED READ ERROR; the next block reads.
  *   nomedium  an empty drive: NOT READY, MEDIUM NOT PRESENT.
- *   hammer SEED  6000 random commands (writes of self-describing blocks,
- *           reads, SPACE, LOCATE, REWIND, WRITE FILEMARKS, READ
- *           POSITION) while other sessions do the same; SEED 1 also
- *           sends a LOGICAL UNIT RESET every 97 commands. Every answer
- *           must be a status a drive gives, every block read whole.
- *   check   after hammering: BOP to EOD, every block whole.
- *   writer FILE  rewinds and writes blocks 0, 1, 2 ... (sizes and bytes
- *           from the index) until a command fails, appending the index
- *           of each block acknowledged with GOOD to FILE.
- *   verify FILE  rewinds and reads every block back: each must be the
- *           block its position says, at least every index in FILE must
- *           be there, and the tape must end in BLANK CHECK.
+ *   hammer SEED [N]  N (6000) random commands (writes of self-describing
+ * blocks, reads, SPACE, LOCATE, REWIND, WRITE FILEMARKS, READ POSITION) while
+ * other sessions do the same; SEED 1 also sends a LOGICAL UNIT RESET every 97
+ * commands. Every answer must be a status a drive gives, every block read
+ * whole. check   after hammering: BOP to EOD, every block whole. writer FILE
+ * rewinds and writes blocks 0, 1, 2 ... (sizes and bytes from the index) until
+ * a command fails, appending the index of each block acknowledged with GOOD to
+ * FILE. verify FILE  rewinds and reads every block back: each must be the block
+ * its position says, at least every index in FILE must be there, and the tape
+ * must end in BLANK CHECK.
  *
  * Prints "ok" and exits 0 when everything holds; else prints each failed
  * check and exits 1 (2 on usage or login errors).
@@ -800,7 +798,7 @@ int main(int argc, char **argv)
 	int rc = 0;
 
 	if (argc < 3) {
-		fprintf(stderr, "usage: tape_io URL MODE [FILE]\n");
+		fprintf(stderr, "usage: tape_io URL MODE [ARG...]\n");
 		return 2;
 	}
 	mode = argv[2];
@@ -828,8 +826,10 @@ int main(int argc, char **argv)
 		crc();
 	} else if (!strcmp(mode, "nomedium")) {
 		nomedium();
-	} else if (!strcmp(mode, "hammer") && argc == 4) {
-		rc = hammer((unsigned)atoi(argv[3]), 6000, atoi(argv[3]) == 1);
+	} else if (!strcmp(mode, "hammer") && (argc == 4 || argc == 5)) {
+		rc = hammer((unsigned)atoi(argv[3]),
+			    argc == 5 ? (unsigned)atoi(argv[4]) : 6000,
+			    atoi(argv[3]) == 1);
 	} else if (!strcmp(mode, "check")) {
 		hammer_check();
 	} else if (!strcmp(mode, "writer") && argc == 4) {
