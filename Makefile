@@ -81,8 +81,10 @@ $(BUILD)/liblunar.a: $(LIB_OBJS)
 $(BUILD)/lunard: $(BUILD)/src/lunard.o $(BUILD)/liblunar.a
 	$(CC) $(LDFLAGS) -o $@ $< -Wl,--whole-archive $(BUILD)/liblunar.a -Wl,--no-whole-archive $(LDLIBS)
 
-$(BUILD)/lunarctl: $(BUILD)/tools/lunarctl.o $(BUILD)/tools/lunarctl_tgtadm.o
-	$(CC) $(LDFLAGS) -o $@ $^ -ljansson
+# The tape cartridge format is lunard's and lunarctl's (tape create).
+$(BUILD)/lunarctl: $(BUILD)/tools/lunarctl.o $(BUILD)/tools/lunarctl_tgtadm.o \
+		$(BUILD)/src/scsi/ssc_format.o
+	$(CC) $(LDFLAGS) -o $@ $^ -ljansson -lisal
 
 $(BUILD)/tests/test_%: $(BUILD)/tests/unit/test_%.o $(BUILD)/liblunar.a
 	@mkdir -p $(dir $@)

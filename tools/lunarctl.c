@@ -3,12 +3,15 @@
  * JSON requests of docs/control-protocol.md, sends them over the control
  * socket and prints the answers as text (or raw JSON with --json). A
  * command line with tgtadm's options (--lld/--mode/--op ...) goes to
- * lunarctl_tgtadm.c instead.
+ * lunarctl_tgtadm.c instead. `tape create` talks to no daemon: it makes a
+ * cartridge file with the tape format module (src/scsi/ssc_format.c).
  *
  * Exit status: 0 success, 1 the daemon refused or could not be reached,
  * 2 a usage error (lunarctl never sent anything).
  */
 #include "lunarctl.h"
+
+#include "scsi/ssc_format.h"
 
 /* ---- messages and exits -------------------------------------------- */
 
@@ -659,7 +662,9 @@ static int ctl_lun_create(struct ctl *c, const struct ctl_cmd *cmd, int argc,
 
 	ctl_args(cmd, argc, argv, opts, pos, 2, 2);
 	lun = ctl_lun_arg(cmd, pos[1]);
-	if (!backing)
+	/* Without a medium only as a device type that may be empty (a
+	 * tape drive): lunard says which. */
+	if (!backing && !type)
 		ctl_usage_error(cmd, "--backing PATH is required");
 	if (size) {
 		int rc = ctl_parse_size(size, &bytes);
@@ -690,7 +695,8 @@ static int ctl_lun_create(struct ctl *c, const struct ctl_cmd *cmd, int argc,
 				     "other; give one");
 	/* The file stores' backing is a path; null has none and rbd's is
 	 * a POOL/IMAGE name. */
-	path = bstype && (!strcmp(bstype, "null") || !strcmp(bstype, "rbd"))
+	path = !backing ? strdup("")
+	       : bstype && (!strcmp(bstype, "null") || !strcmp(bstype, "rbd"))
 		   ? strdup(backing)
 		   : ctl_abs_path(backing);
 	req = json_pack("{s:s, s:s, s:I, s:s, s:b}", "cmd", "lun.create",
@@ -724,7 +730,7 @@ static int ctl_lun_create(struct ctl *c, const struct ctl_cmd *cmd, int argc,
 	char human[32];
 	ctl_human_size((uint64_t)jint(res, "size"), human, sizeof(human));
 	ctl_done(c, res, "Created LUN %" PRIu64 " of %s on %s (%s)", lun,
-		 pos[0], path, human);
+		 pos[0], path[0] ? path : "no medium", human);
 	free(path);
 	return 0;
 }
@@ -1624,6 +1630,52 @@ static int ctl_changer_drive(struct ctl *c, const struct ctl_cmd *cmd, int argc,
 	return 0;
 }
 
+/* ---- tape cartridges ------------------------------------------------ */
+
+/* Makes an empty cartridge file for a tape LU, with the format module
+ * itself: no lunard needed. */
+static int ctl_tape_create(struct ctl *c, const struct ctl_cmd *cmd, int argc,
+			   char **argv)
+{
+	const char *pos[1], *size = NULL, *barcode = NULL;
+	bool force = false;
+	struct ctl_opt opts[] = {
+	    {"size", true, &size, NULL},
+	    {"barcode", true, &barcode, NULL},
+	    {"force", false, NULL, &force},
+	    {0},
+	};
+	uint64_t bytes = 0;
+	char err[512];
+	int rc;
+
+	ctl_args(cmd, argc, argv, opts, pos, 1, 1);
+	if (!size)
+		ctl_usage_error(cmd, "--size SIZE is required (bytes or "
+				     "K/M/G/T, e.g. 10G)");
+	rc = ctl_parse_size(size, &bytes);
+	if (rc == -ERANGE)
+		ctl_usage_error(cmd, "size '%s' is too large", size);
+	if (rc)
+		ctl_usage_error(cmd,
+				"bad size '%s': use bytes or a K/M/G/T "
+				"suffix, e.g. 10G",
+				size);
+	rc = ssc_fmt_create(pos[0], bytes, barcode, force, err, sizeof(err));
+	if (rc < 0) {
+		fprintf(stderr, "lunarctl: %s\n", err);
+		return 1;
+	}
+	ctl_done(c,
+		 json_pack("{s:s, s:I, s:s}", "path", pos[0], "size",
+			   (json_int_t)bytes, "barcode",
+			   barcode ? barcode : ""),
+		 "cartridge %s created (%llu bytes%s%s)", pos[0],
+		 (unsigned long long)bytes, barcode ? ", barcode " : "",
+		 barcode ? barcode : "");
+	return 0;
+}
+
 /* ---- the command table and help ------------------------------------ */
 
 static int ctl_help(struct ctl *c, const struct ctl_cmd *cmd, int argc,
@@ -1638,7 +1690,7 @@ static const struct ctl_cmd ctl_cmds[] = {
     {"target", "show", "IQN", "show one target with its LUNs and sessions",
      ctl_target_show},
     {"lun", "create",
-     "IQN LUN --backing PATH [--type disk|cd|changer] [--bstype "
+     "IQN LUN [--backing PATH] [--type disk|cd|tape|changer] [--bstype "
      "rdwr|aio|uring|null|rbd] [--bs-opts OPTS] "
      "[--size SIZE] [--block-size 512|4096] [--physical-block-size N] "
      "[--readonly] [--direct|--buffered] [--thin] [--removable] [--serial S]",
@@ -1649,7 +1701,8 @@ static const struct ctl_cmd ctl_cmds[] = {
      "does not exist; --bs-opts passes the store's options (rbd: "
      "'conf=PATH;id=CLIENT;namespace=NS;timeout=SECS'); --thin deallocates "
      "unmapped blocks, --removable lets initiators eject and load the "
-     "medium",
+     "medium; a tape without --backing is an empty drive (lun load fills "
+     "it)",
      ctl_lun_create},
     {"lun", "delete", "IQN LUN", "remove a LUN", ctl_lun_delete},
     {"lun", "resize", "IQN LUN [SIZE] [--shrink]",
@@ -1688,6 +1741,11 @@ static const struct ctl_cmd ctl_cmds[] = {
      "the group is active/optimized and the others standby on every "
      "gateway",
      ctl_lun_activate},
+    {"tape", "create", "FILE --size SIZE [--barcode LABEL] [--force]",
+     "make an empty tape cartridge (a sparse file of SIZE bytes) for a "
+     "tape LU's --backing or lun load; --barcode names the volume; an "
+     "existing FILE is refused unless --force (its data are lost)",
+     ctl_tape_create},
     {"acl", "add", "IQN INITIATOR|ALL", "let an initiator (or all) log in",
      ctl_acl},
     {"acl", "delete", "IQN INITIATOR|ALL", "remove an ACL entry", ctl_acl},

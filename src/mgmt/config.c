@@ -332,8 +332,12 @@ static int cfg_lun_from_json(struct cfg_ctx *c, json_t *o, const char *path,
 		 cfg_get_u64(c, o, path, "lun", true, SCSI_MAX_LUN, &l->lun)) ||
 	    (rc = cfg_get_str(c, o, path, "type", false, l->p.dtype,
 			      sizeof(l->p.dtype))) ||
-	    (rc = cfg_get_str(c, o, path, "backing", true, l->p.backing,
-			      sizeof(l->p.backing))) ||
+	    /* Required unless the type may be an empty drive (a tape). */
+	    (rc = cfg_get_str(
+		 c, o, path, "backing",
+		 !(scsi_device_type_find(l->p.dtype) &&
+		   scsi_device_type_find(l->p.dtype)->medium_optional),
+		 l->p.backing, sizeof(l->p.backing))) ||
 	    (rc = cfg_get_str(c, o, path, "bstype", false, l->p.bstype,
 			      sizeof(l->p.bstype))) ||
 	    (rc = cfg_get_u64(c, o, path, "size", false, INT64_MAX,
@@ -351,7 +355,9 @@ static int cfg_lun_from_json(struct cfg_ctx *c, json_t *o, const char *path,
 	    (rc = cfg_get_str(c, o, path, "bsopts", false, l->p.bsopts,
 			      sizeof(l->p.bsopts))))
 		return rc;
-	if (l->p.backing[0] == '\0') {
+	if (l->p.backing[0] == '\0' &&
+	    !(scsi_device_type_find(l->p.dtype) &&
+	      scsi_device_type_find(l->p.dtype)->medium_optional)) {
 		cfg_path(p, sizeof(p), path, "backing");
 		return cfg_fail(c, p, "empty; give the file or device path");
 	}

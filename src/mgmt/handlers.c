@@ -448,9 +448,11 @@ static int mgmt_lun_create(json_t *req, json_t **res, char *err, size_t errlen)
 		return -ENOENT;
 	if ((rc = mgmt_lun_arg(req, &lun, err, errlen)))
 		return rc;
-	if (!backing[0] || strlen(backing) >= sizeof(p->backing))
+	/* Empty: a drive without a medium, if the type has such (its
+	 * check comes with scsi_lu_create's). */
+	if (strlen(backing) >= sizeof(p->backing))
 		return mgmt_fail(-EINVAL, err, errlen,
-				 "backing path must be 1..%zu bytes",
+				 "backing path must be at most %zu bytes",
 				 sizeof(p->backing) - 1);
 	if ((v = json_object_get(req, "size"))) {
 		if (json_integer_value(v) < 0)
@@ -477,6 +479,11 @@ static int mgmt_lun_create(json_t *req, json_t **res, char *err, size_t errlen)
 				 "has: %s",
 				 dtype, names);
 	}
+	if (!backing[0] && !scsi_device_type_find(dtype)->medium_optional)
+		return mgmt_fail(-EINVAL, err, errlen,
+				 "a %s needs a medium: give the backing path "
+				 "(--backing PATH)",
+				 scsi_device_type_find(dtype)->name);
 	json_int_t pbsz = 0;
 	if ((v = json_object_get(req, "physical_block_size")))
 		pbsz = json_integer_value(v);
@@ -1204,10 +1211,10 @@ static const struct mgmt_cmd mgmt_cmds[] = {
     {"target.show", mgmt_target_show, {STR("name")}},
     {"lun.create",
      mgmt_lun_create,
-     {STR("target"), INT("lun"), STR("backing"), STR_O("bstype"), INT_O("size"),
-      INT_O("block_size"), BOOL("readonly"), BOOL("direct"), STR_O("serial"),
-      BOOL("thin"), INT_O("physical_block_size"), BOOL("removable"),
-      STR_O("bsopts"), STR_O("type")}},
+     {STR("target"), INT("lun"), STR_O("backing"), STR_O("bstype"),
+      INT_O("size"), INT_O("block_size"), BOOL("readonly"), BOOL("direct"),
+      STR_O("serial"), BOOL("thin"), INT_O("physical_block_size"),
+      BOOL("removable"), STR_O("bsopts"), STR_O("type")}},
     {"lun.delete", mgmt_lun_delete, {STR("target"), INT("lun")}},
     {"lun.eject", mgmt_lun_eject, {STR("target"), INT("lun"), BOOL("force")}},
     {"lun.load", mgmt_lun_load, {STR("target"), INT("lun"), STR_O("backing")}},

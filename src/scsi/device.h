@@ -41,6 +41,7 @@ struct bs_dev;
 
 /* Peripheral device types (SPC-5 §6.7.2, table 148) */
 #define SCSI_PDT_DISK	 0x00
+#define SCSI_PDT_TAPE	 0x01 /* sequential-access device (SSC-5) */
 #define SCSI_PDT_CDROM	 0x05 /* CD/DVD device (MMC-6) */
 #define SCSI_PDT_CHANGER 0x08 /* medium changer (SMC-3) */
 #define SCSI_PDT_UNKNOWN 0x1f
@@ -226,6 +227,22 @@ struct scsi_device_type {
 	size_t (*mode_block_descriptor)(const struct scsi_lu *lu, bool long_lba,
 					uint8_t *out);
 	/*
+	 * Optional: MODE SELECT of the mode parameter header's
+	 * DEVICE-SPECIFIC PARAMETER and of the block descriptor, for a type
+	 * whose parameters there change (a tape's BUFFERED MODE, density
+	 * and block length). Without it the device-specific parameter is
+	 * ignored and a block descriptor must be what MODE SENSE reports.
+	 * mode_select_check runs before anything changes: bd is the 8-byte
+	 * descriptor (NULL when the list has none) at byte bd_off of the
+	 * parameter list; returns 0, or -EINVAL with the sense set
+	 * (INVALID FIELD IN PARAMETER LIST). mode_select_apply then makes
+	 * them current, with the pages (any thread; takes its own locks).
+	 */
+	int (*mode_select_check)(struct scsi_cmd *cmd, uint8_t dev_param,
+				 const uint8_t *bd, size_t bd_off);
+	void (*mode_select_apply)(struct scsi_lu *lu, uint8_t dev_param,
+				  const uint8_t *bd);
+	/*
 	 * Checks the LU parameters that belong to the type (block size,
 	 * thin provisioning, physical block size, medium rules) for a LU on
 	 * a store of type ops (NULL: not known yet, as when a configuration
@@ -243,7 +260,8 @@ struct scsi_device_type {
 	 * force. medium_load puts it back; with bs (a store already open,
 	 * of nr_blocks blocks) it first replaces the store of an ejected
 	 * medium (-EBUSY if it is in), once no request of the type uses
-	 * the old one, which it returns in *old for the caller to close.
+	 * the old one, which it returns in *old for the caller to close;
+	 * lu->params.backing already names the new medium then.
 	 */
 	int (*medium_eject)(struct scsi_lu *lu, bool force);
 	int (*medium_load)(struct scsi_lu *lu, struct bs_dev *bs,
@@ -255,6 +273,13 @@ struct scsi_device_type {
 	 * bstype says, so that every LU still has a store.
 	 */
 	bool no_medium;
+	/*
+	 * A LU of the type may be created without a medium (no backing):
+	 * an empty drive that lun load (or a media changer, through
+	 * scsi_lu_load) fills later. Its lu->bs is NULL and medium_absent
+	 * set until then; lu_init and every hook must allow for that.
+	 */
+	bool medium_optional;
 	/* Sets up / tears down lu->dtype_priv. */
 	int (*lu_init)(struct scsi_lu *lu);
 	/* Instead of lu_init, for a type whose set-up can fail in ways an
@@ -372,10 +397,11 @@ static inline bool scsi_lu_aborting(const struct scsi_lu *lu)
 {
 	return atomic_load_explicit(&lu->nr_aborting, memory_order_acquire);
 }
-/* Read-only by configuration or because the store is. */
+/* Read-only by configuration or because the store is (an empty drive
+ * has none). */
 static inline bool scsi_lu_readonly(const struct scsi_lu *lu)
 {
-	return lu->params.readonly || lu->bs->readonly;
+	return lu->params.readonly || (lu->bs && lu->bs->readonly);
 }
 /*
  * LOGICAL BLOCK ADDRESS OUT OF RANGE unless [lba, lba + nr) lies on the

@@ -461,7 +461,12 @@ int scsi_lu_create(struct scsi_target *t, uint64_t lun,
 	pthread_mutex_init(&lu->lock, NULL);
 	list_init(&lu->itl_list);
 
-	rc = scsi_lu_open_store(lu, ops, err, errlen);
+	if (!lu->params.backing[0] && dtype->medium_optional) {
+		/* An empty drive: no store until a medium is loaded. */
+		atomic_store(&lu->medium_absent, true);
+	} else {
+		rc = scsi_lu_open_store(lu, ops, err, errlen);
+	}
 	if (rc == 0)
 		scsi_lu_set_identity(lu);
 	if (rc == 0 && dtype->lu_init_msg)
@@ -502,15 +507,17 @@ int scsi_lu_create(struct scsi_target *t, uint64_t lun,
 	}
 	scsi_target_swap_map(t, m);
 	/* Published: from now on a resize from elsewhere may find it. */
-	lu->bs->owner = lu;
-	__atomic_store_n(&lu->bs->resized, scsi_lu_medium_resized,
-			 __ATOMIC_RELEASE);
+	if (lu->bs) {
+		lu->bs->owner = lu;
+		__atomic_store_n(&lu->bs->resized, scsi_lu_medium_resized,
+				 __ATOMIC_RELEASE);
+	}
 	scsi_lu_peers_created(t, lu);
 	log_info("target %s: LUN %" PRIu64 " created (%s, %s %s, %" PRIu64
 		 " blocks of %u bytes%s%s%s)",
-		 t->name, lun, dtype->name, bstype, p->backing,
-		 scsi_lu_blocks(lu), bsize,
-		 scsi_lu_readonly(lu) ? ", read-only" : "",
+		 t->name, lun, dtype->name, bstype,
+		 p->backing[0] ? p->backing : "(no medium)", scsi_lu_blocks(lu),
+		 bsize, scsi_lu_readonly(lu) ? ", read-only" : "",
 		 p->thin ? ", thin" : "", p->removable ? ", removable" : "");
 	return 0;
 }
@@ -554,6 +561,7 @@ int scsi_lu_load(struct scsi_lu *lu, const char *backing, char *err,
 	    .options = p->bsopts,
 	};
 	struct bs_dev *bs = NULL, *old = NULL;
+	static char prev[sizeof(lu->params.backing)]; /* main thread */
 	uint64_t nr = 0;
 	int rc;
 
@@ -563,6 +571,13 @@ int scsi_lu_load(struct scsi_lu *lu, const char *backing, char *err,
 			 "does not load",
 			 lu->lun, lu->target->name, lu->dtype->name);
 		return -EOPNOTSUPP;
+	}
+	if (!backing && !lu->bs) {
+		snprintf(err, errlen,
+			 "LUN %" PRIu64 " of %s is an empty drive; give the "
+			 "medium to load (--backing PATH)",
+			 lu->lun, lu->target->name);
+		return -ENOMEDIUM;
 	}
 	if (backing && strlen(backing) >= sizeof(lu->params.backing)) {
 		snprintf(err, errlen, "backing path is longer than %zu bytes",
@@ -577,7 +592,8 @@ int scsi_lu_load(struct scsi_lu *lu, const char *backing, char *err,
 				 lu->lun, lu->target->name);
 			return -EBUSY;
 		}
-		rc = lu->bs->ops->open(backing, &args, &bs, err, errlen);
+		rc = bs_find(lu->params.bstype)
+			 ->open(backing, &args, &bs, err, errlen);
 		if (rc < 0)
 			return rc;
 		nr = bs->size >> lu->block_shift;
@@ -595,10 +611,20 @@ int scsi_lu_load(struct scsi_lu *lu, const char *backing, char *err,
 			return -EINVAL;
 		}
 	}
+	/* The type reads the new medium's path there (a tape scans its
+	 * cartridge); put back if the load fails. */
+	if (bs) {
+		snprintf(prev, sizeof(prev), "%s", lu->params.backing);
+		snprintf(lu->params.backing, sizeof(lu->params.backing), "%s",
+			 backing);
+	}
 	rc = lu->dtype->medium_load(lu, bs, nr, &old);
 	if (rc < 0) {
-		if (bs)
+		if (bs) {
 			bs->ops->close(bs);
+			snprintf(lu->params.backing, sizeof(lu->params.backing),
+				 "%s", prev);
+		}
 		if (rc == -EBUSY)
 			snprintf(err, errlen,
 				 "LUN %" PRIu64 " of %s holds a medium; eject "
@@ -616,8 +642,6 @@ int scsi_lu_load(struct scsi_lu *lu, const char *backing, char *err,
 				 __ATOMIC_RELEASE);
 		if (old)
 			old->ops->close(old);
-		snprintf(lu->params.backing, sizeof(lu->params.backing), "%s",
-			 backing);
 	}
 	log_info("target %s: LUN %" PRIu64 ": medium loaded (%s, %" PRIu64
 		 " blocks)",
@@ -660,6 +684,12 @@ int scsi_lu_resize(struct scsi_lu *lu, uint64_t size, bool allow_shrink,
 	uint64_t old = scsi_lu_blocks(lu) << lu->block_shift;
 	int rc;
 
+	if (!lu->bs) {
+		snprintf(err, errlen,
+			 "LUN %" PRIu64 " of %s has no medium to resize",
+			 lu->lun, lu->target->name);
+		return -ENOMEDIUM;
+	}
 	if (size == 0) {
 		/* The admin grew the file or device: expose all of it. */
 		if (lu->bs->ops->refresh_size &&

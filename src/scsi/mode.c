@@ -5,13 +5,13 @@
  *   current, changeable, default or saved (§7.5.2);
  *   §6.11/§6.12 MODE SELECT (6)/(10): PF, SP and RTD, the parameter list
  *   (header, one block descriptor, pages) checked whole before anything
- *   changes, only changeable bits may differ from the current values; a
- *   change establishes MODE PARAMETERS CHANGED for the other I_T nexuses
- *   (§7.5.2); SP=1 saves every page to a file under the state directory,
- *   written atomically on the main thread.
- * The pages every device type shares are here: control (§7.5.8, SWP,
- * D_SENSE and TAS changeable) and informational exceptions control
- * (§7.5.11).
+ *   changes (the device-specific parameter and block descriptor by the
+ *   device type's mode_select_check when it has one), only changeable bits may
+ * differ from the current values; a change establishes MODE PARAMETERS CHANGED
+ * for the other I_T nexuses (§7.5.2); SP=1 saves every page to a file under the
+ * state directory, written atomically on the main thread. The pages every
+ * device type shares are here: control (§7.5.8, SWP, D_SENSE and TAS
+ * changeable) and informational exceptions control (§7.5.11).
  *
  * Locking: a LU's current and saved values change under lu->lock; the
  * default values and the changeable masks never change after init, so
@@ -476,6 +476,11 @@ static int mode_sense(struct scsi_cmd *cmd)
 /* What a parameter list asks: new current values for some pages. */
 struct mode_change {
 	bool rtd; /* every page back to its defaults */
+	/* For a type with mode_select_apply: the header's device-specific
+	 * parameter and the block descriptor, when the list has them. */
+	bool have_hdr, have_bd;
+	uint8_t dev_param;
+	uint8_t bd[8];
 	bool set[SCSI_MODE_PAGES_MAX];
 	uint8_t val[SCSI_MODE_PAGES_MAX][SCSI_MODE_PAGE_LEN_MAX];
 };
@@ -645,8 +650,25 @@ static int mode_select_decode(struct scsi_cmd *cmd, struct mode_change *ch)
 		mode_length_error(cmd);
 		return -EINVAL;
 	}
-	if (bdlen && mode_check_block_descriptor(cmd, d + hdr, hdr, long_lba))
+	if (cmd->lu->dtype->mode_select_check) {
+		const uint8_t *bd = bdlen == 8 ? d + hdr : NULL;
+		uint8_t dp = d[ten ? 3 : 2];
+
+		if (bdlen && !bd) { /* no long form for such a type */
+			mode_invalid_param(cmd, ten ? 6 : 3, 7);
+			return -EINVAL;
+		}
+		if (cmd->lu->dtype->mode_select_check(cmd, dp, bd, hdr))
+			return -EINVAL;
+		ch->have_hdr = true;
+		ch->dev_param = dp;
+		ch->have_bd = bd != NULL;
+		if (bd)
+			memcpy(ch->bd, bd, 8);
+	} else if (bdlen &&
+		   mode_check_block_descriptor(cmd, d + hdr, hdr, long_lba)) {
 		return -EINVAL;
+	}
 	off = hdr + bdlen;
 	/* PF=0: what follows would be vendor specific; there is none. */
 	if (off < n && !(cmd->cdb[1] & MODE_SELECT_PF)) {
@@ -698,6 +720,9 @@ static void mode_apply(struct scsi_cmd *cmd, const struct mode_change *ch,
 	}
 	mode_update_flags(m);
 	pthread_mutex_unlock(&lu->lock);
+	if (ch->have_hdr && lu->dtype->mode_select_apply)
+		lu->dtype->mode_select_apply(lu, ch->dev_param,
+					     ch->have_bd ? ch->bd : NULL);
 	if (changed)
 		scsi_ua_establish_others(lu, cmd->nexus,
 					 SCSI_ASC_MODE_PARAMETERS_CHANGED);

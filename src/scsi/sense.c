@@ -1,9 +1,10 @@
 /*
  * Sense data and the one place a command fails: SPC-5 §4.4.2 descriptor
  * format (72h) with the information (§4.4.2.2) and sense key specific
- * (§4.4.2.4) descriptors, SPC-5 §4.4.3 fixed format (70h), and the field
- * pointer of ILLEGAL REQUEST (§4.4.2.4.2). Which format a command gets
- * follows the D_SENSE bit of the LU's control mode page (spc.c).
+ * (§4.4.2.4) descriptors, the stream commands descriptor (§4.4.2.6:
+ * FILEMARK, EOM, ILI of tapes), SPC-5 §4.4.3 fixed format (70h), and
+ * the field pointer of ILLEGAL REQUEST (§4.4.2.4.2). Which format a command
+ * gets follows the D_SENSE bit of the LU's control mode page (spc.c).
  */
 #include "scsi/sense.h"
 
@@ -13,20 +14,25 @@
 #include "scsi/device.h"
 #include "util/bytes.h"
 
-#define SENSE_DESC_HDR_LEN  8
-#define SENSE_DESC_INFO_LEN 12
-#define SENSE_DESC_SKS_LEN  8
+#define SENSE_DESC_HDR_LEN    8
+#define SENSE_DESC_INFO_LEN   12
+#define SENSE_DESC_SKS_LEN    8
+#define SENSE_DESC_STREAM_LEN 4
 
 static size_t scsi_sense_build_fixed(uint8_t *s,
 				     const struct scsi_sense_info *si)
 {
 	s[0] = 0x70;
-	/* VALID only when the INFORMATION field can hold the value. */
-	if (si->info_valid && si->info <= UINT32_MAX) {
+	/* VALID only when the INFORMATION field can hold the value (a
+	 * negative 32-bit residual is one). */
+	if (si->info_valid &&
+	    (si->info <= UINT32_MAX || si->info >= 0xffffffff80000000ull)) {
 		s[0] |= 0x80;
 		put_be32(s + 3, (uint32_t)si->info);
 	}
-	s[2] = si->key & 0x0f;
+	s[2] = (uint8_t)((si->key & 0x0f) |
+			 (si->stream & (SCSI_SENSE_FILEMARK | SCSI_SENSE_EOM |
+					SCSI_SENSE_ILI)));
 	s[7] = SCSI_SENSE_FIXED_LEN - 8;
 	if (si->csi_valid)
 		put_be32(s + 8, (uint32_t)si->csi);
@@ -71,6 +77,15 @@ static size_t scsi_sense_build_desc(uint8_t *s,
 		memcpy(d + 4, si->sks, 3);
 		len += SENSE_DESC_SKS_LEN;
 	}
+	if (si->stream) {
+		uint8_t *d = s + len;
+
+		d[0] = 0x04; /* stream commands */
+		d[1] = SENSE_DESC_STREAM_LEN - 2;
+		d[3] = si->stream &
+		       (SCSI_SENSE_FILEMARK | SCSI_SENSE_EOM | SCSI_SENSE_ILI);
+		len += SENSE_DESC_STREAM_LEN;
+	}
 	s[7] = (uint8_t)(len - SENSE_DESC_HDR_LEN);
 	return len;
 }
@@ -79,7 +94,7 @@ size_t scsi_sense_build(uint8_t *out, size_t max, bool descriptor,
 			const struct scsi_sense_info *si)
 {
 	uint8_t s[SENSE_DESC_HDR_LEN + 2 * SENSE_DESC_INFO_LEN +
-		  SENSE_DESC_SKS_LEN];
+		  SENSE_DESC_SKS_LEN + SENSE_DESC_STREAM_LEN];
 	size_t len;
 
 	memset(s, 0, sizeof(s));

@@ -22,7 +22,9 @@ struct scsi_cmd;
 #define SCSI_SK_ILLEGAL_REQUEST 0x5
 #define SCSI_SK_UNIT_ATTENTION	0x6
 #define SCSI_SK_DATA_PROTECT	0x7
+#define SCSI_SK_BLANK_CHECK	0x8 /* SSC: end of data */
 #define SCSI_SK_ABORTED_COMMAND 0xb
+#define SCSI_SK_VOLUME_OVERFLOW 0xd /* SSC: the physical end of medium */
 #define SCSI_SK_MISCOMPARE	0xe
 
 /*
@@ -54,6 +56,11 @@ struct scsi_cmd;
 #define SCSI_ASC_SANITIZE_FAILED	  0x31, 0x03
 #define SCSI_ASC_MEDIUM_NOT_PRESENT	  0x3a, 0x00
 #define SCSI_ASC_MEDIUM_REMOVAL_PREVENTED 0x53, 0x02
+/* Sequential-access positions (SSC-5, ssc.c). */
+#define SCSI_ASC_FILEMARK_DETECTED 0x00, 0x01
+#define SCSI_ASC_EOP_EOM_DETECTED  0x00, 0x02
+#define SCSI_ASC_BOP_BOM_DETECTED  0x00, 0x04
+#define SCSI_ASC_END_OF_DATA	   0x00, 0x05
 /* A CD in a command only a DVD answers (mmc.c). */
 #define SCSI_ASC_INCOMPATIBLE_MEDIUM 0x30, 0x02
 /* Mode parameters (mode.c): SWP of the control page, MODE SELECT. */
@@ -100,7 +107,17 @@ struct scsi_sense_info {
 	uint64_t csi;
 	bool sks_valid; /* SENSE KEY SPECIFIC bytes (SKSV set in sks[0]) */
 	uint8_t sks[3];
+	/* FILEMARK, EOM and ILI (SCSI_SENSE_FILEMARK ...): byte 2 of fixed
+	 * format, a stream commands descriptor in descriptor format. */
+	uint8_t stream;
 };
+
+/* Bits of scsi_sense_info.stream (SPC-5 §4.4.2.6, SSC-5). An INFORMATION
+ * value that is a negative 32-bit residual (an overlength block) is
+ * given sign-extended in info; fixed format keeps its low 32 bits. */
+#define SCSI_SENSE_FILEMARK 0x80
+#define SCSI_SENSE_EOM	    0x40
+#define SCSI_SENSE_ILI	    0x20
 
 static inline void scsi_sense_info_init(struct scsi_sense_info *si, uint8_t key,
 					uint8_t asc, uint8_t ascq)
