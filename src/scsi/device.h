@@ -220,6 +220,11 @@ struct scsi_device_type {
 	/* Mode pages beyond control and informational exceptions. */
 	const struct scsi_mode_page *mode_pages;
 	unsigned nr_mode_pages;
+	/* MODE SENSE of page 00h (vendor specific) returns the header and
+	 * the block descriptor and no page, as tape drives do: Linux st
+	 * learns the block length, density and write protection that way
+	 * at every open. Without it, page 00h is INVALID FIELD IN CDB. */
+	bool mode_page_zero;
 	/* DEVICE-SPECIFIC PARAMETER of the mode parameter header. */
 	uint8_t (*mode_device_param)(const struct scsi_lu *lu);
 	/* Writes the mode block descriptor (8 bytes, or 16 when long_lba)

@@ -380,7 +380,10 @@ static int mode_sense_parse(struct scsi_cmd *cmd)
 	const struct scsi_mode *m = cmd->lu->mode;
 	uint8_t pc = cmd->cdb[2] >> 6, page = cmd->cdb[2] & 0x3f;
 	uint8_t subpage = cmd->cdb[3];
-	bool found = page == MODE_ALL_PAGES;
+	/* Page 00h (vendor specific, no page format): a type with
+	 * mode_page_zero answers it with the header and block descriptor. */
+	bool found = page == MODE_ALL_PAGES ||
+		     (page == 0 && cmd->lu->dtype->mode_page_zero);
 
 	if (pc == SCSI_MODE_PC_SAVED && !mode_saving()) {
 		struct scsi_sense_info si;

@@ -1272,6 +1272,7 @@ struct scsi_device_type ssc_tape_type = {
     .medium_eject = ssc_medium_eject,
     .medium_load = ssc_medium_load,
     .medium_optional = true,
+    .mode_page_zero = true,
     .lu_init = ssc_lu_init,
     .lu_exit = ssc_lu_exit,
     .lu_ready = ssc_lu_ready,

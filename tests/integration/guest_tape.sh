@@ -135,7 +135,9 @@ tape_online() {
 	# The first command after the load gets the medium-changed unit
 	# attention, which st passes on once.
 	wait_for 30 tape_ready || { mt status; die "the drive is not online 30 s after mtx load"; }
-	mt status
+	mt status | tee /tmp/st
+	# st's MODE SENSE at open found the block descriptor.
+	grep -q 'Density code 0x80' /tmp/st || die "st did not read the density"
 	mt rewind
 }
 

@@ -291,6 +291,7 @@ static void func_identity(void)
 	const uint8_t inq[6] = {0x12, 0, 0, 0, 96, 0};
 	const uint8_t rbl[6] = {0x05, 0, 0, 0, 0, 0};
 	const uint8_t rds[10] = {0x44, 0, 0, 0, 0, 0, 0, 0, 60, 0};
+	const uint8_t st_open[6] = {0x1a, 0, 0, 0, 12, 0};
 	uint8_t dp = 0, dens = 0;
 	uint32_t blen = 1;
 	struct result r;
@@ -309,6 +310,14 @@ static void func_identity(void)
 	      "MODE SENSE: device parameter %02xh density %02xh block length "
 	      "%u, want 10h (buffered), 80h, 0 (variable)",
 	      dp, dens, blen);
+	/* What Linux st sends at every open: page 00h, 12 bytes, for the
+	 * block descriptor alone. */
+	r = cmd(st_open, 6, SCSI_XFER_READ, NULL, 12, NULL);
+	check(r.status == 0 && r.len == 12 && r.data[0] == 11 &&
+		  r.data[3] == 8 && r.data[4] == 0x80,
+	      "MODE SENSE page 00h (Linux st's): status %02xh, %u bytes, "
+	      "want the header and block descriptor of density 80h",
+	      r.status, r.len);
 	r = cmd(rds, 10, SCSI_XFER_READ, NULL, 60, NULL);
 	check(r.status == 0 && r.len == 56 && r.data[4] == 0x80 &&
 		  (r.data[6] & 0xa0) == 0xa0,
