@@ -6,8 +6,9 @@
  * process as lunard runs it (main reactor, one I/O reactor, SCSI core,
  * management, a config file with the LU matrix of the conformance
  * harness: plain, thin with 4096-byte physical blocks, removable,
- * read-only, null, and one LU of each other device type: a CD (LUN 5)
- * and a media changer (LUN 6) whose drive the CD is; plus a CHAP target). The
+ * read-only, null, and one LU of each other device type: a CD (LUN 5),
+ * a media changer (LUN 6) and a tape drive (LUN 7), the changer's drives
+ * being the CD and the tape; plus a CHAP target). The
  * stream is written into one end of a socketpair handed to the transport as an
  * accepted connection; the responses are read and dropped. After the stream the
  * harness closes its end and waits until the connection and its session are
@@ -41,10 +42,14 @@
 #include "scsi/mode.h"
 #include "scsi/pr.h"
 #include "scsi/scsi.h"
+#include "scsi/ssc_format.h"
 #include "util/log.h"
 
 #define FUZZ_HANG_SECONDS 10
+#define FUZZ_QUIET_MS	  1
 #define FUZZ_LU_BYTES	  (2u << 20)
+/* Small enough that writes reach early warning and the end. */
+#define FUZZ_TAPE_BYTES (1u << 20)
 
 static struct reactor *main_reactor;
 static pthread_t main_thread;
@@ -78,9 +83,21 @@ static void make_file(const char *name, off_t size)
 	close(fd);
 }
 
-/* A library (the changer's state file, smc_state.c): the CD of LUN 5 is
- * its drive and holds the first disc; two more discs in slots, an empty
- * slot and an empty mail slot, so that moves have somewhere to go. */
+/* An empty tape cartridge (docs/tape-format.md) of FUZZ_TAPE_BYTES. */
+static void make_cartridge(const char *name)
+{
+	char path[256], err[256];
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	if (ssc_fmt_create(path, FUZZ_TAPE_BYTES, name, true, err,
+			   sizeof(err)) < 0)
+		die(path, err);
+}
+
+/* A library (the changer's state file, smc_state.c): the CD of LUN 5 and
+ * the tape drive of LUN 7 are its drives and hold a disc and a cartridge;
+ * two more discs and a cartridge in slots, empty slots and an empty mail
+ * slot, so that moves have somewhere to go. */
 static void write_library(void)
 {
 	char path[256];
@@ -93,15 +110,20 @@ static void write_library(void)
 	fprintf(f,
 		"{\"format\": \"lunar-changer\", \"version\": 1,\n"
 		" \"drives\": [{\"lun\": 5, \"cartridge\": {\"barcode\": "
-		"\"CD0001\", \"file\": \"%s/disc.iso\"}, \"source\": 4096}],\n"
+		"\"CD0001\", \"file\": \"%s/disc.iso\"}, \"source\": 4096},\n"
+		"  {\"lun\": 7, \"cartridge\": {\"barcode\": \"TP0001L8\", "
+		"\"file\": \"%s/tape1.cart\"}, \"source\": 4100}],\n"
 		" \"import_export\": [{\"cartridge\": null}],\n"
 		" \"slots\": [{\"cartridge\": null},\n"
 		"  {\"cartridge\": {\"barcode\": \"CD0002\", \"file\": "
 		"\"%s/disc2.iso\"}},\n"
 		"  {\"cartridge\": {\"barcode\": \"CD0003\", \"file\": "
 		"\"%s/disc3.iso\"}},\n"
-		"  {\"cartridge\": null}]}\n",
-		dir, dir, dir);
+		"  {\"cartridge\": null},\n"
+		"  {\"cartridge\": null},\n"
+		"  {\"cartridge\": {\"barcode\": \"TP0002L8\", \"file\": "
+		"\"%s/tape2.cart\"}}]}\n",
+		dir, dir, dir, dir, dir);
 	if (fclose(f) != 0)
 		die(path, strerror(errno));
 }
@@ -134,12 +156,14 @@ static void write_config(const char *path)
 	    "   {\"lun\": 5, \"type\": \"cd\", \"backing\": "
 	    "\"%s/disc.iso\"},\n"
 	    "   {\"lun\": 6, \"type\": \"changer\", \"backing\": "
-	    "\"%s/library.json\"}]},\n"
+	    "\"%s/library.json\"},\n"
+	    "   {\"lun\": 7, \"type\": \"tape\", \"backing\": "
+	    "\"%s/tape1.cart\"}]},\n"
 	    "  {\"name\": \"iqn.2026-01.org.lunar:fuzz-chap\","
 	    " \"acls\": [\"ALL\"], \"incoming_users\": [\"fuzzuser\"],"
 	    " \"luns\": [{\"lun\": 0, \"backing\": \"%s/chap.img\"}]}\n"
 	    " ]}\n",
-	    dir, dir, dir, dir, dir, dir, dir, dir);
+	    dir, dir, dir, dir, dir, dir, dir, dir, dir);
 	if (fclose(f) != 0)
 		die(path, strerror(errno));
 }
@@ -175,6 +199,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	make_file("disc.iso", FUZZ_LU_BYTES);
 	make_file("disc2.iso", FUZZ_LU_BYTES);
 	make_file("disc3.iso", FUZZ_LU_BYTES);
+	make_cartridge("tape1.cart");
+	make_cartridge("tape2.cart");
 	write_library();
 	make_file("chap.img", FUZZ_LU_BYTES);
 	write_config(config);
@@ -240,22 +266,36 @@ static void pump(int fd, const uint8_t *data, size_t size)
 	uint64_t deadline = now_ms() + FUZZ_HANG_SECONDS * 1000;
 	static uint8_t sink[65536];
 	size_t off = 0;
-	bool shut = false;
+	bool shut = false, quiet = false;
 
 	for (;;) {
 		struct pollfd p = {.fd = fd, .events = POLLIN};
 		uint64_t now = now_ms();
+		int wait;
 
-		if (!shut && off == size) {
-			shutdown(fd, SHUT_WR);
-			shut = true;
-		}
-		if (!shut)
-			p.events |= POLLOUT;
 		if (now >= deadline)
 			hang("the connection is still open");
-		if (poll(&p, 1, (int)(deadline - now)) < 0 && errno != EINTR)
+		wait = (int)(deadline - now);
+		/* All sent: half-close once the daemon has been quiet for
+		 * FUZZ_QUIET_MS, so that commands that finish later (store
+		 * I/O, a tape drive's queue, a changer's move on the main
+		 * thread) run to the end instead of being aborted with the
+		 * connection. */
+		if (!shut && off == size) {
+			if (quiet) {
+				shutdown(fd, SHUT_WR);
+				shut = true;
+			} else {
+				wait = FUZZ_QUIET_MS;
+			}
+		}
+		if (!shut && off < size)
+			p.events |= POLLOUT;
+		int np = poll(&p, 1, wait);
+
+		if (np < 0 && errno != EINTR)
 			die("poll", strerror(errno));
+		quiet = np == 0;
 		if (p.revents & (POLLIN | POLLHUP | POLLERR)) {
 			ssize_t n = read(fd, sink, sizeof(sink));
 

@@ -426,6 +426,51 @@ static void changer(void)
 	save(&s, "changer");
 }
 
+/* The tape drive (LUN 7, SSC): what st sends at open, writes in
+ * variable and fixed mode with filemarks, positioning both ways, reads
+ * that meet a filemark, a longer block and the end of data. */
+static void tape(void)
+{
+	static const uint8_t tape_512[12] = {0, 0, 0x10, 8, 0x80, 0,
+					     0, 0, 0,	 0, 0x02, 0};
+	static struct seed s;
+
+	seed_init(&s);
+	login_normal(&s, TARGET, false, false);
+	NOD(&s, 7, 0x00);
+	IN(&s, 7, 6, 0x05);
+	IN(&s, 7, 12, 0x1a, 0, 0, 0, 12, 0);
+	IN(&s, 7, 252, 0x1a, 0, 0x3f, 0, 252, 0);
+	NOD(&s, 7, 0x01);
+	OUT(&s, 7, 10240, 0x0a, 0, 0, 0x28, 0, 0);
+	OUT(&s, 7, 4096, 0x0a, 0, 0, 0x10, 0, 0);
+	NOD(&s, 7, 0x10, 0, 0, 0, 1, 0);
+	/* MODE SELECT (6): buffered, 512-byte fixed blocks; fixed WRITE */
+	scsi_data(&s, 7, CDB(0x15, 0x10, 0, 0, 12, 0), 16, false, true, 12,
+		  tape_512, 12, true);
+	OUT(&s, 7, 2048, 0x0a, 0x01, 0, 0, 4, 0);
+	NOD(&s, 7, 0x10, 0, 0, 0, 2, 0);
+	IN(&s, 7, 20, 0x34, 0, 0, 0, 0, 0, 0, 0, 20, 0);
+	IN(&s, 7, 32, 0x34, 0x06, 0, 0, 0, 0, 0, 0, 32, 0);
+	NOD(&s, 7, 0x01);
+	IN(&s, 7, 65536, 0x08, 0x02, 0x01, 0, 0, 0);
+	IN(&s, 7, 512, 0x08, 0x01, 0, 0, 1, 0);
+	NOD(&s, 7, 0x11, 0x01, 0, 0, 1, 0);
+	NOD(&s, 7, 0x11, 0x01, 0xff, 0xff, 0xff, 0);
+	NOD(&s, 7, 0x11, 0x03, 0, 0, 0, 0);
+	NOD(&s, 7, 0x11, 0x00, 0xff, 0xff, 0xfe, 0);
+	NOD(&s, 7, 0x2b, 0, 0, 0, 0, 0, 1, 0, 0, 0);
+	IN(&s, 7, 4096, 0x08, 0x00, 0, 0x10, 0, 0);
+	NOD(&s, 7, 0x92, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 3, 0, 0, 0, 0);
+	NOD(&s, 7, 0x19, 0x01, 0, 0, 0, 0);
+	IN(&s, 7, 4096, 0x44, 0, 0, 0, 0, 0, 0, 0x10, 0, 0);
+	NOD(&s, 7, 0x1b, 0, 0, 0, 0, 0);
+	NOD(&s, 7, 0x00);
+	NOD(&s, 7, 0x1b, 0, 0, 0, 1, 0);
+	logout(&s);
+	save(&s, "tape");
+}
+
 /* Persistent reservations and SPC-2 RESERVE on LU 0. */
 static void reservations(void)
 {
@@ -561,6 +606,7 @@ int main(int argc, char **argv)
 	removable();
 	cd();
 	changer();
+	tape();
 	reservations();
 	control();
 	logout_reset();
