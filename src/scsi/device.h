@@ -220,6 +220,10 @@ struct scsi_device_type {
 	/* Mode pages beyond control and informational exceptions. */
 	const struct scsi_mode_page *mode_pages;
 	unsigned nr_mode_pages;
+	/* Whether lun resize may change the LU's capacity (a disk's, with
+	 * CAPACITY DATA HAS CHANGED); a disc, a cartridge and a library
+	 * have the size of their medium. */
+	bool resizable;
 	/* MODE SENSE of page 00h (vendor specific) returns the header and
 	 * the block descriptor and no page, as tape drives do: Linux st
 	 * learns the block length, density and write protection that way

@@ -684,6 +684,13 @@ int scsi_lu_resize(struct scsi_lu *lu, uint64_t size, bool allow_shrink,
 	uint64_t old = scsi_lu_blocks(lu) << lu->block_shift;
 	int rc;
 
+	if (!lu->dtype->resizable) {
+		snprintf(err, errlen,
+			 "LUN %" PRIu64 " of %s is a %s, whose medium has its "
+			 "own size; lun resize is for disks",
+			 lu->lun, lu->target->name, lu->dtype->name);
+		return -EOPNOTSUPP;
+	}
 	if (!lu->bs) {
 		snprintf(err, errlen,
 			 "LUN %" PRIu64 " of %s has no medium to resize",

@@ -694,6 +694,7 @@ struct scsi_device_type sbc_disk_type = {
     .mode_device_param = sbc_mode_device_param,
     .mode_block_descriptor = sbc_mode_block_descriptor,
     .check_params = sbc_check_params,
+    .resizable = true,
     .lu_init = sbc_lu_init,
     .lu_exit = sbc_lu_exit,
     .lu_ready = sbc_lu_ready,

@@ -211,8 +211,10 @@ static void smc_res_build(struct smc_res *r, const struct smc_lib *lib)
 	put_be16(hdr, r->first);
 	put_be16(hdr + 2, (uint16_t)r->reported);
 	put_be24(hdr + 5, (uint32_t)(r->out.len - 8));
-	/* The header went first; rewrite what of it fits. */
-	memcpy(r->out.buf, hdr, r->out.cap < 8 ? r->out.cap : 8);
+	/* The header went first; rewrite what of it fits (no buffer at all
+	 * for an allocation length of 0). */
+	if (r->out.cap)
+		memcpy(r->out.buf, hdr, r->out.cap < 8 ? r->out.cap : 8);
 }
 
 static int smc_res(struct scsi_cmd *cmd)

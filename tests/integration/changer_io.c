@@ -257,6 +257,14 @@ static void check_res(void)
 	      t->datain.size >= 8 ? get_be24(t->datain.data + 5) : 0);
 	scsi_free_scsi_task(t);
 
+	/* An allocation length of 0 is no error: GOOD, no data (the
+	 * fuzzer found the status built into a buffer that was not there). */
+	t = res(0, 1, 0, 0xffff, 0, 0);
+	check(t->status == SCSI_STATUS_GOOD && t->datain.size == 0,
+	      "RES with allocation length 0: status %d, %d bytes", t->status,
+	      t->datain.size);
+	scsi_free_scsi_task(t);
+
 	/* Slots from 1001h, two of them, with volume tags. */
 	t = res(2, 1, 0x1001, 2, 0, 1024);
 	d = t->datain.data;

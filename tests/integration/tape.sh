@@ -62,6 +62,12 @@ ctl_fails lun create "$IQN" 9 --type tape --backing "$T/a.tape"
 assert_contains "$CTL_OUT" "in another tape drive" "one cartridge in two drives"
 ctl_ok lun create "$IQN" 2 --type tape --backing "$T/small.tape" >/dev/null
 ctl_ok lun create "$IQN" 3 --type tape --backing "$T/ro.tape" --readonly >/dev/null
+# A cartridge has its own size: lun resize (which would cut the file) is
+# refused, and the cartridge still loads.
+size_before=$(stat -c %s "$T/small.tape")
+ctl_fails lun resize "$IQN" 2 64K --shrink
+assert_contains "$CTL_OUT" "lun resize is for disks" "lun resize of a tape"
+assert_eq "$size_before" "$(stat -c %s "$T/small.tape")" "the cartridge's file size after a refused resize"
 show=$(ctl_ok target show "$IQN")
 assert_contains "$show" "1: tape $T/a.tape" "target show names the tape"
 
