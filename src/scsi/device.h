@@ -277,7 +277,7 @@ struct scsi_device_type {
 			   uint64_t nr_blocks, struct bs_dev **old);
 	/*
 	 * A LU without a medium of its own (a medium changer): its backing
-	 * names the type's own state, which lu_init_msg reads, not a store.
+	 * names the type's own state, which lu_init reads, not a store.
 	 * The generic LU code gives it the null store of one block, whatever
 	 * bstype says, so that every LU still has a store.
 	 */
@@ -289,12 +289,11 @@ struct scsi_device_type {
 	 * set until then; lu_init and every hook must allow for that.
 	 */
 	bool medium_optional;
-	/* Sets up / tears down lu->dtype_priv. */
-	int (*lu_init)(struct scsi_lu *lu);
-	/* Instead of lu_init, for a type whose set-up can fail in ways an
-	 * admin must be told of (a state file that does not parse): the
-	 * reason, naming the file and the problem, in err. */
-	int (*lu_init_msg)(struct scsi_lu *lu, char *err, size_t errlen);
+	/* Sets up / tears down lu->dtype_priv. lu_init returns 0 or -errno;
+	 * a failure an admin must be told of in the type's words (a state
+	 * file that does not parse: which file, what is wrong) is written
+	 * to err, otherwise the caller says what the errno means. */
+	int (*lu_init)(struct scsi_lu *lu, char *err, size_t errlen);
 	/*
 	 * Optional, main thread: lu and peer are LUs of the same target and
 	 * one of them was just created (published in the LUN map): called

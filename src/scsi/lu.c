@@ -469,11 +469,11 @@ int scsi_lu_create(struct scsi_target *t, uint64_t lun,
 	}
 	if (rc == 0)
 		scsi_lu_set_identity(lu);
-	if (rc == 0 && dtype->lu_init_msg)
-		rc = dtype->lu_init_msg(lu, err, errlen);
-	else if (rc == 0 && dtype->lu_init) {
-		rc = dtype->lu_init(lu);
-		if (rc < 0)
+	if (rc == 0 && dtype->lu_init) {
+		if (errlen)
+			err[0] = '\0';
+		rc = dtype->lu_init(lu, err, errlen);
+		if (rc < 0 && errlen && !err[0])
 			snprintf(err, errlen,
 				 "cannot set up LUN %" PRIu64 " of %s: %s", lun,
 				 t->name, strerror(-rc));

@@ -1032,7 +1032,7 @@ static int mmc_medium_load(struct scsi_lu *lu, struct bs_dev *bs,
 	return 0;
 }
 
-static int mmc_lu_init(struct scsi_lu *lu)
+static int mmc_lu_init(struct scsi_lu *lu, char *err, size_t errlen)
 {
 	struct mmc_lu *m = calloc(1, sizeof(*m));
 

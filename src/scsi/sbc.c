@@ -495,7 +495,7 @@ static int sbc_check_params(struct scsi_lu_params *p, const struct bs_ops *ops,
 	return 0;
 }
 
-static int sbc_lu_init(struct scsi_lu *lu)
+static int sbc_lu_init(struct scsi_lu *lu, char *err, size_t errlen)
 {
 	struct sbc_lu *s = calloc(1, sizeof(*s));
 

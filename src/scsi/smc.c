@@ -748,7 +748,7 @@ struct scsi_device_type smc_changer_type = {
     .nr_mode_pages = SMC_COUNT(smc_mode_pages),
     .check_params = smc_check_params,
     .no_medium = true,
-    .lu_init_msg = smc_lu_init,
+    .lu_init = smc_lu_init,
     .lu_exit = smc_lu_exit,
     .lu_peer_created = smc_lu_peer_created,
 };

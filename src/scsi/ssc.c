@@ -1064,7 +1064,7 @@ static int ssc_check_params(struct scsi_lu_params *p, const struct bs_ops *ops,
 	return 0;
 }
 
-static int ssc_lu_init(struct scsi_lu *lu)
+static int ssc_lu_init(struct scsi_lu *lu, char *err, size_t errlen)
 {
 	struct ssc_lu *m = calloc(1, sizeof(*m));
 	int rc = 0;
