@@ -41,6 +41,7 @@ struct lunard_options {
 	int nop_timeout;
 	const char *isns_server; /* --isns HOST[:PORT]; NULL: off */
 	const char *isns_entity;
+	bool isns_dd;
 };
 
 static struct reactor *main_reactor;
@@ -71,6 +72,9 @@ static void usage(FILE *f)
 		"                       and deregister at shutdown\n"
 		"  --isns-entity EID    the iSNS entity identifier (default\n"
 		"                       lunar:HOSTNAME)\n"
+		"  --isns-dd            SendTargets lists only the targets that\n"
+		"                       share an iSNS discovery domain with the\n"
+		"                       initiator (needs --isns)\n"
 		"  --foreground         stay in the foreground, log to stderr\n"
 		"  --log-level LEVEL    error, warn, info (default) or debug\n"
 		"  --version, --help\n",
@@ -130,7 +134,8 @@ static int parse_options(int argc, char **argv, struct lunard_options *o)
 		OPT_NOP_INTERVAL,
 		OPT_NOP_TIMEOUT,
 		OPT_ISNS,
-		OPT_ISNS_ENTITY
+		OPT_ISNS_ENTITY,
+		OPT_ISNS_DD
 	};
 	static const struct option longopts[] = {
 	    {"portal", required_argument, NULL, OPT_PORTAL},
@@ -142,6 +147,7 @@ static int parse_options(int argc, char **argv, struct lunard_options *o)
 	    {"nop-timeout", required_argument, NULL, OPT_NOP_TIMEOUT},
 	    {"isns", required_argument, NULL, OPT_ISNS},
 	    {"isns-entity", required_argument, NULL, OPT_ISNS_ENTITY},
+	    {"isns-dd", no_argument, NULL, OPT_ISNS_DD},
 	    {"foreground", no_argument, NULL, OPT_FG},
 	    {"log-level", required_argument, NULL, OPT_LOG},
 	    {"version", no_argument, NULL, OPT_VERSION},
@@ -223,6 +229,9 @@ static int parse_options(int argc, char **argv, struct lunard_options *o)
 		case OPT_ISNS_ENTITY:
 			o->isns_entity = optarg;
 			break;
+		case OPT_ISNS_DD:
+			o->isns_dd = true;
+			break;
 		case OPT_FG:
 			o->foreground = true;
 			break;
@@ -254,6 +263,11 @@ static int parse_options(int argc, char **argv, struct lunard_options *o)
 		fprintf(stderr, "lunard: unexpected argument '%s'\n",
 			argv[optind]);
 		usage(stderr);
+		return -1;
+	}
+	if ((o->isns_dd || o->isns_entity) && !o->isns_server) {
+		fprintf(stderr, "lunard: --isns-dd and --isns-entity need "
+				"--isns HOST[:PORT] (the iSNS server)\n");
 		return -1;
 	}
 	o->control_path = absolute_path(o->control_path);
@@ -457,7 +471,8 @@ int main(int argc, char **argv)
 	/* After the portals and the configuration: the first registration
 	 * carries them all. Later changes arrive through mgmt's hook. */
 	struct isns_options io = {.server = o.isns_server,
-				  .entity_id = o.isns_entity};
+				  .entity_id = o.isns_entity,
+				  .discovery_domains = o.isns_dd};
 	rc = isns_init(main_reactor, &io, err, sizeof(err));
 	if (rc < 0) {
 		log_error("%s", err);

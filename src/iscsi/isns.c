@@ -281,6 +281,7 @@ enum isns_req {
 	ISNS_REQ_DEL_PORTALS,
 	ISNS_REQ_DEREG_ENTITY,
 	ISNS_REQ_REFRESH,
+	ISNS_REQ_DD_QUERY,
 };
 
 static struct {
@@ -300,6 +301,7 @@ static struct {
 	size_t req_nr_nodes;
 	struct isns_portal req_portals[ISNS_PORTALS_MAX];
 	size_t req_nr_portals;
+	char req_initiator[SCSI_NAME_MAX]; /* a discovery domain query's */
 	uint8_t *tx;
 	size_t tx_len, tx_off;
 	uint8_t *rx;
@@ -385,6 +387,10 @@ static void isns_finish_stop(void)
 /* Drops the connection; the server's copy is unknown from now on. */
 static void isns_disconnect(void)
 {
+	if (isns.req == ISNS_REQ_DD_QUERY)
+		isns_dd_done(isns.req_initiator, NULL, 0, false);
+	if (isns_dd_enabled())
+		isns_dd_fail_all();
 	if (isns.fd >= 0) {
 		reactor_remove(isns.r, &isns.h);
 		close(isns.fd);
@@ -393,6 +399,8 @@ static void isns_disconnect(void)
 	isns_req_clear();
 	isns.rx_len = 0;
 	isns.entity = false;
+	isns.nr_nodes = 0;
+	isns.nr_portals = 0;
 	reactor_timer_cancel(isns.r, &isns.t_refresh);
 	reactor_timer_cancel(isns.r, &isns.t_sync);
 	if (isns.stopping) {
@@ -767,6 +775,34 @@ static void isns_send_stop(void)
 	}
 }
 
+/* Sends a wanted discovery domain query: which nodes the server lets
+ * the initiator (as Source) see (RFC 4171 §5.6.5.2). */
+static bool isns_dd_send(void)
+{
+	struct isns_buf b;
+
+	if (!isns_dd_enabled() || isns.req != ISNS_REQ_NONE ||
+	    !isns_dd_pending(isns.req_initiator, sizeof(isns.req_initiator)))
+		return false;
+	isns_start(&b, ISNS_FUNC_DEV_ATTR_QRY, 0, isns.req_initiator);
+	isns_buf_put(&b, ISNS_TAG_ISCSI_NAME, NULL, 0); /* key: every node */
+	isns_buf_put(&b, ISNS_TAG_DELIMITER, NULL, 0);
+	isns_buf_put(&b, ISNS_TAG_ISCSI_NAME, NULL, 0);
+	if (isns_send(&b, ISNS_REQ_DD_QUERY) < 0) {
+		isns_dd_done(isns.req_initiator, NULL, 0, false);
+		return false;
+	}
+	return true;
+}
+
+void isns_dd_kick(void)
+{
+	if (isns.state != ISNS_CONNECTED || isns.stopping)
+		isns_dd_fail_all();
+	else
+		isns_dd_send();
+}
+
 static void isns_sync(void *arg)
 {
 	struct isns_portal pw[ISNS_PORTALS_MAX];
@@ -780,6 +816,11 @@ static void isns_sync(void *arg)
 		isns_send_stop();
 		return;
 	}
+	if (isns_dd_send())
+		return;
+	/* after a refusal the registration waits for its backoff */
+	if (isns.failed_once && reactor_timer_armed(&isns.t_sync))
+		return;
 	if (isns_want_nodes(&want, &nwant) < 0) {
 		isns_error(true, "out of memory listing targets; retrying");
 		reactor_timer_arm(isns.r, &isns.t_sync, 1000, isns_sync, NULL);
@@ -925,6 +966,7 @@ static void isns_apply(const struct isns_pdu *pdu)
 		}
 		break;
 	case ISNS_REQ_NONE:
+	case ISNS_REQ_DD_QUERY:
 		break;
 	}
 	if (rc < 0) {
@@ -935,6 +977,55 @@ static void isns_apply(const struct isns_pdu *pdu)
 	if (req != ISNS_REQ_REFRESH && req != ISNS_REQ_DEREG_ENTITY)
 		isns.last_registration = time(NULL);
 	isns.last_error[0] = '\0';
+}
+
+/* A discovery domain query's answer: the iSCSI Names it lists. */
+static void isns_dd_answer(const struct isns_pdu *pdu, uint32_t status)
+{
+	char(*names)[SCSI_NAME_MAX] = NULL;
+	size_t n = 0, off = 4;
+	struct isns_tlv tlv;
+	int r = 0;
+
+	if (status == 0) {
+		while ((r = isns_tlv_next(pdu->payload, pdu->length, &off,
+					  &tlv)) == 1) {
+			size_t len;
+			void *p;
+
+			if (tlv.tag != ISNS_TAG_ISCSI_NAME || !tlv.len)
+				continue;
+			len = strnlen((const char *)tlv.value, tlv.len);
+			if (len == tlv.len || len >= SCSI_NAME_MAX)
+				continue; /* not a name we can have */
+			p = realloc(names, (n + 1) * sizeof(*names));
+			if (!p) {
+				r = -ENOMEM;
+				break;
+			}
+			names = p;
+			memcpy(names[n], tlv.value, len + 1);
+			n++;
+		}
+	}
+	if (status == 9 || (status == 0 && r == 0)) {
+		/* "no such entry": the initiator sees nothing */
+		isns_dd_done(isns.req_initiator, names, n, true);
+		return;
+	}
+	free(names);
+	if (status)
+		isns_error(true,
+			   "server %s refused the discovery domain query for "
+			   "%s (%s)",
+			   isns.server, isns.req_initiator,
+			   isns_status_name(status));
+	else
+		isns_error(true,
+			   "server %s sent a malformed discovery domain "
+			   "answer for %s",
+			   isns.server, isns.req_initiator);
+	isns_dd_done(isns.req_initiator, NULL, 0, false);
 }
 
 /* One complete PDU from the server. */
@@ -962,6 +1053,12 @@ static void isns_on_pdu(const struct isns_pdu *pdu)
 			   "reconnecting",
 			   isns.server);
 		isns_disconnect();
+		return;
+	}
+	if (req == ISNS_REQ_DD_QUERY) {
+		isns_dd_answer(pdu, status);
+		isns_req_clear();
+		isns_sync(NULL);
 		return;
 	}
 	if (status == 0) {
@@ -1222,6 +1319,8 @@ int isns_init(struct reactor *main_reactor, const struct isns_options *o,
 	reactor_timer_init(&isns.t_refresh);
 	reactor_timer_init(&isns.t_stop);
 	isns.state = ISNS_WAITING;
+	if (o->discovery_domains)
+		isns_dd_enable(main_reactor);
 	log_info("isns: registering entity %s with server %s", isns.eid,
 		 isns.server);
 	isns_connect(NULL);
@@ -1284,6 +1383,7 @@ void isns_exit(void)
 	isns.tx = isns.rx = NULL;
 	isns.nodes = NULL;
 	isns.state = ISNS_OFF;
+	isns_dd_exit();
 }
 
 int isns_status_get(struct isns_status *st)

@@ -14,7 +14,8 @@
 #include <stdint.h>
 #include <time.h>
 
-struct reactor;
+#include "event/reactor.h"
+#include "scsi/scsi.h"
 
 #define ISNS_DEFAULT_PORT 3205
 #define ISNS_HDR_LEN	  12
@@ -108,8 +109,9 @@ int isns_buf_finish(struct isns_buf *b);
 void isns_buf_free(struct isns_buf *b);
 
 struct isns_options {
-	const char *server;    /* "HOST[:PORT]" or "[V6]:PORT"; NULL: off */
-	const char *entity_id; /* NULL: "lunar:" + hostname */
+	const char *server;	/* "HOST[:PORT]" or "[V6]:PORT"; NULL: off */
+	const char *entity_id;	/* NULL: "lunar:" + hostname */
+	bool discovery_domains; /* SendTargets honours the server's DDs */
 };
 
 /* Resolves the server and starts connecting on the main reactor; a
@@ -142,5 +144,31 @@ struct isns_status {
 /* Snapshot for isns.show; the caller frees with isns_status_free. */
 int isns_status_get(struct isns_status *st);
 void isns_status_free(struct isns_status *st);
+
+/*
+ * Discovery domains (isns_dd.c), for SendTargets on any thread.
+ * isns_dd_check: 1 when the server lets initiator see target, 0 when not,
+ * -ENOENT when nothing is known yet (isns_dd_fetch, then check again),
+ * -ENOTCONN when the server could not say (fall back to the ACLs alone).
+ * isns_dd_fetch: asks the server; fn(arg) runs on r once the answer (or
+ * the failure) is in. -ENOMEM/-ENOSPC: it will not run; fall back.
+ */
+bool isns_dd_enabled(void);
+int isns_dd_check(const char *initiator, const char *target);
+int isns_dd_fetch(const char *initiator, struct reactor *r, reactor_msg_fn fn,
+		  void *arg);
+
+/* Between isns.c and isns_dd.c, main thread. */
+void isns_dd_enable(struct reactor *main_reactor);
+/* Copies an initiator whose query is wanted and marks it sent. */
+bool isns_dd_pending(char *initiator, size_t len);
+/* The answer: names (malloc'd, taken) the server lets it see. */
+void isns_dd_done(const char *initiator, char (*names)[SCSI_NAME_MAX], size_t n,
+		  bool ok);
+/* The server is unreachable: every wanted query fails. */
+void isns_dd_fail_all(void);
+void isns_dd_exit(void);
+/* isns.c: sends the wanted queries (or fails them when disconnected). */
+void isns_dd_kick(void);
 
 #endif

@@ -3,7 +3,10 @@
 # registers its entity, its portal and every target; a deleted target and
 # a removed portal are deregistered, a new one registered; after isnsd is
 # killed and restarted with an empty database lunard registers everything
-# again within a bounded time; SIGTERM deregisters the entity. isnsd runs
+# again within a bounded time; SIGTERM deregisters the entity. With
+# --isns-dd, SendTargets (iscsi-ls) lists an initiator only the targets
+# that share a discovery domain with it (as the server decides), and falls
+# back to the ACLs alone while the server is down. isnsd runs
 # in the foreground on 127.0.0.1 with its own config, database and control
 # socket in the test's directory; isnsadm --local reads its database.
 . "$(dirname "$0")/lib.sh"
@@ -152,4 +155,36 @@ show=$(ctl_ok isns show)
 assert_contains "$show" "isnsd running" "isns show when the server is down"
 isnsd_start
 wait_isns nodes "$T2" present 40 "registration once the server is up"
+lunard_stop
+
+# Discovery domains: initiator A and target X share dd-a; Y is in none,
+# so the server's default domain holds it and B (in no domain) sees it.
+X=iqn.2026-12.org.lunar:it-isns-x
+Y=iqn.2026-12.org.lunar:it-isns-y
+IA=iqn.2026-12.org.lunar:it-isns-initiator-a
+IB=iqn.2026-12.org.lunar:it-isns-initiator-b
+IC=iqn.2026-12.org.lunar:it-isns-initiator-c
+daemon_use 2
+lunard_start --isns "127.0.0.1:$ISNS_PORT" --isns-entity "$EID-dd" --isns-dd
+make_target "$X"
+make_target "$Y"
+wait_isns nodes "$Y" present 10 "registration of $Y"
+wait_isns nodes "$X" present 10 "registration of $X"
+run_bounded 10 isnsadm -c "$ISNS_DIR/isnsadm.conf" --local --dd-register \
+	dd-name=dd-a "member-name=$IA" "member-name=$X" >/dev/null ||
+	fail "isnsadm --dd-register of dd-a failed"
+# sendtargets INITIATOR: the target names iscsi-ls is given, sorted
+sendtargets() {
+	run_bounded 30 iscsi-ls -i "$1" "iscsi://127.0.0.1:$PORT" 2>&1 |
+		sed -n 's/^Target:\([^ ]*\) .*/\1/p' | sort | tr '\n' ' '
+}
+assert_eq "$X " "$(sendtargets "$IA")" "SendTargets of $IA (dd-a with $X)"
+assert_eq "$Y " "$(sendtargets "$IB")" "SendTargets of $IB (no domain)"
+# Without a server: an initiator nothing is known about gets the ACLs'
+# answer, and the log says why; A keeps its last known domains.
+isnsd_kill
+assert_eq "$X $Y " "$(sendtargets "$IC")" "SendTargets of $IC, server down"
+grep -q "no discovery domain filter\|no discovery domain answer" "$LUNARD_LOG" ||
+	fail "lunard's log does not say SendTargets falls back to the ACLs"
+assert_eq "$X " "$(sendtargets "$IA")" "SendTargets of $IA, server down"
 lunard_stop

@@ -4,7 +4,8 @@
  * NUL-terminated and padded to 4 bytes, lengths that count the padding),
  * the round trip through isns_pdu_parse and isns_tlv_next, and what a
  * malformed or truncated server answer gives (never a read past the
- * buffer: run under SANITIZE=1).
+ * buffer: run under SANITIZE=1); and the discovery domain cache of
+ * isns_dd.c.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -17,6 +18,7 @@
 
 #include <cmocka.h>
 
+#include "event/reactor.h"
 #include "iscsi/isns.h"
 
 static uint32_t be32(const uint8_t *p)
@@ -259,6 +261,65 @@ static void test_random_input(void **state)
 	}
 }
 
+static void dd_resumed(void *arg)
+{
+	int *count = arg;
+
+	(*count)++;
+}
+
+static void dd_stop(void *arg)
+{
+	reactor_stop(arg);
+}
+
+/* The discovery domain cache (isns_dd.c) as text.c and isns.c use it:
+ * unknown, asked for once, answered; a failure means "fall back"; the
+ * waiters run on their reactor. */
+static void test_dd_cache(void **state)
+{
+	const char *ia = "iqn.2026-12.org.test:a",
+		   *ib = "iqn.2026-12.org.test:b";
+	const char *tx = "iqn.2026-12.org.lunar:x",
+		   *ty = "iqn.2026-12.org.lunar:y";
+	char(*names)[SCSI_NAME_MAX] = calloc(1, sizeof(*names));
+	char pending[SCSI_NAME_MAX];
+	struct reactor *r;
+	int resumed = 0;
+
+	assert_non_null(names);
+	assert_int_equal(reactor_create(&r, "test"), 0);
+	isns_dd_enable(r);
+	assert_true(isns_dd_enabled());
+	assert_int_equal(isns_dd_check(ia, tx), -ENOENT);
+	assert_int_equal(isns_dd_fetch(ia, r, dd_resumed, &resumed), 0);
+	assert_int_equal(isns_dd_fetch(ia, r, dd_resumed, &resumed), 0);
+	assert_int_equal(isns_dd_fetch(ib, r, dd_resumed, &resumed), 0);
+	/* one query per initiator, however many wait */
+	assert_true(isns_dd_pending(pending, sizeof(pending)));
+	assert_true(isns_dd_pending(pending, sizeof(pending)));
+	assert_false(isns_dd_pending(pending, sizeof(pending)));
+
+	snprintf(names[0], sizeof(names[0]), "%s", tx);
+	isns_dd_done(ia, names, 1, true);
+	isns_dd_done(ib, NULL, 0, false);
+	assert_int_equal(isns_dd_check(ia, tx), 1);
+	assert_int_equal(isns_dd_check(ia, ty), 0);
+	assert_int_equal(isns_dd_check(ib, tx), -ENOTCONN);
+	/* an answer for an initiator nobody asked about is dropped */
+	isns_dd_done("iqn.2026-12.org.test:nobody", NULL, 0, true);
+	assert_int_equal(isns_dd_check("iqn.2026-12.org.test:nobody", tx),
+			 -ENOENT);
+
+	/* the three waiters run on r */
+	assert_int_equal(reactor_post(r, dd_stop, r), 0);
+	assert_int_equal(reactor_run(r), 0);
+	assert_int_equal(resumed, 3);
+	isns_dd_exit();
+	assert_false(isns_dd_enabled());
+	reactor_destroy(r);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -270,6 +331,7 @@ int main(void)
 	    cmocka_unit_test(test_tlv_malformed),
 	    cmocka_unit_test(test_too_big),
 	    cmocka_unit_test(test_random_input),
+	    cmocka_unit_test(test_dd_cache),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
