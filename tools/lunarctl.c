@@ -1482,17 +1482,17 @@ static int ctl_isns_show(struct ctl *c, const struct ctl_cmd *cmd, int argc,
 		 sizeof(portals));
 	when = jstr(res, "last_registration");
 	error = jstr(res, "last_error");
-	printf("Server:             %s\n", jstr(res, "server"));
-	printf("Entity:             %s\n", jstr(res, "entity"));
-	printf("State:              %s\n", jstr(res, "state"));
-	printf("Last registration:  %s\n", when[0] ? when : "never");
+	printf("Server:              %s\n", jstr(res, "server"));
+	printf("Entity:              %s\n", jstr(res, "entity"));
+	printf("State:               %s\n", jstr(res, "state"));
+	printf("Last registration:   %s\n", when[0] ? when : "never");
 	if (jint(res, "registration_period"))
 		printf("Registration period: %llds\n",
 		       jint(res, "registration_period"));
-	printf("Registered portals: %s\n", portals);
-	printf("Registered targets: %s\n", targets);
+	printf("Registered portals:  %s\n", portals);
+	printf("Registered targets:  %s\n", targets);
 	if (error[0])
-		printf("Last error:         %s\n", error);
+		printf("Last error:          %s\n", error);
 	json_decref(res);
 	return 0;
 }

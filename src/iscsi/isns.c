@@ -313,7 +313,8 @@ static struct {
 	struct isns_portal portals[ISNS_PORTALS_MAX];
 	size_t nr_portals;
 	time_t last_registration;
-	uint32_t period_s;
+	uint32_t period_s; /* 0: no expiry, when known */
+	bool period_known;
 	char last_error[256];
 	unsigned backoff_ms;
 	bool failed_once; /* the server answered an error: wait to retry */
@@ -751,7 +752,9 @@ static void isns_arm_refresh(void)
 {
 	uint64_t ms = (uint64_t)isns.period_s * 500;
 
-	if (!isns.period_s || ms > ISNS_REFRESH_MAX_MS)
+	if (!isns.period_known)
+		ms = ISNS_REFRESH_MIN_MS; /* ask soon */
+	else if (!isns.period_s || ms > ISNS_REFRESH_MAX_MS)
 		ms = ISNS_REFRESH_MAX_MS;
 	if (ms < ISNS_REFRESH_MIN_MS)
 		ms = ISNS_REFRESH_MIN_MS;
@@ -874,9 +877,10 @@ static int isns_nodes_add(const struct isns_node *v, size_t n)
 	return 0;
 }
 
-/* The period from a query answer: the Registration Period attribute. */
-static bool isns_find_period(const struct isns_pdu *pdu, uint32_t *period,
-			     bool *has_entity)
+/* From an answer: the Registration Period (isns.period_s, when there)
+ * and whether it names an entity. False when the attributes are
+ * malformed. */
+static bool isns_find_period(const struct isns_pdu *pdu, bool *has_entity)
 {
 	struct isns_tlv tlv;
 	size_t off = 4;
@@ -885,8 +889,10 @@ static bool isns_find_period(const struct isns_pdu *pdu, uint32_t *period,
 	*has_entity = false;
 	while ((r = isns_tlv_next(pdu->payload, pdu->length, &off, &tlv)) ==
 	       1) {
-		if (tlv.tag == ISNS_TAG_REG_PERIOD && tlv.len == 4)
-			*period = get32(tlv.value);
+		if (tlv.tag == ISNS_TAG_REG_PERIOD && tlv.len == 4) {
+			isns.period_s = get32(tlv.value);
+			isns.period_known = true;
+		}
 		if (tlv.tag == ISNS_TAG_ENTITY_ID && tlv.len)
 			*has_entity = true;
 	}
@@ -901,6 +907,11 @@ static void isns_apply(const struct isns_pdu *pdu)
 
 	switch (req) {
 	case ISNS_REQ_REGISTER_ALL:
+		/* The answer may carry the period; if not, the first refresh
+		 * comes soon and asks (a short period must not lapse). */
+		isns.period_s = 0;
+		isns.period_known = false;
+		isns_find_period(pdu, &has_entity);
 		isns.entity = true;
 		isns.nr_nodes = 0;
 		rc = isns_nodes_add(isns.req_nodes, isns.req_nr_nodes);
@@ -954,8 +965,7 @@ static void isns_apply(const struct isns_pdu *pdu)
 			 isns.server);
 		break;
 	case ISNS_REQ_REFRESH:
-		if (!isns_find_period(pdu, &isns.period_s, &has_entity) ||
-		    !has_entity) {
+		if (!isns_find_period(pdu, &has_entity) || !has_entity) {
 			isns_error(true,
 				   "server %s no longer has entity %s; "
 				   "registering it again",
@@ -1102,7 +1112,8 @@ static void isns_on_pdu(const struct isns_pdu *pdu)
 			isns.backoff_ms *= 2;
 		return;
 	}
-	if (req == ISNS_REQ_REFRESH && isns.entity)
+	if ((req == ISNS_REQ_REFRESH || req == ISNS_REQ_REGISTER_ALL) &&
+	    isns.entity)
 		isns_arm_refresh();
 	isns_sync(NULL);
 }

@@ -1,6 +1,7 @@
 #!/bin/bash
 # iSNS (RFC 4171) against Debian's open-isns server: lunard --isns
-# registers its entity, its portal and every target; a deleted target and
+# registers its entity, its portal and every target, and refreshes the
+# registration within the server's period; a deleted target and
 # a removed portal are deregistered, a new one registered; after isnsd is
 # killed and restarted with an empty database lunard registers everything
 # again within a bounded time; SIGTERM deregisters the entity. With
@@ -29,7 +30,7 @@ Database = $ISNS_DIR/db
 PIDFile = $ISNS_DIR/isnsd.pid
 ControlSocket = $ISNS_DIR/isnsctl
 Security = 0
-RegistrationPeriod = 10m
+RegistrationPeriod = 12s
 DefaultDiscoveryDomain = 1
 SLPRegister = 0
 EOF
@@ -113,6 +114,12 @@ assert_contains "$show" "$T1" "isns show targets"
 assert_contains "$show" "127.0.0.1:$PORT" "isns show portals"
 json=$(rpc '{"cmd": "isns.show"}')
 assert_contains "$json" "\"entity\": \"$EID\"" "isns.show entity"
+
+# The server's registration period is 12 s: lunard learns it and
+# refreshes in time, so the entity outlives two periods.
+sleep 25
+assert_contains "$(isns_list entities)" "\"$EID\"" "entity after 25 s (period 12 s)"
+assert_contains "$(ctl_ok isns show)" "Registration period: 12s" "isns show period"
 
 # Updates: a deleted target goes, a new portal comes and goes.
 ctl_ok target delete "$T1" >/dev/null
