@@ -1038,6 +1038,18 @@ static void isns_dd_answer(const struct isns_pdu *pdu, uint32_t status)
 	isns_dd_done(isns.req_initiator, NULL, 0, false);
 }
 
+/* Every attribute after the status lies within the PDU. */
+static bool isns_attrs_valid(const struct isns_pdu *pdu)
+{
+	struct isns_tlv tlv;
+	size_t off = 4;
+	int r;
+
+	while ((r = isns_tlv_next(pdu->payload, pdu->length, &off, &tlv)) == 1)
+		;
+	return r == 0;
+}
+
 /* One complete PDU from the server. */
 static void isns_on_pdu(const struct isns_pdu *pdu)
 {
@@ -1061,6 +1073,14 @@ static void isns_on_pdu(const struct isns_pdu *pdu)
 		isns_error(true,
 			   "server %s sent a response without a status; "
 			   "reconnecting",
+			   isns.server);
+		isns_disconnect();
+		return;
+	}
+	if (!isns_attrs_valid(pdu)) {
+		isns_error(true,
+			   "server %s sent a response whose attributes run "
+			   "past its end; reconnecting",
 			   isns.server);
 		isns_disconnect();
 		return;

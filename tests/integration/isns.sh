@@ -7,7 +7,8 @@
 # again within a bounded time; SIGTERM deregisters the entity. With
 # --isns-dd, SendTargets (iscsi-ls) lists an initiator only the targets
 # that share a discovery domain with it (as the server decides), and falls
-# back to the ACLs alone while the server is down. isnsd runs
+# back to the ACLs alone while the server is down. A fake server that
+# answers with malformed PDUs only makes lunard reconnect. isnsd runs
 # in the foreground on 127.0.0.1 with its own config, database and control
 # socket in the test's directory; isnsadm --local reads its database.
 . "$(dirname "$0")/lib.sh"
@@ -194,4 +195,25 @@ assert_eq "$X $Y " "$(sendtargets "$IC")" "SendTargets of $IC, server down"
 grep -q "no discovery domain filter\|no discovery domain answer" "$LUNARD_LOG" ||
 	fail "lunard's log does not say SendTargets falls back to the ACLs"
 assert_eq "$X " "$(sendtargets "$IA")" "SendTargets of $IA, server down"
+lunard_stop
+
+# A hostile "server" (fake_isns.py): each connection gets one malformed
+# answer to lunard's first request; lunard logs it, reconnects, keeps
+# serving.
+FAKE_PORT=$(free_port)
+run_bounded 90 python3 "$LUNAR_ROOT/tests/integration/fake_isns.py" "$FAKE_PORT" \
+	>"$T/fake.out" 2>&1 &
+fake_pid=$!
+EXTRA_PIDS+=("$fake_pid")
+sleep 0.3
+daemon_use 3
+lunard_start --isns "127.0.0.1:$FAKE_PORT" --isns-entity "$EID-hostile"
+ctl_ok target create "$T1" >/dev/null
+wait "$fake_pid" || fail "the fake iSNS server failed: $(cat "$T/fake.out")"
+assert_contains "$(cat "$T/fake.out")" "answered 4" "fake server's five answers"
+lunard_alive || fail "lunard died on malformed iSNS answers"
+ctl_ok system show >/dev/null
+grep -q "malformed PDU" "$LUNARD_LOG" && grep -q "without a status" "$LUNARD_LOG" &&
+	grep -q "attributes run past its end" "$LUNARD_LOG" ||
+	fail "lunard's log does not name the malformed iSNS answers"
 lunard_stop
