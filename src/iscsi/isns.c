@@ -1,9 +1,8 @@
 /*
  * iSNS client (RFC 4171): owns lunard's registration with one iSNS server.
- * The iSNSP codec (§5.1 header, §5.5 TLV attributes, §5.7.3 response
- * status) is pure and checks every length; the client is one non-blocking
- * TCP connection on the main reactor with one request outstanding at a
- * time.
+ * The client is one non-blocking TCP connection on the main reactor with
+ * one request outstanding at a time; the PDUs are built and parsed by
+ * isns_pdu.c, and every answer is checked whole before it is used.
  *
  * What is registered (§5.6.5.1 DevAttrReg): one Network Entity (EID
  * "lunar:HOSTNAME" unless configured, protocol iSCSI), one Portal per
@@ -39,6 +38,7 @@
 #include "iscsi/conn.h"
 #include "iscsi/iscsi.h"
 #include "scsi/target.h"
+#include "util/bytes.h"
 #include "util/log.h"
 
 #define ISNS_NODES_PER_PDU  32
@@ -50,206 +50,6 @@
 #define ISNS_REFRESH_MAX_MS 120000
 #define ISNS_REFRESH_MIN_MS 5000
 #define ISNS_SYNC_DELAY_MS  50
-
-/* ---- codec ----------------------------------------------------------- */
-
-static uint16_t get16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] << 8 | p[1]);
-}
-
-static uint32_t get32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
-	       (uint32_t)p[2] << 8 | p[3];
-}
-
-static void put16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
-}
-
-static void put32(uint8_t *p, uint32_t v)
-{
-	p[0] = (uint8_t)(v >> 24);
-	p[1] = (uint8_t)(v >> 16);
-	p[2] = (uint8_t)(v >> 8);
-	p[3] = (uint8_t)v;
-}
-
-int isns_pdu_parse(const uint8_t *buf, size_t len, struct isns_pdu *pdu)
-{
-	if (!buf || len < ISNS_HDR_LEN)
-		return -EAGAIN;
-	pdu->version = get16(buf);
-	pdu->function = get16(buf + 2);
-	pdu->length = get16(buf + 4);
-	pdu->flags = get16(buf + 6);
-	pdu->xid = get16(buf + 8);
-	pdu->seq = get16(buf + 10);
-	pdu->payload = buf + ISNS_HDR_LEN;
-	if (pdu->version != 1 || pdu->length % 4)
-		return -EPROTO;
-	if (len - ISNS_HDR_LEN < pdu->length)
-		return -EAGAIN;
-	return 0;
-}
-
-int isns_tlv_next(const uint8_t *p, size_t len, size_t *off,
-		  struct isns_tlv *tlv)
-{
-	size_t left;
-
-	if (*off >= len)
-		return 0;
-	left = len - *off;
-	if (left < 8)
-		return -EPROTO;
-	tlv->tag = get32(p + *off);
-	tlv->len = get32(p + *off + 4);
-	if (tlv->len % 4 || tlv->len > left - 8)
-		return -EPROTO;
-	tlv->value = p + *off + 8;
-	*off += 8 + (size_t)tlv->len;
-	return 1;
-}
-
-int isns_rsp_status(const struct isns_pdu *pdu, uint32_t *status)
-{
-	if (pdu->length < 4)
-		return -EPROTO;
-	*status = get32(pdu->payload);
-	return 0;
-}
-
-const char *isns_status_name(uint32_t status)
-{
-	static const char *const names[] = {
-	    "successful",
-	    "unknown error",
-	    "message format error",
-	    "invalid registration",
-	    "reserved",
-	    "invalid query",
-	    "source unknown",
-	    "source absent",
-	    "source unauthorized",
-	    "no such entry",
-	    "version not supported",
-	    "internal error",
-	    "busy",
-	    "option not understood",
-	    "invalid update",
-	    "message not supported",
-	    "SCN event rejected",
-	    "SCN registration rejected",
-	    "attribute not implemented",
-	    "FC domain ID not available",
-	    "FC domain ID not allocated",
-	    "ESI not available",
-	    "invalid deregistration",
-	    "registration feature not supported",
-	};
-
-	if (status < sizeof(names) / sizeof(names[0]))
-		return names[status];
-	return "unknown status";
-}
-
-static void isns_buf_reserve(struct isns_buf *b, size_t more)
-{
-	size_t cap;
-	uint8_t *p;
-
-	if (b->err)
-		return;
-	if (b->len + more > ISNS_HDR_LEN + (size_t)ISNS_PAYLOAD_MAX) {
-		b->err = -EMSGSIZE;
-		return;
-	}
-	if (b->len + more <= b->cap)
-		return;
-	cap = b->cap ? b->cap : 256;
-	while (cap < b->len + more)
-		cap *= 2;
-	p = realloc(b->data, cap);
-	if (!p) {
-		b->err = -ENOMEM;
-		return;
-	}
-	b->data = p;
-	b->cap = cap;
-}
-
-void isns_buf_start(struct isns_buf *b, uint16_t function, uint16_t flags,
-		    uint16_t xid)
-{
-	b->data = NULL;
-	b->len = b->cap = 0;
-	b->err = 0;
-	isns_buf_reserve(b, ISNS_HDR_LEN);
-	if (b->err)
-		return;
-	put16(b->data, 1);
-	put16(b->data + 2, function);
-	put16(b->data + 4, 0);
-	put16(b->data + 6, flags);
-	put16(b->data + 8, xid);
-	put16(b->data + 10, 0);
-	b->len = ISNS_HDR_LEN;
-}
-
-void isns_buf_put(struct isns_buf *b, uint32_t tag, const void *v, uint32_t len)
-{
-	uint32_t padded = (len + 3) & ~3u;
-
-	if (len > ISNS_PAYLOAD_MAX) {
-		if (!b->err)
-			b->err = -EMSGSIZE;
-		return;
-	}
-	isns_buf_reserve(b, 8 + (size_t)padded);
-	if (b->err)
-		return;
-	put32(b->data + b->len, tag);
-	put32(b->data + b->len + 4, padded);
-	if (len)
-		memcpy(b->data + b->len + 8, v, len);
-	memset(b->data + b->len + 8 + len, 0, padded - len);
-	b->len += 8 + (size_t)padded;
-}
-
-void isns_buf_put_str(struct isns_buf *b, uint32_t tag, const char *s)
-{
-	size_t n = strlen(s) + 1;
-
-	isns_buf_put(b, tag, s,
-		     n > ISNS_PAYLOAD_MAX ? ISNS_PAYLOAD_MAX + 1 : (uint32_t)n);
-}
-
-void isns_buf_put_u32(struct isns_buf *b, uint32_t tag, uint32_t v)
-{
-	uint8_t be[4];
-
-	put32(be, v);
-	isns_buf_put(b, tag, be, 4);
-}
-
-int isns_buf_finish(struct isns_buf *b)
-{
-	if (b->err)
-		return b->err;
-	put16(b->data + 4, (uint16_t)(b->len - ISNS_HDR_LEN));
-	return 0;
-}
-
-void isns_buf_free(struct isns_buf *b)
-{
-	free(b->data);
-	b->data = NULL;
-	b->len = b->cap = 0;
-}
 
 /* ---- the client ------------------------------------------------------ */
 
@@ -464,8 +264,8 @@ static int isns_send(struct isns_buf *b, enum isns_req req)
 		return rc;
 	}
 	isns.req = req;
-	isns.req_func = get16(b->data + 2);
-	isns.req_xid = get16(b->data + 8);
+	isns.req_func = get_be16(b->data + 2);
+	isns.req_xid = get_be16(b->data + 8);
 	isns.tx = b->data;
 	isns.tx_len = b->len;
 	isns.tx_off = 0;
@@ -890,7 +690,7 @@ static bool isns_find_period(const struct isns_pdu *pdu, bool *has_entity)
 	while ((r = isns_tlv_next(pdu->payload, pdu->length, &off, &tlv)) ==
 	       1) {
 		if (tlv.tag == ISNS_TAG_REG_PERIOD && tlv.len == 4) {
-			isns.period_s = get32(tlv.value);
+			isns.period_s = get_be32(tlv.value);
 			isns.period_known = true;
 		}
 		if (tlv.tag == ISNS_TAG_ENTITY_ID && tlv.len)

@@ -3,8 +3,8 @@
  * every target (an iSCSI Storage Node of type target) with one iSNS
  * server, keeps the registration up to date and deregisters at shutdown.
  * The client runs on the main reactor; everything here is called on the
- * main thread. The PDU codec (isns_pdu_*, isns_tlv_*) is pure and used by
- * the unit tests.
+ * main thread. The PDU codec (isns_pdu.c: isns_pdu_*, isns_tlv_*,
+ * isns_buf_*) is pure, for the unit tests and a fuzzer.
  */
 #ifndef LUNAR_ISCSI_ISNS_H
 #define LUNAR_ISCSI_ISNS_H
@@ -21,7 +21,7 @@
 #define ISNS_HDR_LEN	  12
 #define ISNS_PAYLOAD_MAX  65535 /* the header's 16-bit PDU Length */
 
-/* Function IDs (RFC 4171 §6.1); a response is the request's | 0x8000. */
+/* Function IDs (RFC 4171 §5.1.2); a response is the request's | 0x8000. */
 #define ISNS_FUNC_DEV_ATTR_REG 0x0001
 #define ISNS_FUNC_DEV_ATTR_QRY 0x0002
 #define ISNS_FUNC_DEV_GET_NEXT 0x0003
@@ -101,7 +101,7 @@ void isns_buf_start(struct isns_buf *b, uint16_t function, uint16_t flags,
 		    uint16_t xid);
 void isns_buf_put(struct isns_buf *b, uint32_t tag, const void *v,
 		  uint32_t len);
-/* A NUL-terminated string padded to 4 bytes (RFC 4171 §5.5). */
+/* A NUL-terminated string padded to 4 bytes (RFC 4171 §5.3). */
 void isns_buf_put_str(struct isns_buf *b, uint32_t tag, const char *s);
 void isns_buf_put_u32(struct isns_buf *b, uint32_t tag, uint32_t v);
 /* Sets the PDU Length; 0 or the first error (-EMSGSIZE, -ENOMEM). */

@@ -1,5 +1,6 @@
 /*
- * iSNS discovery domains for SendTargets (RFC 4171 §2.2.2, §5.6.5.2): with
+ * iSNS discovery domains for SendTargets (RFC 4171; §5.6.5.2 DevAttrQry,
+ * whose answer the server scopes to the Source's domains): with
  * lunard --isns-dd, a discovery session's SendTargets lists only the
  * targets the iSNS server lets the initiator see, that is those sharing a
  * discovery domain with it (as the server decides, default domain

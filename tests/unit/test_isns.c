@@ -1,5 +1,5 @@
 /*
- * Unit tests of the iSNSP codec in src/iscsi/isns.c through isns.h: the
+ * Unit tests of the iSNSP codec in src/iscsi/isns_pdu.c through isns.h: the
  * header and TLV layout a DevAttrReg gets (RFC 4171 §5.1, §5.5: strings
  * NUL-terminated and padded to 4 bytes, lengths that count the padding),
  * the round trip through isns_pdu_parse and isns_tlv_next, and what a
