@@ -462,6 +462,8 @@ static int isns_send_diff(const struct isns_node *want, size_t nwant,
 	size_t n = 0;
 	int rc;
 
+	if (isns.entity && !src)
+		isns.entity = false; /* no node to speak for it: start over */
 	if (!isns.entity) {
 		if (!nwant)
 			return 0;
