@@ -19,6 +19,7 @@
 
 #include "event/reactor.h"
 #include "iscsi/iscsi.h"
+#include "iscsi/isns.h"
 #include "mgmt/mgmt.h"
 #include "scsi/mode.h"
 #include "scsi/pr.h"
@@ -38,6 +39,9 @@ struct lunard_options {
 	bool foreground;
 	int nop_interval; /* seconds; -1: default */
 	int nop_timeout;
+	const char *isns_server; /* --isns HOST[:PORT]; NULL: off */
+	const char *isns_entity;
+	bool isns_dd;
 };
 
 static struct reactor *main_reactor;
@@ -62,6 +66,15 @@ static void usage(FILE *f)
 		"                       SECS of silence; 0 never pings (default 10)\n"
 		"  --nop-timeout SECS   drop a connection that does not answer a\n"
 		"                       ping within SECS (default 60)\n"
+		"  --isns HOST[:PORT]   register the entity, its portals and every\n"
+		"                       target with this iSNS server (RFC 4171;\n"
+		"                       port 3205 by default), keep them current\n"
+		"                       and deregister at shutdown\n"
+		"  --isns-entity EID    the iSNS entity identifier (default\n"
+		"                       lunar:HOSTNAME)\n"
+		"  --isns-dd            SendTargets lists only the targets that\n"
+		"                       share an iSNS discovery domain with the\n"
+		"                       initiator (needs --isns)\n"
 		"  --foreground         stay in the foreground, log to stderr\n"
 		"  --log-level LEVEL    error, warn, info (default) or debug\n"
 		"  --version, --help\n",
@@ -119,7 +132,10 @@ static int parse_options(int argc, char **argv, struct lunard_options *o)
 		OPT_VERSION,
 		OPT_HELP,
 		OPT_NOP_INTERVAL,
-		OPT_NOP_TIMEOUT
+		OPT_NOP_TIMEOUT,
+		OPT_ISNS,
+		OPT_ISNS_ENTITY,
+		OPT_ISNS_DD
 	};
 	static const struct option longopts[] = {
 	    {"portal", required_argument, NULL, OPT_PORTAL},
@@ -129,6 +145,9 @@ static int parse_options(int argc, char **argv, struct lunard_options *o)
 	    {"threads", required_argument, NULL, OPT_THREADS},
 	    {"nop-interval", required_argument, NULL, OPT_NOP_INTERVAL},
 	    {"nop-timeout", required_argument, NULL, OPT_NOP_TIMEOUT},
+	    {"isns", required_argument, NULL, OPT_ISNS},
+	    {"isns-entity", required_argument, NULL, OPT_ISNS_ENTITY},
+	    {"isns-dd", no_argument, NULL, OPT_ISNS_DD},
 	    {"foreground", no_argument, NULL, OPT_FG},
 	    {"log-level", required_argument, NULL, OPT_LOG},
 	    {"version", no_argument, NULL, OPT_VERSION},
@@ -204,6 +223,15 @@ static int parse_options(int argc, char **argv, struct lunard_options *o)
 				o->nop_timeout = (int)n;
 			break;
 		}
+		case OPT_ISNS:
+			o->isns_server = optarg;
+			break;
+		case OPT_ISNS_ENTITY:
+			o->isns_entity = optarg;
+			break;
+		case OPT_ISNS_DD:
+			o->isns_dd = true;
+			break;
 		case OPT_FG:
 			o->foreground = true;
 			break;
@@ -237,6 +265,11 @@ static int parse_options(int argc, char **argv, struct lunard_options *o)
 		usage(stderr);
 		return -1;
 	}
+	if ((o->isns_dd || o->isns_entity) && !o->isns_server) {
+		fprintf(stderr, "lunard: --isns-dd and --isns-entity need "
+				"--isns HOST[:PORT] (the iSNS server)\n");
+		return -1;
+	}
 	o->control_path = absolute_path(o->control_path);
 	o->config_path = absolute_path(o->config_path);
 	o->state_dir = absolute_path(o->state_dir);
@@ -250,6 +283,11 @@ static void lunard_shutdown_done(void *arg)
 {
 	log_info("all sessions closed; exiting");
 	reactor_stop(main_reactor);
+}
+
+static void lunard_isns_stopped(void *arg)
+{
+	iscsi_shutdown(lunard_shutdown_done, NULL);
 }
 
 static void lunard_on_signal(void *arg, uint32_t events)
@@ -267,7 +305,8 @@ static void lunard_on_signal(void *arg, uint32_t events)
 		shutting_down = true;
 		log_info("signal %u: stopping (finishing in-flight commands)",
 			 si.ssi_signo);
-		iscsi_shutdown(lunard_shutdown_done, NULL);
+		/* Deregister first: initiators stop finding us at once. */
+		isns_stop(lunard_isns_stopped, NULL);
 	}
 }
 
@@ -429,6 +468,18 @@ int main(int argc, char **argv)
 		}
 	}
 
+	/* After the portals and the configuration: the first registration
+	 * carries them all. Later changes arrive through mgmt's hook. */
+	struct isns_options io = {.server = o.isns_server,
+				  .entity_id = o.isns_entity,
+				  .discovery_domains = o.isns_dd};
+	rc = isns_init(main_reactor, &io, err, sizeof(err));
+	if (rc < 0) {
+		log_error("%s", err);
+		goto out_iscsi;
+	}
+	mgmt_on_change(isns_changed, NULL);
+
 	signal_fd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
 	if (signal_fd < 0 ||
 	    reactor_add(main_reactor, &signal_handler, signal_fd, EPOLLIN,
@@ -444,6 +495,7 @@ int main(int argc, char **argv)
 	reactor_remove(main_reactor, &signal_handler);
 	close(signal_fd);
 out_iscsi:
+	isns_exit();
 	iscsi_exit();
 out_pool:
 	reactor_pool_stop();

@@ -1456,6 +1456,47 @@ static int ctl_system_show(struct ctl *c, const struct ctl_cmd *cmd, int argc,
 	return 0;
 }
 
+/* ---- iSNS ------------------------------------------------------------ */
+
+static int ctl_isns_show(struct ctl *c, const struct ctl_cmd *cmd, int argc,
+			 char **argv)
+{
+	json_t *res;
+	char targets[8192], portals[4096];
+	const char *when, *error;
+
+	ctl_args(cmd, argc, argv, NULL, NULL, 0, 0);
+	res = ctl_call(c, json_pack("{s:s}", "cmd", "isns.show"));
+	if (ctl_json_out(c, res)) {
+		json_decref(res);
+		return 0;
+	}
+	if (!json_is_true(json_object_get(res, "enabled"))) {
+		printf("iSNS: off (start lunard with --isns HOST[:PORT])\n");
+		json_decref(res);
+		return 0;
+	}
+	ctl_join(json_object_get(res, "targets"), "none", targets,
+		 sizeof(targets));
+	ctl_join(json_object_get(res, "portals"), "none", portals,
+		 sizeof(portals));
+	when = jstr(res, "last_registration");
+	error = jstr(res, "last_error");
+	printf("Server:              %s\n", jstr(res, "server"));
+	printf("Entity:              %s\n", jstr(res, "entity"));
+	printf("State:               %s\n", jstr(res, "state"));
+	printf("Last registration:   %s\n", when[0] ? when : "never");
+	if (jint(res, "registration_period"))
+		printf("Registration period: %llds\n",
+		       jint(res, "registration_period"));
+	printf("Registered portals:  %s\n", portals);
+	printf("Registered targets:  %s\n", targets);
+	if (error[0])
+		printf("Last error:          %s\n", error);
+	json_decref(res);
+	return 0;
+}
+
 /* ---- medium changers ------------------------------------------------ */
 
 /* "add" or "delete", the first positional of changer slot/cartridge/drive. */
@@ -1793,6 +1834,10 @@ static const struct ctl_cmd ctl_cmds[] = {
      ctl_show},
     {"system", "show", "", "lunard's version, threads, portals and paths",
      ctl_system_show},
+    {"isns", "show", "",
+     "the iSNS registration (lunard --isns): server, entity, state, last "
+     "registration, and the portals and targets the server has",
+     ctl_isns_show},
     {"help", NULL, "[COMMAND]", "show help", ctl_help},
 };
 

@@ -17,6 +17,7 @@
 
 #include "iscsi/conn.h"
 #include "iscsi/iscsi.h"
+#include "iscsi/isns.h"
 #include "scsi/target.h"
 #include "scsi/tpg.h"
 #include "util/log.h"
@@ -35,6 +36,10 @@ struct iscsi_text_xchg {
 	size_t rsp_off;
 	bool apply;
 	uint32_t new_xmit_dsl;
+	/* lunard --isns-dd: waiting for the initiator's discovery domains */
+	bool dd_waiting;
+	bool dd_waited; /* once: then the ACLs alone, if still unknown */
+	uint8_t bhs[ISCSI_BHS_LEN]; /* the request's, for a later Reject */
 };
 
 void iscsi_text_xchg_free(struct iscsi_conn *c)
@@ -134,7 +139,10 @@ static int text_add_target(const struct iscsi_conn *c,
 	return 0;
 }
 
-static int text_send_targets(struct iscsi_conn *c, const char *val, size_t vlen,
+/* -EINPROGRESS when the initiator's discovery domains must be asked for
+ * first (lunard --isns-dd); then the exchange waits (text_dd_wait). */
+static int text_send_targets(struct iscsi_conn *c, struct iscsi_text_xchg *x,
+			     const char *val, size_t vlen,
 			     struct iscsi_text *out)
 {
 	char name[ISCSI_NAME_MAX];
@@ -142,7 +150,7 @@ static int text_send_targets(struct iscsi_conn *c, const char *val, size_t vlen,
 	struct scsi_target *t;
 	char(*lst)[64];
 	size_t nportals;
-	bool all;
+	bool all, dd;
 	int r = 0;
 
 	if (vlen >= sizeof(name))
@@ -167,11 +175,24 @@ static int text_send_targets(struct iscsi_conn *c, const char *val, size_t vlen,
 	nportals = iscsi_portal_list(lst, TEXT_PORTALS_MAX);
 	if (nportals > TEXT_PORTALS_MAX)
 		nportals = TEXT_PORTALS_MAX;
+	/* Discovery domains narrow what discovery shows; a normal session
+	 * already logged in to its target. */
+	dd = s->discovery && isns_dd_enabled();
 	scsi_config_rdlock();
 	list_for_each_entry (t, scsi_target_list(), link) {
 		if (t->deleted || (!all && strcmp(t->name, name)) ||
 		    !scsi_target_allows(t, s->initiator))
 			continue;
+		if (dd) {
+			int v = isns_dd_check(s->initiator, t->name);
+
+			if (v == -ENOENT && !x->dd_waited) {
+				r = -EINPROGRESS;
+				break;
+			}
+			if (v == 0)
+				continue; /* -ENOTCONN/-ENOENT: ACLs alone */
+		}
 		r = text_add_target(c, t, lst, nportals, out);
 		if (r < 0)
 			break;
@@ -202,7 +223,7 @@ static int text_process(struct iscsi_conn *c, struct iscsi_text_xchg *x)
 		char key[64];
 
 		if (kl == 11 && !memcmp(k, "SendTargets", 11)) {
-			r = text_send_targets(c, v, vl, &x->rsp);
+			r = text_send_targets(c, x, v, vl, &x->rsp);
 			if (r < 0)
 				break;
 			continue;
@@ -231,7 +252,7 @@ static int text_process(struct iscsi_conn *c, struct iscsi_text_xchg *x)
 		}
 	}
 	iscsi_text_free(&other);
-	if (r == -ENOMEM)
+	if (r == -ENOMEM || r == -EINPROGRESS)
 		return r;
 	return r < 0 ? -EPROTO : 0;
 }
@@ -303,6 +324,74 @@ static int text_send_next(struct iscsi_conn *c, struct iscsi_text_xchg *x)
 	return 0;
 }
 
+static void text_answer(struct iscsi_conn *c, struct iscsi_text_xchg *x);
+
+static void text_dd_resume(void *arg)
+{
+	struct iscsi_conn *c = arg;
+	struct iscsi_text_xchg *x = c->text;
+
+	if (c->state == ISCSI_CONN_FFP && x && x->dd_waiting) {
+		x->dd_waiting = false;
+		text_answer(c, x);
+	}
+	iscsi_conn_put(c);
+}
+
+/* Asks iSNS for the initiator's discovery domains; the answer (or its
+ * failure) resumes the exchange on this reactor. */
+static void text_dd_wait(struct iscsi_conn *c, struct iscsi_text_xchg *x)
+{
+	iscsi_text_free(&x->rsp);
+	iscsi_text_init(&x->rsp);
+	x->dd_waited = true;
+	x->dd_waiting = true;
+	iscsi_conn_get(c);
+	if (isns_dd_fetch(c->sess->initiator, c->reactor, text_dd_resume, c) <
+	    0) {
+		iscsi_conn_put(c);
+		x->dd_waiting = false;
+		log_warn("iscsi: %s: cannot ask iSNS for the discovery domains "
+			 "of %s; SendTargets lists what the ACLs allow",
+			 c->peer, c->sess->initiator);
+		text_answer(c, x);
+	}
+}
+
+/* Answers the complete request in x->req. */
+static void text_answer(struct iscsi_conn *c, struct iscsi_text_xchg *x)
+{
+	int r = text_process(c, x);
+
+	if (r == -EINPROGRESS) {
+		text_dd_wait(c, x);
+		return;
+	}
+	free(x->req);
+	x->req = NULL;
+	x->req_len = 0;
+	if (r == -EPROTO) {
+		uint8_t bhs[ISCSI_BHS_LEN];
+
+		memcpy(bhs, x->bhs, sizeof(bhs));
+		log_warn("iscsi: %s: malformed or refused Text Request",
+			 c->peer);
+		iscsi_text_xchg_free(c);
+		iscsi_conn_reject(c, ISCSI_REJECT_PROTOCOL_ERROR, bhs);
+		return;
+	}
+	if (r == 0) {
+		x->responding = true;
+		x->rsp_off = 0;
+		r = text_send_next(c, x);
+	}
+	if (r < 0) {
+		log_error("iscsi: %s: out of memory answering a Text Request",
+			  c->peer);
+		iscsi_conn_close(c);
+	}
+}
+
 void iscsi_text_rx(struct iscsi_conn *c, const uint8_t *bhs,
 		   const uint8_t *data, uint32_t dlen)
 {
@@ -313,7 +402,7 @@ void iscsi_text_rx(struct iscsi_conn *c, const uint8_t *bhs,
 
 	iscsi_text_req_decode(bhs, &h);
 	if (h.ttt != ISCSI_RSVD_TAG) {
-		if (!x || x->ttt != h.ttt || x->itt != h.itt) {
+		if (!x || x->ttt != h.ttt || x->itt != h.itt || x->dd_waiting) {
 			iscsi_text_xchg_free(c);
 			iscsi_conn_reject(c, ISCSI_REJECT_INVALID_PDU_FIELD,
 					  bhs);
@@ -364,22 +453,9 @@ void iscsi_text_rx(struct iscsi_conn *c, const uint8_t *bhs,
 		r = text_send(c, x, false, false, x->ttt, NULL, 0);
 		goto out;
 	}
-	r = text_process(c, x);
-	free(x->req);
-	x->req = NULL;
-	x->req_len = 0;
-	if (r == -EPROTO) {
-		log_warn("iscsi: %s: malformed or refused Text Request",
-			 c->peer);
-		iscsi_text_xchg_free(c);
-		iscsi_conn_reject(c, ISCSI_REJECT_PROTOCOL_ERROR, bhs);
-		return;
-	}
-	if (r == 0) {
-		x->responding = true;
-		x->rsp_off = 0;
-		r = text_send_next(c, x);
-	}
+	memcpy(x->bhs, bhs, sizeof(x->bhs));
+	text_answer(c, x);
+	return;
 out:
 	if (r < 0) {
 		log_error("iscsi: %s: out of memory answering a Text Request",

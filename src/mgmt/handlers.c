@@ -18,6 +18,7 @@
 
 #include "bs/bs.h"
 #include "iscsi/iscsi.h"
+#include "iscsi/isns.h"
 #include "scsi/device.h"
 #include "scsi/pr.h"
 #include "scsi/tpg.h"
@@ -1181,6 +1182,42 @@ static int mgmt_show(json_t *req, json_t **res, char *err, size_t errlen)
 	return *res ? 0 : mgmt_fail(-ENOMEM, err, errlen, "out of memory");
 }
 
+/* ---- iSNS ------------------------------------------------------------ */
+
+static int mgmt_isns_show(json_t *req, json_t **res, char *err, size_t errlen)
+{
+	struct isns_status st;
+	json_t *targets, *portals;
+	char when[64] = "";
+	struct tm tm;
+	int rc;
+
+	rc = isns_status_get(&st);
+	if (rc < 0)
+		return mgmt_fail(rc, err, errlen, "out of memory");
+	if (!st.enabled) {
+		*res = json_pack("{s:b, s:s}", "enabled", 0, "state", st.state);
+		return *res ? 0
+			    : mgmt_fail(-ENOMEM, err, errlen, "out of memory");
+	}
+	if (st.last_registration && gmtime_r(&st.last_registration, &tm))
+		strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	targets = json_array();
+	portals = json_array();
+	for (size_t i = 0; targets && i < st.nr_targets; i++)
+		json_array_append_new(targets, json_string(st.targets[i]));
+	for (size_t i = 0; portals && i < st.nr_portals; i++)
+		json_array_append_new(portals, json_string(st.portals[i]));
+	*res = json_pack("{s:b, s:s, s:s, s:s, s:s, s:I, s:s, s:o, s:o}",
+			 "enabled", 1, "server", st.server, "entity",
+			 st.entity_id, "state", st.state, "last_registration",
+			 when, "registration_period", (json_int_t)st.period_s,
+			 "last_error", st.last_error, "portals", portals,
+			 "targets", targets);
+	isns_status_free(&st);
+	return *res ? 0 : mgmt_fail(-ENOMEM, err, errlen, "out of memory");
+}
+
 /* ---- the table and the dispatcher ---------------------------------- */
 
 #define STR(n)                                                                 \
@@ -1246,6 +1283,7 @@ static const struct mgmt_cmd mgmt_cmds[] = {
     {"config.show", mgmt_config_show, {{0}}},
     {"show", mgmt_show, {{0}}},
     {"system.show", mgmt_system_show, {{0}}},
+    {"isns.show", mgmt_isns_show, {{0}}},
     /* Port groups (alua.c). */
     {"tpg.create",
      mgmt_tpg_create_cmd,
@@ -1443,6 +1481,21 @@ static void mgmt_utf8_trim(char *s)
 	*p = '\0';
 }
 
+static void (*mgmt_change_fn)(void *arg);
+static void *mgmt_change_arg;
+
+void mgmt_on_change(void (*fn)(void *arg), void *arg)
+{
+	mgmt_change_fn = fn;
+	mgmt_change_arg = arg;
+}
+
+void mgmt_changed(void)
+{
+	if (mgmt_change_fn)
+		mgmt_change_fn(mgmt_change_arg);
+}
+
 json_t *mgmt_handle_request(const char *line, size_t len)
 {
 	char err[MGMT_ERR_MAX] = "";
@@ -1461,6 +1514,9 @@ json_t *mgmt_handle_request(const char *line, size_t len)
 		rc = mgmt_dispatch(req, &res, err, sizeof(err));
 		json_decref(req);
 	}
+	/* Even a failed request may have changed something (a config load
+	 * that stopped halfway); the listener compares, so this is cheap. */
+	mgmt_changed();
 	if (rc == 0) {
 		resp = json_pack("{s:b, s:o}", "ok", 1, "result",
 				 res ? res : json_null());

@@ -26,6 +26,13 @@ int mgmt_init(struct reactor *main_reactor, const struct mgmt_options *o,
 	      char *err, size_t errlen);
 /* Applies a config file (at start or from config.load). */
 int mgmt_config_load(const char *path, char *err, size_t errlen);
+/*
+ * fn(arg) runs on the main thread after every control request (a failed
+ * one may have changed part of what it meant to), so that a listener (iSNS) can
+ * bring what it publishes up to date; it compares and sends only differences,
+ * hence no list of what changed. One listener; NULL removes it.
+ */
+void mgmt_on_change(void (*fn)(void *arg), void *arg);
 /* Closes the control socket and unlinks it. */
 void mgmt_exit(void);
 

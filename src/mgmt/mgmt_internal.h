@@ -95,6 +95,9 @@ void mgmt_config_free(struct mgmt_config *c);
 /* handlers.c */
 /* Runs one request line; returns the response object (never NULL). */
 json_t *mgmt_handle_request(const char *line, size_t len);
+/* Tells the mgmt_on_change listener that the configuration may have
+ * changed. */
+void mgmt_changed(void);
 /* Listens on addr and records it on t; undoes the listen on failure. */
 int mgmt_portal_add(struct scsi_target *t, const char *addr, char *err,
 		    size_t errlen);
