@@ -104,6 +104,9 @@ $(BUILD)/tests/%: $(BUILD)/tests/integration/%.o
 $(BUILD)/fuzz/fuzz_iscsi: $(BUILD)/tests/fuzz/fuzz_iscsi.o $(BUILD)/liblunar.a
 	@mkdir -p $(dir $@)
 	$(CC) -fsanitize=fuzzer $(FUZZ_SAN) -o $@ $< -Wl,--whole-archive $(BUILD)/liblunar.a -Wl,--no-whole-archive $(LDLIBS)
+$(BUILD)/fuzz/fuzz_formats: $(BUILD)/tests/fuzz/fuzz_formats.o $(BUILD)/liblunar.a
+	@mkdir -p $(dir $@)
+	$(CC) -fsanitize=fuzzer $(FUZZ_SAN) -o $@ $< -Wl,--whole-archive $(BUILD)/liblunar.a -Wl,--no-whole-archive $(LDLIBS)
 $(BUILD)/tests/fuzz/fuzz_seeds.o: CFLAGS := $(filter-out -Isrc -fsanitize=% -fno-sanitize-recover=%,$(CFLAGS))
 $(BUILD)/fuzz/fuzz_seeds: $(BUILD)/tests/fuzz/fuzz_seeds.o
 	@mkdir -p $(dir $@)
@@ -136,7 +139,8 @@ check:
 fuzz-build:
 	@scripts/deps.sh fuzz
 	@$(MAKE) --no-print-directory BUILD=$(FUZZ_BUILD) CC=clang FUZZ=1 \
-		$(FUZZ_BUILD)/fuzz/fuzz_iscsi $(FUZZ_BUILD)/fuzz/fuzz_seeds
+		$(FUZZ_BUILD)/fuzz/fuzz_iscsi $(FUZZ_BUILD)/fuzz/fuzz_formats \
+		$(FUZZ_BUILD)/fuzz/fuzz_seeds
 
 fuzz: fuzz-build
 	@FUZZ_BUILD=$(FUZZ_BUILD) tests/fuzz/run.sh --seconds $(FUZZ_SECONDS)
