@@ -168,11 +168,52 @@ static const char *login_status_text(uint16_t st)
 	}
 }
 
+/* The statistics' name of a login status (RFC 7143 §11.13.5). */
+static enum scsi_stats_login login_stats_result(uint16_t st)
+{
+	switch (st) {
+	case ISCSI_LOGIN_OK:
+		return SCSI_STATS_LOGIN_SUCCESS;
+	case ISCSI_LOGIN_AUTH_FAILED:
+		return SCSI_STATS_LOGIN_AUTH_FAILED;
+	case ISCSI_LOGIN_AUTHZ_FAILED:
+		return SCSI_STATS_LOGIN_NOT_AUTHORIZED;
+	case ISCSI_LOGIN_TARGET_NOT_FOUND:
+		return SCSI_STATS_LOGIN_TARGET_NOT_FOUND;
+	case ISCSI_LOGIN_TARGET_REMOVED:
+		return SCSI_STATS_LOGIN_TARGET_REMOVED;
+	case ISCSI_LOGIN_UNSUPPORTED_VERSION:
+		return SCSI_STATS_LOGIN_UNSUPPORTED_VERSION;
+	case ISCSI_LOGIN_TOO_MANY_CONNECTIONS:
+		return SCSI_STATS_LOGIN_TOO_MANY_CONNECTIONS;
+	case ISCSI_LOGIN_MISSING_PARAMETER:
+		return SCSI_STATS_LOGIN_MISSING_PARAMETER;
+	case ISCSI_LOGIN_NO_SESSION_SPANNING:
+	case ISCSI_LOGIN_SESSION_TYPE_UNSUPPORTED:
+	case ISCSI_LOGIN_SESSION_DOES_NOT_EXIST:
+		return SCSI_STATS_LOGIN_SESSION_ERROR;
+	case ISCSI_LOGIN_INVALID_DURING_LOGIN:
+		return SCSI_STATS_LOGIN_INVALID_REQUEST;
+	case ISCSI_LOGIN_SERVICE_UNAVAILABLE:
+		return SCSI_STATS_LOGIN_SERVICE_UNAVAILABLE;
+	case ISCSI_LOGIN_OUT_OF_RESOURCES:
+		return SCSI_STATS_LOGIN_OUT_OF_RESOURCES;
+	default:
+		return (st >> 8) == 2 ? SCSI_STATS_LOGIN_INITIATOR_ERROR
+				      : SCSI_STATS_LOGIN_TARGET_ERROR;
+	}
+}
+
 static void login_fail(struct iscsi_conn *c,
 		       const struct iscsi_login_req_hdr *req, uint16_t status)
 {
 	struct iscsi_login *l = c->login;
 	uint8_t csg = l ? (uint8_t)l->stage : req->csg;
+	struct scsi_target *t = NULL;
+
+	if (l)
+		t = l->target ? l->target : l->sess ? l->sess->target : NULL;
+	scsi_stats_login(t, login_stats_result(status));
 
 	log_warn("iscsi: %s: login of %s failed: %s (status 0x%04x)", c->peer,
 		 l && l->neg.p.initiator_name[0] ? l->neg.p.initiator_name
@@ -541,6 +582,7 @@ static void login_complete(struct iscsi_conn *c)
 	}
 	if (c->state != ISCSI_CONN_LOGIN)
 		return; /* sending it (from the poll timer) failed */
+	scsi_stats_login(s->target, SCSI_STATS_LOGIN_SUCCESS);
 	log_info("iscsi: %s (%s) logged in to %s, tsih %u, digests %s/%s, "
 		 "MaxRecvDSL %u/%u",
 		 s->initiator, c->peer,
