@@ -38,6 +38,8 @@ struct lunard_options {
 	bool foreground;
 	int nop_interval; /* seconds; -1: default */
 	int nop_timeout;
+	const char *metrics; /* ADDR:PORT of the Prometheus endpoint */
+	bool no_stats;
 };
 
 static struct reactor *main_reactor;
@@ -62,6 +64,11 @@ static void usage(FILE *f)
 		"                       SECS of silence; 0 never pings (default 10)\n"
 		"  --nop-timeout SECS   drop a connection that does not answer a\n"
 		"                       ping within SECS (default 60)\n"
+		"  --metrics ADDR:PORT  serve Prometheus metrics at\n"
+		"                       http://ADDR:PORT/metrics (e.g. 127.0.0.1:9100;\n"
+		"                       off by default; needs libmicrohttpd)\n"
+		"  --no-stats           count nothing per command (statistics read\n"
+		"                       zero; for measuring what counting costs)\n"
 		"  --foreground         stay in the foreground, log to stderr\n"
 		"  --log-level LEVEL    error, warn, info (default) or debug\n"
 		"  --version, --help\n",
@@ -119,7 +126,9 @@ static int parse_options(int argc, char **argv, struct lunard_options *o)
 		OPT_VERSION,
 		OPT_HELP,
 		OPT_NOP_INTERVAL,
-		OPT_NOP_TIMEOUT
+		OPT_NOP_TIMEOUT,
+		OPT_METRICS,
+		OPT_NO_STATS
 	};
 	static const struct option longopts[] = {
 	    {"portal", required_argument, NULL, OPT_PORTAL},
@@ -129,6 +138,8 @@ static int parse_options(int argc, char **argv, struct lunard_options *o)
 	    {"threads", required_argument, NULL, OPT_THREADS},
 	    {"nop-interval", required_argument, NULL, OPT_NOP_INTERVAL},
 	    {"nop-timeout", required_argument, NULL, OPT_NOP_TIMEOUT},
+	    {"metrics", required_argument, NULL, OPT_METRICS},
+	    {"no-stats", no_argument, NULL, OPT_NO_STATS},
 	    {"foreground", no_argument, NULL, OPT_FG},
 	    {"log-level", required_argument, NULL, OPT_LOG},
 	    {"version", no_argument, NULL, OPT_VERSION},
@@ -204,6 +215,21 @@ static int parse_options(int argc, char **argv, struct lunard_options *o)
 				o->nop_timeout = (int)n;
 			break;
 		}
+		case OPT_METRICS:
+			if (!mgmt_metrics_built()) {
+				fprintf(stderr,
+					"lunard: --metrics %s: this lunard was "
+					"built without libmicrohttpd; install "
+					"libmicrohttpd-dev (scripts/deps.sh "
+					"build) and rebuild\n",
+					optarg);
+				return -1;
+			}
+			o->metrics = optarg;
+			break;
+		case OPT_NO_STATS:
+			o->no_stats = true;
+			break;
 		case OPT_FG:
 			o->foreground = true;
 			break;
@@ -390,6 +416,8 @@ int main(int argc, char **argv)
 		log_error("cannot start the SCSI core: %s", strerror(-rc));
 		goto out_core;
 	}
+	/* Before any reactor runs: the flag is read without a barrier. */
+	scsi_stats_enabled = !o.no_stats;
 	rc = reactor_pool_start(o.threads);
 	if (rc < 0) {
 		log_error("cannot start %u reactor threads: %s", o.threads,
@@ -429,6 +457,15 @@ int main(int argc, char **argv)
 		}
 	}
 
+	/* After daemonize (a thread does not survive fork) and the config. */
+	if (o.metrics) {
+		rc = mgmt_metrics_start(o.metrics, err, sizeof(err));
+		if (rc < 0) {
+			log_error("%s", err);
+			goto out_iscsi;
+		}
+	}
+
 	signal_fd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
 	if (signal_fd < 0 ||
 	    reactor_add(main_reactor, &signal_handler, signal_fd, EPOLLIN,
@@ -444,6 +481,7 @@ int main(int argc, char **argv)
 	reactor_remove(main_reactor, &signal_handler);
 	close(signal_fd);
 out_iscsi:
+	mgmt_metrics_stop();
 	iscsi_exit();
 out_pool:
 	reactor_pool_stop();

@@ -5,6 +5,7 @@
 #ifndef LUNAR_MGMT_MGMT_H
 #define LUNAR_MGMT_MGMT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 struct reactor;
@@ -28,5 +29,15 @@ int mgmt_init(struct reactor *main_reactor, const struct mgmt_options *o,
 int mgmt_config_load(const char *path, char *err, size_t errlen);
 /* Closes the control socket and unlinks it. */
 void mgmt_exit(void);
+
+/*
+ * The Prometheus endpoint (metrics.c): GET http://ADDR:PORT/metrics served
+ * from its own thread until mgmt_metrics_stop. -ENOTSUP when lunard was
+ * built without libmicrohttpd (mgmt_metrics_built() is false); the error
+ * names the address and the fix.
+ */
+bool mgmt_metrics_built(void);
+int mgmt_metrics_start(const char *addr, char *err, size_t errlen);
+void mgmt_metrics_stop(void);
 
 #endif
