@@ -427,6 +427,13 @@ bool scsi_nexus_has_lun(struct scsi_nexus *n, const uint8_t lun_raw[8])
 	return scsi_nexus_lookup(n, lun_raw) >= 0;
 }
 
+struct scsi_lu *scsi_nexus_lu(struct scsi_nexus *n, const uint8_t lun_raw[8])
+{
+	int idx = scsi_nexus_lookup(n, lun_raw);
+
+	return idx < 0 ? NULL : n->lun_map->ent[idx].lu;
+}
+
 /*
  * LOGICAL UNIT RESET of lu on behalf of n (SAM-5 §6.3.3): the tasks of the
  * other nexuses are aborted (n's own are its transport's to abort), and

@@ -256,6 +256,9 @@ void scsi_nexus_reset(struct scsi_nexus *n);
 bool scsi_nexus_aborts_pending(struct scsi_nexus *n, const uint8_t lun_raw[8]);
 /* Whether lun_raw names a LU this nexus can reach (for TMF answers). */
 bool scsi_nexus_has_lun(struct scsi_nexus *n, const uint8_t lun_raw[8]);
+/* The LU lun_raw names for this nexus, or NULL; on the nexus's reactor,
+ * valid while the nexus holds its LUN map (until its next command). */
+struct scsi_lu *scsi_nexus_lu(struct scsi_nexus *n, const uint8_t lun_raw[8]);
 /*
  * QUERY ASYNCHRONOUS EVENT (SAM-5 §7.6): the unit attentions pending for
  * this nexus on the LU, without clearing any. Returns how many (0: none)

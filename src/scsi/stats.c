@@ -239,15 +239,39 @@ void scsi_stats_cmd_end(struct scsi_cmd *cmd)
 		scsi_stats_put(s, own, &e);
 }
 
-void scsi_stats_tmf(struct scsi_nexus *n, enum scsi_stats_tmf fn)
+/* Whether a function addresses one LU (SAM-5 §7): not the target resets,
+ * I_T NEXUS RESET or TASK REASSIGN. */
+static bool scsi_stats_tmf_has_lu(enum scsi_stats_tmf fn)
 {
-	bool own;
+	switch (fn) {
+	case SCSI_STATS_TMF_TARGET_WARM_RESET:
+	case SCSI_STATS_TMF_TARGET_COLD_RESET:
+	case SCSI_STATS_TMF_TASK_REASSIGN:
+	case SCSI_STATS_TMF_IT_NEXUS_RESET:
+	case SCSI_STATS_TMF_OTHER:
+		return false;
+	default:
+		return true;
+	}
+}
+
+void scsi_stats_tmf(struct scsi_nexus *n, const uint8_t lun_raw[8],
+		    enum scsi_stats_tmf fn)
+{
 	struct scsi_io_stats *s;
+	struct scsi_lu *lu;
+	bool own;
 
 	if (!scsi_stats_enabled || (unsigned)fn >= SCSI_STATS_NTMF)
 		return;
 	scsi_stats_bump(&n->stats.tmf[fn], 1, true);
-	if (n->target && (s = scsi_stats_mine(n->target->stats, &own)))
+	if (!n->target)
+		return; /* a discovery session */
+	if ((s = scsi_stats_mine(n->target->stats, &own)))
+		scsi_stats_bump(&s->tmf[fn], 1, own);
+	if (lun_raw && scsi_stats_tmf_has_lu(fn) &&
+	    (lu = scsi_nexus_lu(n, lun_raw)) &&
+	    (s = scsi_stats_mine(lu->stats, &own)))
 		scsi_stats_bump(&s->tmf[fn], 1, own);
 }
 

@@ -148,9 +148,12 @@ void scsi_stats_cmd_start(struct scsi_cmd *cmd);
 void scsi_stats_cmd_queued(struct scsi_cmd *cmd);
 void scsi_stats_cmd_end(struct scsi_cmd *cmd);
 void scsi_stats_cmd_drop(struct scsi_cmd *cmd);
-/* Transport hooks: a task management function received, a login ended
- * (t: the target it asked for, NULL if none or unknown). */
-void scsi_stats_tmf(struct scsi_nexus *n, enum scsi_stats_tmf fn);
+/* Transport hooks: a task management function received (lun_raw: the
+ * LUN field of the request, counted for that LU when the function
+ * addresses one), a login ended (t: the target it asked for, NULL if none
+ * or unknown). */
+void scsi_stats_tmf(struct scsi_nexus *n, const uint8_t lun_raw[8],
+		    enum scsi_stats_tmf fn);
 void scsi_stats_login(struct scsi_target *t, enum scsi_stats_login result);
 
 /* Readers. snap is overwritten (shards) or added to (add). */

@@ -4,12 +4,13 @@
 # and three failed logins (a missing target, a wrong CHAP secret); then
 # the Prometheus endpoint (lunard --metrics, scraped with curl),
 # `lunarctl stats` and `lunarctl --json stats` must show exactly those
-# numbers, histogram counts included; `lunarctl top -n 2` runs in a tmux
+# numbers, histogram counts included; task management functions count
+# per LU only when they address one; `lunarctl top -n 2` runs in a tmux
 # pane whose captured screen must show the target, its LU and a live
 # session. Finally a lunard with --no-stats counts nothing.
 . "$(dirname "$0")/lib.sh"
 
-for b in scsi_io hold_session; do
+for b in scsi_io hold_session tmf_raw; do
 	[ -x "$TESTBIN/$b" ] || fail "$TESTBIN/$b is missing: run make check"
 done
 command -v curl >/dev/null || fail "curl is missing: scripts/deps.sh test"
@@ -100,6 +101,28 @@ ctl_fails stats "$IQN" 7
 assert_contains "$CTL_OUT" "no LUN 7" "stats of a missing LUN"
 ctl_fails stats iqn.2026-12.org.lunar:nothing
 assert_contains "$CTL_OUT" "no target" "stats of a missing target"
+
+# Task management: tmf_raw sends every function once or more to LUN 1 of
+# another target (some to LUN 9, which does not exist). A LU counts those
+# that address it; target resets and I_T NEXUS RESET count for the target
+# only.
+[ -x "$TESTBIN/tmf_raw" ] || fail "$TESTBIN/tmf_raw is missing: run make check"
+TMFT=iqn.2026-12.org.lunar:it-metrics-tmf
+make_target "$TMFT"
+add_file_lun "$TMFT" 1 "$T/tmf.img" $((16 * 1024 * 1024))
+assert_ok "tmf_raw functions" "$TESTBIN/tmf_raw" functions "127.0.0.1:$PORT" "$TMFT"
+M=$(scrape)
+TL="target=\"$TMFT\""
+for fn in lu_reset abort_task query_task; do
+	lu=$(metric "lunar_scsi_task_management_total{$TL,lun=\"1\",function=\"$fn\"}")
+	tg=$(metric "lunar_target_scsi_task_management_total{$TL,function=\"$fn\"}")
+	[ "$lu" != absent ] && [ "$lu" -ge 1 ] || fail "no $fn counted for LUN 1: $lu"
+	[ "$tg" -ge "$lu" ] || fail "$fn: the target counted $tg, fewer than its LU ($lu)"
+done
+for fn in target_warm_reset it_nexus_reset; do
+	assert_eq 1 "$(metric "lunar_target_scsi_task_management_total{$TL,function=\"$fn\"}")" "$fn (target)"
+	assert_eq absent "$(metric "lunar_scsi_task_management_total{$TL,lun=\"1\",function=\"$fn\"}")" "$fn (LU)"
+done
 
 # A live session: it shows in the scrape (per session) and in top.
 run_bounded 60 "$TESTBIN/hold_session" -i iqn.2026-12.org.lunar:metrics-holder \

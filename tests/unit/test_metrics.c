@@ -119,7 +119,7 @@ static void test_counting(void **state)
 		512);
 	run_cmd(f, NULL, SAM_STAT_CHECK_CONDITION, desc, sizeof(desc), 0);
 	run_cmd(f, &op_write, SAM_STAT_RESERVATION_CONFLICT, NULL, 0, 512);
-	scsi_stats_tmf(&f->n, SCSI_STATS_TMF_LU_RESET);
+	scsi_stats_tmf(&f->n, NULL, SCSI_STATS_TMF_LU_RESET);
 
 	for (int which = 0; which < 3; which++) {
 		if (which == 0)
@@ -141,7 +141,7 @@ static void test_counting(void **state)
 		for (unsigned b = 0; b < SCSI_STATS_LAT_BUCKETS; b++)
 			n += s.lat[SCSI_STATS_READ][b];
 		assert_int_equal(n, 3);
-		/* The LU hears of no TMF: it is per nexus and target. */
+		/* No LUN given (no LUN map here): not counted for a LU. */
 		assert_int_equal(s.tmf[SCSI_STATS_TMF_LU_RESET],
 				 which == 1 ? 0 : 1);
 	}
