@@ -215,7 +215,13 @@ static int parse_options(int argc, char **argv, struct lunard_options *o)
 				o->nop_timeout = (int)n;
 			break;
 		}
-		case OPT_METRICS:
+		case OPT_METRICS: {
+			char why[256];
+
+			if (mgmt_metrics_check(optarg, why, sizeof(why)) < 0) {
+				fprintf(stderr, "lunard: %s\n", why);
+				return -1;
+			}
 			if (!mgmt_metrics_built()) {
 				fprintf(stderr,
 					"lunard: --metrics %s: this lunard was "
@@ -227,6 +233,7 @@ static int parse_options(int argc, char **argv, struct lunard_options *o)
 			}
 			o->metrics = optarg;
 			break;
+		}
 		case OPT_NO_STATS:
 			o->no_stats = true;
 			break;

@@ -21,10 +21,11 @@
 #include "scsi/stats.h"
 #include "util/log.h"
 
-#ifdef LUNAR_HAVE_MHD
-#include <microhttpd.h>
 #include <netdb.h>
 #include <sys/socket.h>
+
+#ifdef LUNAR_HAVE_MHD
+#include <microhttpd.h>
 #endif
 
 /* Writes v as a label value: backslash, double quote and newline
@@ -338,6 +339,53 @@ int mgmt_metrics_format(json_t *stats, char **out, size_t *len)
 	return rc;
 }
 
+/* "A.B.C.D:PORT" or "[IPv6]:PORT" to a socket address. */
+static int metrics_parse_addr(const char *addr, struct sockaddr_storage *ss,
+			      char *err, size_t errlen)
+{
+	char host[128];
+	const char *colon = strrchr(addr, ':');
+	struct addrinfo hints = {0}, *res = NULL;
+	unsigned long port;
+	char *end;
+	size_t n;
+
+	if (!colon || colon == addr || !colon[1] ||
+	    (size_t)(colon - addr) >= sizeof(host))
+		goto bad;
+	errno = 0;
+	port = strtoul(colon + 1, &end, 10);
+	if (errno || *end || port < 1 || port > 65535)
+		goto bad;
+	n = (size_t)(colon - addr);
+	memcpy(host, addr, n);
+	host[n] = 0;
+	if (host[0] == '[' && host[n - 1] == ']') {
+		memmove(host, host + 1, n - 2);
+		host[n - 2] = 0;
+	}
+	hints.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV;
+	hints.ai_socktype = SOCK_STREAM;
+	if (getaddrinfo(host, colon + 1, &hints, &res) != 0 || !res)
+		goto bad;
+	memcpy(ss, res->ai_addr, res->ai_addrlen);
+	freeaddrinfo(res);
+	return 0;
+bad:
+	snprintf(err, errlen,
+		 "--metrics %s: give a numeric ADDR:PORT with a port "
+		 "1-65535, such as 127.0.0.1:9100 or [::1]:9100",
+		 addr);
+	return -EINVAL;
+}
+
+int mgmt_metrics_check(const char *addr, char *err, size_t errlen)
+{
+	struct sockaddr_storage ss;
+
+	return metrics_parse_addr(addr, &ss, err, errlen);
+}
+
 #ifdef LUNAR_HAVE_MHD
 
 static struct MHD_Daemon *metrics_daemon;
@@ -393,40 +441,6 @@ static enum MHD_Result metrics_handle(void *cls, struct MHD_Connection *conn,
 	json_decref(stats);
 	return metrics_reply(conn, MHD_HTTP_OK, body, len,
 			     "text/plain; version=0.0.4; charset=utf-8");
-}
-
-/* "A.B.C.D:PORT" or "[IPv6]:PORT" to a socket address. */
-static int metrics_parse_addr(const char *addr, struct sockaddr_storage *ss,
-			      char *err, size_t errlen)
-{
-	char host[128];
-	const char *colon = strrchr(addr, ':');
-	struct addrinfo hints = {0}, *res = NULL;
-	size_t n;
-
-	if (!colon || colon == addr || !colon[1] ||
-	    (size_t)(colon - addr) >= sizeof(host))
-		goto bad;
-	n = (size_t)(colon - addr);
-	memcpy(host, addr, n);
-	host[n] = 0;
-	if (host[0] == '[' && host[n - 1] == ']') {
-		memmove(host, host + 1, n - 2);
-		host[n - 2] = 0;
-	}
-	hints.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV;
-	hints.ai_socktype = SOCK_STREAM;
-	if (getaddrinfo(host, colon + 1, &hints, &res) != 0 || !res)
-		goto bad;
-	memcpy(ss, res->ai_addr, res->ai_addrlen);
-	freeaddrinfo(res);
-	return 0;
-bad:
-	snprintf(err, errlen,
-		 "--metrics %s: give a numeric ADDR:PORT such as "
-		 "127.0.0.1:9100 or [::1]:9100",
-		 addr);
-	return -EINVAL;
 }
 
 int mgmt_metrics_start(const char *addr, char *err, size_t errlen)

@@ -37,6 +37,9 @@ void mgmt_exit(void);
  * names the address and the fix.
  */
 bool mgmt_metrics_built(void);
+/* Whether addr is a numeric ADDR:PORT (checked before lunard detaches, so
+ * that a typo is said on the terminal). */
+int mgmt_metrics_check(const char *addr, char *err, size_t errlen);
 int mgmt_metrics_start(const char *addr, char *err, size_t errlen);
 void mgmt_metrics_stop(void);
 
