@@ -143,7 +143,8 @@ static void metrics_histogram(FILE *f, const struct metrics_level *l)
 
 	snprintf(name, sizeof(name), "%s_command_duration_seconds", l->prefix);
 	metrics_head(f, name, "histogram",
-		     "Time from a command's arrival to its status, by class, ",
+		     "Time in the target from a command's decoding to its "
+		     "status (Data-Out included, Data-In not), by class, ",
 		     l->what);
 	for (size_t i = 0; i < l->nr; i++) {
 		json_t *lat = json_object_get(l->rows[i].stats, "latency");
