@@ -7,7 +7,8 @@
 # numbers, histogram counts included; task management functions count
 # per LU only when they address one; `lunarctl top -n 2` runs in a tmux
 # pane whose captured screen must show the target, its LU and a live
-# session. Finally a lunard with --no-stats counts nothing.
+# session, and without -n it must quit on q and restore the terminal.
+# Finally a lunard with --no-stats counts nothing.
 . "$(dirname "$0")/lib.sh"
 
 for b in scsi_io hold_session tmf_raw; do
@@ -157,6 +158,24 @@ assert_contains "$PANE" "$IQN" "top shows the target"
 assert_contains "$PANE" "lun 1" "top shows the LU"
 assert_contains "$PANE" "metrics-holder" "top shows the session"
 assert_not_contains "$PANE" "refresh 1," "top redraws in place"
+
+# Without -n: q quits, and the terminal is as it was (echo, canonical).
+tmux -L "$TMUX_SOCK" new-session -d -s top -x 160 -y 40 \
+	"'$LUNARCTL' --control '$SOCK' top -d 0.3; echo TOP-EXIT=\$?; stty -a | tr ' ;' '\n\n' | grep -xE -- '-?(echo|icanon)' | sed 's/^/TTY=/'; sleep 20"
+for _ in $(seq 100); do
+	case $(tmux -L "$TMUX_SOCK" capture-pane -p -t top) in *"refresh 1,"*) break ;; esac
+	sleep 0.1
+done
+tmux -L "$TMUX_SOCK" send-keys -t top q
+for _ in $(seq 100); do
+	PANE=$(tmux -L "$TMUX_SOCK" capture-pane -p -t top)
+	case $PANE in *TTY=*icanon*TTY=*echo*) break ;; esac
+	sleep 0.1
+done
+cleanup_tmux
+assert_contains "$PANE" "TOP-EXIT=0" "lunarctl top quit with q"
+assert_contains "$PANE" "TTY=echo" "echo restored after top"
+assert_contains "$PANE" "TTY=icanon" "canonical mode restored after top"
 
 kill -TERM "$HOLD" 2>/dev/null || true
 wait "$HOLD" 2>/dev/null || true
