@@ -364,6 +364,8 @@ int main(int argc, char **argv)
 
 	if (parse_options(argc, argv, &o) < 0)
 		return 2;
+	/* A statistics shard per reactor, before any target exists. */
+	scsi_stats_set_writers(o.threads);
 	umask(077);
 	rc = mkdir_p(o.state_dir, 0700);
 	if (rc < 0) {

@@ -21,8 +21,9 @@
 
 bool scsi_stats_enabled = true;
 
-/* Writer threads take shard ids in order; id SCSI_STATS_SHARDS - 1 and
- * beyond share the last shard. */
+/* Writer threads take numbers in order; a shard array of nr shards gives
+ * threads 0 .. nr - 2 one each, the others share the last. */
+unsigned scsi_stats_nshards = 8;
 static _Atomic unsigned scsi_stats_next_shard;
 static __thread int scsi_stats_my_shard = -1;
 static _Atomic uint64_t scsi_stats_login_total[SCSI_STATS_NLOGIN];
@@ -47,15 +48,12 @@ static inline void scsi_stats_bump(_Atomic uint64_t *c, uint64_t v, bool own)
 		atomic_fetch_add_explicit(c, v, memory_order_relaxed);
 }
 
+/* The calling thread's writer number, given at its first count. */
 static unsigned scsi_stats_shard_id(void)
 {
-	if (scsi_stats_my_shard < 0) {
-		unsigned id = atomic_fetch_add_explicit(
+	if (scsi_stats_my_shard < 0)
+		scsi_stats_my_shard = (int)atomic_fetch_add_explicit(
 		    &scsi_stats_next_shard, 1, memory_order_relaxed);
-		scsi_stats_my_shard = id < SCSI_STATS_SHARDS - 1
-					  ? (int)id
-					  : SCSI_STATS_SHARDS - 1;
-	}
 	return (unsigned)scsi_stats_my_shard;
 }
 
@@ -63,20 +61,33 @@ static unsigned scsi_stats_shard_id(void)
 static struct scsi_io_stats *scsi_stats_mine(struct scsi_stats_shards *s,
 					     bool *own)
 {
-	unsigned id = scsi_stats_shard_id();
+	unsigned id = scsi_stats_shard_id(), last;
 
-	*own = id < SCSI_STATS_SHARDS - 1;
-	return s ? &s->shard[id].s : NULL;
+	if (!s)
+		return NULL;
+	last = s->nr - 1;
+	*own = id < last;
+	return &s->shard[id < last ? id : last].s;
+}
+
+void scsi_stats_set_writers(unsigned threads)
+{
+	scsi_stats_nshards = threads < 255 ? threads + 1 : 256;
 }
 
 struct scsi_stats_shards *scsi_stats_shards_new(void)
 {
+	size_t len = sizeof(struct scsi_stats_shards) +
+		     scsi_stats_nshards * sizeof(struct scsi_stats_shard);
+	struct scsi_stats_shards *s;
 	void *p = NULL;
 
-	if (posix_memalign(&p, 64, sizeof(struct scsi_stats_shards)))
+	if (posix_memalign(&p, 64, len))
 		return NULL;
-	memset(p, 0, sizeof(struct scsi_stats_shards));
-	return p;
+	memset(p, 0, len);
+	s = p;
+	s->nr = scsi_stats_nshards;
+	return s;
 }
 
 void scsi_stats_shards_free(struct scsi_stats_shards *s)
@@ -329,7 +340,7 @@ void scsi_stats_sum(const struct scsi_stats_shards *s,
 	memset(snap, 0, sizeof(*snap));
 	if (!s)
 		return;
-	for (unsigned i = 0; i < SCSI_STATS_SHARDS; i++)
+	for (unsigned i = 0; i < s->nr; i++)
 		scsi_stats_read_add(&s->shard[i].s, snap);
 }
 

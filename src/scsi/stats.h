@@ -103,15 +103,21 @@ struct scsi_io_stats {
 	_Atomic uint64_t lat[SCSI_STATS_NCLASS][SCSI_STATS_LAT_BUCKETS];
 };
 
-/* Writer threads with a shard of their own; later ones share the last
- * shard through atomic read-modify-writes. */
-#define SCSI_STATS_SHARDS 8
+/*
+ * Shards per LU and target: one per writer thread (the reactors) plus one
+ * that threads beyond them share through atomic read-modify-writes.
+ * lunard sizes it from --threads before any target exists
+ * (scsi_stats_set_writers); 8 until then.
+ */
+extern unsigned scsi_stats_nshards;
+void scsi_stats_set_writers(unsigned threads);
 
 /* Allocated by scsi_stats_shards_new (cache-line aligned memory). */
 struct scsi_stats_shards {
+	unsigned nr; /* scsi_stats_nshards when it was made */
 	struct scsi_stats_shard {
 		struct scsi_io_stats s;
-	} __attribute__((aligned(64))) shard[SCSI_STATS_SHARDS];
+	} __attribute__((aligned(64))) shard[];
 };
 
 struct scsi_stats_shards *scsi_stats_shards_new(void);

@@ -185,7 +185,8 @@ static void test_disabled(void **state)
 	fixture_free(f);
 }
 
-/* Threads beyond the shards share the last one: nothing is lost. */
+/* Threads beyond the shards (8 by default) share the last one: nothing
+ * is lost. */
 #define THREADS 12
 #define PER	5000
 
