@@ -38,6 +38,9 @@ struct iscsi_login {
 	uint16_t cid;
 	uint32_t cmdsn;
 	struct scsi_target *target;
+	/* A target that refused this login (its ACL, its portals, being
+	 * deleted): held only to count the failure for it (stats.h). */
+	struct scsi_target *refused_by;
 	uint16_t tpgt;
 	bool auth_required;
 	enum login_auth auth;
@@ -92,6 +95,8 @@ void iscsi_login_free(struct iscsi_conn *c)
 		iscsi_session_end(l->sess);
 	if (l->target)
 		scsi_target_put(l->target);
+	if (l->refused_by)
+		scsi_target_put(l->refused_by);
 	explicit_bzero(l, sizeof(*l));
 	free(l);
 }
@@ -211,8 +216,12 @@ static void login_fail(struct iscsi_conn *c,
 	uint8_t csg = l ? (uint8_t)l->stage : req->csg;
 	struct scsi_target *t = NULL;
 
-	if (l)
-		t = l->target ? l->target : l->sess ? l->sess->target : NULL;
+	if (l && l->target)
+		t = l->target;
+	else if (l && l->sess)
+		t = l->sess->target;
+	else if (l)
+		t = l->refused_by;
 	scsi_stats_login(t, login_stats_result(status));
 
 	log_warn("iscsi: %s: login of %s failed: %s (status 0x%04x)", c->peer,
@@ -308,6 +317,9 @@ static uint16_t login_first_keys(struct iscsi_conn *c, struct iscsi_text *rsp)
 		l->tpgt = scsi_tpg_portal_tag(t, c->local, c->portal);
 		l->auth_required = !list_empty(&t->users_in);
 		snprintf(alias, sizeof(alias), "%s", t->alias);
+	} else if (t && !l->refused_by) {
+		scsi_target_get(t);
+		l->refused_by = t;
 	}
 	scsi_config_unlock();
 	if (st != ISCSI_LOGIN_OK)

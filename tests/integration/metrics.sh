@@ -1,7 +1,8 @@
 #!/bin/bash
 # Statistics and metrics (issue 15): a known number of READ (16) and
 # WRITE (16) commands of known sizes, one refused with ILLEGAL REQUEST,
-# and three failed logins (a missing target, a wrong CHAP secret); then
+# and four failed logins (a missing target, a wrong CHAP secret twice, a
+# target whose ACL admits nobody); then
 # the Prometheus endpoint (lunard --metrics, scraped with curl),
 # `lunarctl stats` and `lunarctl --json stats` must show exactly those
 # numbers, histogram counts included; task management functions count
@@ -58,6 +59,11 @@ for _ in 1 2; do
 	assert_fails "login with a wrong secret" \
 		iscsi-inq "$(lun_url "$LOCKED" 1 metrics-user WrongSecret12345)"
 done
+# And a target whose ACL admits nobody.
+CLOSED=iqn.2026-12.org.lunar:it-metrics-closed
+ctl_ok target create "$CLOSED" >/dev/null
+ctl_ok lun create "$CLOSED" 1 --backing nullstore --bstype null --size 16M >/dev/null
+assert_fails "login without an ACL entry" iscsi-inq "$(lun_url "$CLOSED" 1)"
 
 L="target=\"$IQN\",lun=\"1\""
 M=$(scrape)
@@ -81,6 +87,8 @@ assert_eq 9 "$(metric "lunar_target_iscsi_logins_total{target=\"$IQN\",result=\"
 assert_eq 2 "$(metric "lunar_target_iscsi_logins_total{target=\"$LOCKED\",result=\"auth_failed\"}")" "CHAP failures"
 assert_eq 1 "$(metric "lunar_iscsi_logins_total{result=\"target_not_found\"}")" "logins to a missing target"
 assert_eq 2 "$(metric "lunar_iscsi_logins_total{result=\"auth_failed\"}")" "auth failures (daemon)"
+assert_eq 1 "$(metric "lunar_target_iscsi_logins_total{target=\"$CLOSED\",result=\"not_authorized\"}")" "ACL refusals"
+assert_eq 0 "$(metric "lunar_target_iscsi_logins_total{target=\"$CLOSED\",result=\"success\"}")" "logins to $CLOSED"
 # Every family has its HELP and TYPE once, before its samples.
 dups=$(grep '^# TYPE' <<<"$M" | awk '{print $3}' | sort | uniq -d)
 assert_eq "" "$dups" "metric families declared twice"
@@ -141,11 +149,12 @@ assert_eq 1 "$(metric "lunar_iscsi_sessions{target=\"$IQN\"}")" "sessions gauge"
 
 TMUX_SOCK=lunar-metrics-$$
 tmux -L "$TMUX_SOCK" new-session -d -s top -x 160 -y 40 \
-	"'$LUNARCTL' --control '$SOCK' top -n 2 -d 0.5; echo TOP-EXIT=\$?; sleep 20"
+	"'$LUNARCTL' --control '$SOCK' top -n 2 -d 0.5; echo TOP-EXIT=\$?; sleep 20" ||
+	fail "tmux could not start a session for lunarctl top"
 cleanup_tmux() { tmux -L "$TMUX_SOCK" kill-server 2>/dev/null || true; }
 PANE=""
 for _ in $(seq 100); do
-	PANE=$(tmux -L "$TMUX_SOCK" capture-pane -p -t top)
+	PANE=$(tmux -L "$TMUX_SOCK" capture-pane -p -t top 2>/dev/null) || true
 	case $PANE in *TOP-EXIT=*) break ;; esac
 	sleep 0.1
 done
@@ -160,19 +169,21 @@ assert_contains "$PANE" "metrics-holder" "top shows the session"
 assert_not_contains "$PANE" "refresh 1," "top redraws in place"
 
 # Without -n: q quits, and the terminal is as it was (echo, canonical).
-tmux -L "$TMUX_SOCK" new-session -d -s top -x 160 -y 40 \
-	"'$LUNARCTL' --control '$SOCK' top -d 0.3; echo TOP-EXIT=\$?; stty -a | tr ' ;' '\n\n' | grep -xE -- '-?(echo|icanon)' | sed 's/^/TTY=/'; sleep 20"
+# A tmux server of its own: the first one may still be going away.
+tmux -L "$TMUX_SOCK-q" new-session -d -s top -x 160 -y 40 \
+	"'$LUNARCTL' --control '$SOCK' top -d 0.3; echo TOP-EXIT=\$?; stty -a | tr ' ;' '\n\n' | grep -xE -- '-?(echo|icanon)' | sed 's/^/TTY=/'; sleep 20" ||
+	fail "tmux could not start a second session for lunarctl top"
 for _ in $(seq 100); do
-	case $(tmux -L "$TMUX_SOCK" capture-pane -p -t top) in *"refresh 1,"*) break ;; esac
+	case $(tmux -L "$TMUX_SOCK-q" capture-pane -p -t top 2>/dev/null || true) in *"refresh 1,"*) break ;; esac
 	sleep 0.1
 done
-tmux -L "$TMUX_SOCK" send-keys -t top q
+tmux -L "$TMUX_SOCK-q" send-keys -t top q
 for _ in $(seq 100); do
-	PANE=$(tmux -L "$TMUX_SOCK" capture-pane -p -t top)
+	PANE=$(tmux -L "$TMUX_SOCK-q" capture-pane -p -t top 2>/dev/null) || true
 	case $PANE in *TTY=*icanon*TTY=*echo*) break ;; esac
 	sleep 0.1
 done
-cleanup_tmux
+tmux -L "$TMUX_SOCK-q" kill-server 2>/dev/null || true
 assert_contains "$PANE" "TOP-EXIT=0" "lunarctl top quit with q"
 assert_contains "$PANE" "TTY=echo" "echo restored after top"
 assert_contains "$PANE" "TTY=icanon" "canonical mode restored after top"
