@@ -395,25 +395,35 @@ int ctl_top(struct ctl *c, const struct ctl_cmd *cmd, int argc, char **argv)
 	unsigned frame = 0;
 
 	for (int i = 0; i < argc; i++) {
-		const char *a = argv[i];
-		bool d = !strcmp(a, "-d") || !strcmp(a, "--delay");
-		bool n = !strcmp(a, "-n") || !strcmp(a, "--iterations");
+		const char *a = argv[i], *v = NULL;
+		const char *eq =
+		    strncmp(a, "--", 2) == 0 ? strchr(a, '=') : NULL;
+		size_t n = eq ? (size_t)(eq - a) : strlen(a);
+		bool d = (n == 2 && !strncmp(a, "-d", 2)) ||
+			 (n == 7 && !strncmp(a, "--delay", 7));
+		bool k = (n == 2 && !strncmp(a, "-n", 2)) ||
+			 (n == 12 && !strncmp(a, "--iterations", 12));
 
-		if (d || n) {
-			if (i + 1 >= argc)
+		if (d || k) {
+			if (eq)
+				v = eq + 1;
+			else if (i + 1 < argc)
+				v = argv[++i];
+			else
 				ctl_usage_error(cmd, "option %s needs a value",
 						a);
-			if (d && !top_number(argv[++i], 0.1, 3600, &delay))
+			if (d && !top_number(v, 0.1, 3600, &delay))
 				ctl_usage_error(cmd,
 						"bad interval '%s': give "
 						"seconds from 0.1 to 3600",
-						argv[i]);
-			if (n && !top_number(argv[++i], 1, 1e9, &count))
+						v);
+			if (k && (!top_number(v, 1, 1e9, &count) ||
+				  count != (double)(unsigned)count))
 				ctl_usage_error(cmd,
 						"bad count '%s': give a "
 						"number of refreshes, 1 or "
 						"more",
-						argv[i]);
+						v);
 		} else if (a[0] == '-') {
 			ctl_usage_error(cmd, "unknown option %s", a);
 		} else if (!iqn) {
