@@ -101,6 +101,7 @@ while [ "$fport" = "$lport" ] || [ "$fport" = "$tport" ]; do fport=$(free_port);
 # peer configuration of the 128K read row.
 # Only rows that read the files pay for them: ROWS of null LUNs alone
 # (null, scaling, metrics) get sparse stand-ins for the LUs created below.
+files="a prefilled 1 GiB file per configuration"
 case " $ROWS " in
 *" 4k "* | *" 128k "* | *" qd1 "* | *" sessions "*)
 	head -c $((1024 * 1024 * 1024)) /dev/urandom >"$work/lunar-rdwr.img" 2>/dev/null ||
@@ -113,6 +114,7 @@ case " $ROWS " in
 	for f in lunar-rdwr lunar-aio lunar-uring lunar-uringb tgt-rdwr tgt-aio tgt-cold; do
 		truncate -s 1G "$work/$f.img"
 	done
+	files="no file rows (null LUNs only)"
 	;;
 esac
 truncate -s 1G "$work/tgt-sparse.img"
@@ -198,7 +200,7 @@ UNHEALTHY_CFGS=("tgt rdwr cold|tpid|tport|4|drop_cache \"\$work/tgt-cold.img\""
 NULL_CFGS=("lunar null|lpid|lport|4" "tgt null|tpid|tport|3" "floor|fpid|fport|1")
 
 echo "Files and null LUNs: lunard $(git describe --always --dirty 2>/dev/null || echo '?') and tgtd $(tgtd --version 2>/dev/null | head -1 || echo '?'),"
-echo "qemu-img bench (libiscsi) on 127.0.0.1, $RUNS interleaved rounds, medians; a prefilled 1 GiB file per configuration"
+echo "qemu-img bench (libiscsi) on 127.0.0.1, $RUNS interleaved rounds, medians; $files"
 declare -A IOPS CPU
 # measure NAME SIZE DEPTH COUNT RW CFG...: fills IOPS[NAME|label], CPU[...]
 measure() {
