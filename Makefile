@@ -47,6 +47,13 @@ LDLIBS += -laio
 else
 LIB_SRCS := $(filter-out src/bs/aio.c,$(LIB_SRCS))
 endif
+# The Prometheus endpoint (lunard --metrics) through libmicrohttpd
+# (pkg-config); without it --metrics says what to install.
+HAVE_MHD := $(shell pkg-config --exists libmicrohttpd 2>/dev/null && echo 1)
+ifeq ($(HAVE_MHD),1)
+CFLAGS += -DLUNAR_HAVE_MHD $(shell pkg-config --cflags libmicrohttpd)
+LDLIBS += $(shell pkg-config --libs libmicrohttpd)
+endif
 LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/%.o)
 UNIT_SRCS := $(sort $(wildcard tests/unit/test_*.c))
 ifneq ($(HAVE_RBD),1)
@@ -83,6 +90,7 @@ $(BUILD)/lunard: $(BUILD)/src/lunard.o $(BUILD)/liblunar.a
 
 # The tape cartridge format is lunard's and lunarctl's (tape create).
 $(BUILD)/lunarctl: $(BUILD)/tools/lunarctl.o $(BUILD)/tools/lunarctl_tgtadm.o \
+		$(BUILD)/tools/lunarctl_stats.o \
 		$(BUILD)/src/scsi/ssc_format.o
 	$(CC) $(LDFLAGS) -o $@ $^ -ljansson -lisal
 

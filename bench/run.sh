@@ -33,6 +33,9 @@
 # 1,000 held (VmRSS while holding minus before, / 1,000), the time of
 # 4,000 logins at once (a gateway failover), and 10,000 sessions on lunard,
 # each answering a READ.
+# Metrics: null LUN, 4K QD32 read, a lunard serving --metrics (counting
+# on, as by default) against one with --no-stats (nothing counted): the
+# CPU per I/O of both and their ratio, what the statistics cost.
 # Ratios: the best lunar file store against each tgt file store (IOPS, and
 # CPU per I/O: lower is better), and null against null.
 #
@@ -41,7 +44,7 @@
 #
 # Env: RUNS (3), COUNT (200000 4K QD32 I/Os per run; 128K and QD1 rows use
 # a tenth), BENCH=all|file|rbd (which rows; default all), ROWS (file rows:
-# "4k 128k qd1 null scaling sessions"); bench/rbd.sh lists its own.
+# "4k 128k qd1 null scaling sessions metrics"); bench/rbd.sh lists its own.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BENCH=${BENCH:-all}
@@ -53,7 +56,7 @@ esac
 BUILD=${BUILD:-build}
 RUNS=${RUNS:-3}
 COUNT=${COUNT:-200000}
-ROWS=${ROWS:-4k 128k qd1 null scaling sessions}
+ROWS=${ROWS:-4k 128k qd1 null scaling sessions metrics}
 for tool in sessions floor; do
 	[ -x "$BUILD/bench/$tool" ] || {
 		echo "bench: $BUILD/bench/$tool is missing; run make bench" >&2
@@ -96,11 +99,24 @@ while [ "$fport" = "$lport" ] || [ "$fport" = "$tport" ]; do fport=$(free_port);
 # O_DIRECT writes do not drop the page cache another one reads from (what
 # ran before must not decide a row). Plus a sparse one for the unhealthy
 # peer configuration of the 128K read row.
-head -c $((1024 * 1024 * 1024)) /dev/urandom >"$work/lunar-rdwr.img" 2>/dev/null ||
-	dd if=/dev/urandom of="$work/lunar-rdwr.img" bs=1M count=1024 status=none
-for f in lunar-aio lunar-uring lunar-uringb tgt-rdwr tgt-aio tgt-cold; do
-	cp "$work/lunar-rdwr.img" "$work/$f.img"
-done
+# Only rows that read the files pay for them: ROWS of null LUNs alone
+# (null, scaling, metrics) get sparse stand-ins for the LUs created below.
+files="a prefilled 1 GiB file per configuration"
+case " $ROWS " in
+*" 4k "* | *" 128k "* | *" qd1 "* | *" sessions "*)
+	head -c $((1024 * 1024 * 1024)) /dev/urandom >"$work/lunar-rdwr.img" 2>/dev/null ||
+		dd if=/dev/urandom of="$work/lunar-rdwr.img" bs=1M count=1024 status=none
+	for f in lunar-aio lunar-uring lunar-uringb tgt-rdwr tgt-aio tgt-cold; do
+		cp "$work/lunar-rdwr.img" "$work/$f.img"
+	done
+	;;
+*)
+	for f in lunar-rdwr lunar-aio lunar-uring lunar-uringb tgt-rdwr tgt-aio tgt-cold; do
+		truncate -s 1G "$work/$f.img"
+	done
+	files="no file rows (null LUNs only)"
+	;;
+esac
 truncate -s 1G "$work/tgt-sparse.img"
 sync
 
@@ -184,7 +200,7 @@ UNHEALTHY_CFGS=("tgt rdwr cold|tpid|tport|4|drop_cache \"\$work/tgt-cold.img\""
 NULL_CFGS=("lunar null|lpid|lport|4" "tgt null|tpid|tport|3" "floor|fpid|fport|1")
 
 echo "Files and null LUNs: lunard $(git describe --always --dirty 2>/dev/null || echo '?') and tgtd $(tgtd --version 2>/dev/null | head -1 || echo '?'),"
-echo "qemu-img bench (libiscsi) on 127.0.0.1, $RUNS interleaved rounds, medians; a prefilled 1 GiB file per configuration"
+echo "qemu-img bench (libiscsi) on 127.0.0.1, $RUNS interleaved rounds, medians; $files"
 declare -A IOPS CPU
 # measure NAME SIZE DEPTH COUNT RW CFG...: fills IOPS[NAME|label], CPU[...]
 measure() {
@@ -399,6 +415,33 @@ sessions_rows() {
 	printf '  10,000 sessions on lunar: %s\n' "$a"
 }
 
+# Two lunards with a null LUN 1 of $IQN: metrics on (--metrics, counting)
+# and off (--no-stats), measured interleaved like every row.
+metrics_rows() {
+	local mport n=null-4K-QD32-read scraped
+	mon_port=$(free_port)
+	mport=$(free_port)
+	extra_lunard mon "$mon_port" "$IQN" --metrics "127.0.0.1:$mport" -- \
+		--bstype null --backing null --size 1G
+	mon_pid=$EXTRA_PID
+	moff_port=$(free_port)
+	extra_lunard moff "$moff_port" "$IQN" --no-stats -- \
+		--bstype null --backing null --size 1G
+	moff_pid=$EXTRA_PID
+	n="Metrics: null 4K QD32 read"
+	measure "$n" 4k 32 "$COUNT" "" "metrics on|mon_pid|mon_port|1" \
+		"metrics off|moff_pid|moff_port|1"
+	scraped=$(curl -sS --max-time 10 "http://127.0.0.1:$mport/metrics" |
+		awk -F'} ' '/^lunar_scsi_commands_total\{.*op="read"/ {print $2}')
+	printf '  (scraped after the runs: lunar_scsi_commands_total{op="read"} %s)\n' "${scraped:-none}"
+	SUMMARY+=("$(printf '  %-24s metrics on / off  IOPS %5s  CPU/IO %5s  (CPU us per I/O %s vs %s)' "null 4K QD32 read" \
+		"$(ratio "${IOPS[$n|metrics on]}" "${IOPS[$n|metrics off]}")" \
+		"$(ratio "${CPU[$n|metrics on]}" "${CPU[$n|metrics off]}")" \
+		"${CPU[$n|metrics on]}" "${CPU[$n|metrics off]}")")
+	kill "$mon_pid" "$moff_pid" 2>/dev/null || true
+	wait "$mon_pid" "$moff_pid" 2>/dev/null || true
+}
+
 for g in $ROWS; do
 	case $g in
 	4k)
@@ -437,7 +480,8 @@ for g in $ROWS; do
 		;;
 	scaling) scaling_rows ;;
 	sessions) sessions_rows ;;
-	*) echo "unknown ROWS group '$g' (4k 128k qd1 null scaling sessions)" >&2; exit 2 ;;
+	metrics) metrics_rows ;;
+	*) echo "unknown ROWS group '$g' (4k 128k qd1 null scaling sessions metrics)" >&2; exit 2 ;;
 	esac
 done
 echo

@@ -42,6 +42,8 @@ struct lunard_options {
 	const char *isns_server; /* --isns HOST[:PORT]; NULL: off */
 	const char *isns_entity;
 	bool isns_dd;
+	const char *metrics; /* ADDR:PORT of the Prometheus endpoint */
+	bool no_stats;
 };
 
 static struct reactor *main_reactor;
@@ -75,6 +77,11 @@ static void usage(FILE *f)
 		"  --isns-dd            SendTargets lists only the targets that\n"
 		"                       share an iSNS discovery domain with the\n"
 		"                       initiator (needs --isns)\n"
+		"  --metrics ADDR:PORT  serve Prometheus metrics at\n"
+		"                       http://ADDR:PORT/metrics (e.g. 127.0.0.1:9100;\n"
+		"                       off by default; needs libmicrohttpd)\n"
+		"  --no-stats           count nothing per command (statistics read\n"
+		"                       zero; for measuring what counting costs)\n"
 		"  --foreground         stay in the foreground, log to stderr\n"
 		"  --log-level LEVEL    error, warn, info (default) or debug\n"
 		"  --version, --help\n",
@@ -135,7 +142,9 @@ static int parse_options(int argc, char **argv, struct lunard_options *o)
 		OPT_NOP_TIMEOUT,
 		OPT_ISNS,
 		OPT_ISNS_ENTITY,
-		OPT_ISNS_DD
+		OPT_ISNS_DD,
+		OPT_METRICS,
+		OPT_NO_STATS
 	};
 	static const struct option longopts[] = {
 	    {"portal", required_argument, NULL, OPT_PORTAL},
@@ -148,6 +157,8 @@ static int parse_options(int argc, char **argv, struct lunard_options *o)
 	    {"isns", required_argument, NULL, OPT_ISNS},
 	    {"isns-entity", required_argument, NULL, OPT_ISNS_ENTITY},
 	    {"isns-dd", no_argument, NULL, OPT_ISNS_DD},
+	    {"metrics", required_argument, NULL, OPT_METRICS},
+	    {"no-stats", no_argument, NULL, OPT_NO_STATS},
 	    {"foreground", no_argument, NULL, OPT_FG},
 	    {"log-level", required_argument, NULL, OPT_LOG},
 	    {"version", no_argument, NULL, OPT_VERSION},
@@ -231,6 +242,28 @@ static int parse_options(int argc, char **argv, struct lunard_options *o)
 			break;
 		case OPT_ISNS_DD:
 			o->isns_dd = true;
+			break;
+		case OPT_METRICS: {
+			char why[256];
+
+			if (mgmt_metrics_check(optarg, why, sizeof(why)) < 0) {
+				fprintf(stderr, "lunard: %s\n", why);
+				return -1;
+			}
+			if (!mgmt_metrics_built()) {
+				fprintf(stderr,
+					"lunard: --metrics %s: this lunard was "
+					"built without libmicrohttpd; install "
+					"libmicrohttpd-dev (scripts/deps.sh "
+					"build) and rebuild\n",
+					optarg);
+				return -1;
+			}
+			o->metrics = optarg;
+			break;
+		}
+		case OPT_NO_STATS:
+			o->no_stats = true;
 			break;
 		case OPT_FG:
 			o->foreground = true;
@@ -370,6 +403,8 @@ int main(int argc, char **argv)
 
 	if (parse_options(argc, argv, &o) < 0)
 		return 2;
+	/* A statistics shard per reactor, before any target exists. */
+	scsi_stats_set_writers(o.threads);
 	umask(077);
 	rc = mkdir_p(o.state_dir, 0700);
 	if (rc < 0) {
@@ -429,6 +464,8 @@ int main(int argc, char **argv)
 		log_error("cannot start the SCSI core: %s", strerror(-rc));
 		goto out_core;
 	}
+	/* Before any reactor runs: the flag is read without a barrier. */
+	scsi_stats_enabled = !o.no_stats;
 	rc = reactor_pool_start(o.threads);
 	if (rc < 0) {
 		log_error("cannot start %u reactor threads: %s", o.threads,
@@ -479,6 +516,14 @@ int main(int argc, char **argv)
 		goto out_iscsi;
 	}
 	mgmt_on_change(isns_changed, NULL);
+	/* After daemonize (a thread does not survive fork) and the config. */
+	if (o.metrics) {
+		rc = mgmt_metrics_start(o.metrics, err, sizeof(err));
+		if (rc < 0) {
+			log_error("%s", err);
+			goto out_iscsi;
+		}
+	}
 
 	signal_fd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
 	if (signal_fd < 0 ||
@@ -496,6 +541,7 @@ int main(int argc, char **argv)
 	close(signal_fd);
 out_iscsi:
 	isns_exit();
+	mgmt_metrics_stop();
 	iscsi_exit();
 out_pool:
 	reactor_pool_stop();

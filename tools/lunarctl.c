@@ -324,18 +324,10 @@ char *ctl_abs_path(const char *p)
 
 /* ---- per-command option parsing ------------------------------------ */
 
-struct ctl_opt {
-	const char *name; /* without "--" */
-	bool has_arg;
-	const char **val; /* has_arg */
-	bool *flag;	  /* !has_arg */
-};
-
 /* Splits argv into positionals (npos_min..npos_max) and --options, which
  * may come anywhere. Exits 2 on anything unexpected. */
-static int ctl_args(const struct ctl_cmd *cmd, int argc, char **argv,
-		    struct ctl_opt *opts, const char **pos, int npos_min,
-		    int npos_max)
+int ctl_args(const struct ctl_cmd *cmd, int argc, char **argv,
+	     struct ctl_opt *opts, const char **pos, int npos_min, int npos_max)
 {
 	int npos = 0;
 	bool only_pos = false;
@@ -405,7 +397,7 @@ static int ctl_args(const struct ctl_cmd *cmd, int argc, char **argv,
 	return npos;
 }
 
-static uint64_t ctl_lun_arg(const struct ctl_cmd *cmd, const char *s)
+uint64_t ctl_lun_arg(const struct ctl_cmd *cmd, const char *s)
 {
 	uint64_t v;
 
@@ -1823,6 +1815,14 @@ static const struct ctl_cmd ctl_cmds[] = {
     {"tpg", "list", "IQN", "list a target's port groups", ctl_tpg_list},
     {"session", "list", "[IQN]", "list sessions", ctl_session_list},
     {"session", "close", "IQN SID", "close a session", ctl_session_close},
+    {"stats", NULL, "[IQN [LUN]]",
+     "statistics per target, LU and session: commands, bytes, errors, "
+     "task management, queue depth, latency, logins",
+     ctl_stats},
+    {"top", NULL, "[IQN] [-d SECS] [-n COUNT]",
+     "a live view of rates per target, LU and session, refreshed in place "
+     "every SECS (default 2) until q or Ctrl-C (or COUNT refreshes)",
+     ctl_top},
     {"config", "save", "[FILE]",
      "write the running configuration (default: lunard's --config, else "
      "STATE_DIR/lunar.json)",

@@ -66,6 +66,25 @@ int ctl_parse_size(const char *s, uint64_t *out);
 char *ctl_abs_path(const char *p);
 
 /* tgtadm's command line (lunarctl_tgtadm.c). */
+/* Per-command options for ctl_args: "--NAME" (without the dashes). */
+struct ctl_opt {
+	const char *name; /* without "--" */
+	bool has_arg;
+	const char **val; /* has_arg */
+	bool *flag;	  /* !has_arg */
+};
+
+/* Splits argv into positionals (npos_min..npos_max) and --options, which
+ * may come anywhere. Exits 2 on anything unexpected. */
+int ctl_args(const struct ctl_cmd *cmd, int argc, char **argv,
+	     struct ctl_opt *opts, const char **pos, int npos_min,
+	     int npos_max);
+uint64_t ctl_lun_arg(const struct ctl_cmd *cmd, const char *s);
+
 int ctl_tgtadm(struct ctl *c, int argc, char **argv);
+
+/* lunarctl_stats.c */
+int ctl_stats(struct ctl *c, const struct ctl_cmd *cmd, int argc, char **argv);
+int ctl_top(struct ctl *c, const struct ctl_cmd *cmd, int argc, char **argv);
 
 #endif

@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "iscsi/param.h"
+#include "scsi/stats.h"
 
 struct reactor;
 
@@ -45,6 +46,9 @@ struct iscsi_session_info {
 	uint32_t max_recv_dsl;
 	uint32_t max_xmit_dsl;
 	uint64_t cmds; /* SCSI commands received */
+	/* Its nexus's statistics (one connection per session: the
+	 * connection's too). */
+	struct scsi_stats_snap stats;
 };
 
 /* Snapshot of all sessions (optionally of one target). Caller frees *out. */

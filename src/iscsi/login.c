@@ -38,6 +38,9 @@ struct iscsi_login {
 	uint16_t cid;
 	uint32_t cmdsn;
 	struct scsi_target *target;
+	/* A target that refused this login (its ACL, its portals, being
+	 * deleted): held only to count the failure for it (stats.h). */
+	struct scsi_target *refused_by;
 	uint16_t tpgt;
 	bool auth_required;
 	enum login_auth auth;
@@ -92,6 +95,8 @@ void iscsi_login_free(struct iscsi_conn *c)
 		iscsi_session_end(l->sess);
 	if (l->target)
 		scsi_target_put(l->target);
+	if (l->refused_by)
+		scsi_target_put(l->refused_by);
 	explicit_bzero(l, sizeof(*l));
 	free(l);
 }
@@ -168,11 +173,56 @@ static const char *login_status_text(uint16_t st)
 	}
 }
 
+/* The statistics' name of a login status (RFC 7143 §11.13.5). */
+static enum scsi_stats_login login_stats_result(uint16_t st)
+{
+	switch (st) {
+	case ISCSI_LOGIN_OK:
+		return SCSI_STATS_LOGIN_SUCCESS;
+	case ISCSI_LOGIN_AUTH_FAILED:
+		return SCSI_STATS_LOGIN_AUTH_FAILED;
+	case ISCSI_LOGIN_AUTHZ_FAILED:
+		return SCSI_STATS_LOGIN_NOT_AUTHORIZED;
+	case ISCSI_LOGIN_TARGET_NOT_FOUND:
+		return SCSI_STATS_LOGIN_TARGET_NOT_FOUND;
+	case ISCSI_LOGIN_TARGET_REMOVED:
+		return SCSI_STATS_LOGIN_TARGET_REMOVED;
+	case ISCSI_LOGIN_UNSUPPORTED_VERSION:
+		return SCSI_STATS_LOGIN_UNSUPPORTED_VERSION;
+	case ISCSI_LOGIN_TOO_MANY_CONNECTIONS:
+		return SCSI_STATS_LOGIN_TOO_MANY_CONNECTIONS;
+	case ISCSI_LOGIN_MISSING_PARAMETER:
+		return SCSI_STATS_LOGIN_MISSING_PARAMETER;
+	case ISCSI_LOGIN_NO_SESSION_SPANNING:
+	case ISCSI_LOGIN_SESSION_TYPE_UNSUPPORTED:
+	case ISCSI_LOGIN_SESSION_DOES_NOT_EXIST:
+		return SCSI_STATS_LOGIN_SESSION_ERROR;
+	case ISCSI_LOGIN_INVALID_DURING_LOGIN:
+		return SCSI_STATS_LOGIN_INVALID_REQUEST;
+	case ISCSI_LOGIN_SERVICE_UNAVAILABLE:
+		return SCSI_STATS_LOGIN_SERVICE_UNAVAILABLE;
+	case ISCSI_LOGIN_OUT_OF_RESOURCES:
+		return SCSI_STATS_LOGIN_OUT_OF_RESOURCES;
+	default:
+		return (st >> 8) == 2 ? SCSI_STATS_LOGIN_INITIATOR_ERROR
+				      : SCSI_STATS_LOGIN_TARGET_ERROR;
+	}
+}
+
 static void login_fail(struct iscsi_conn *c,
 		       const struct iscsi_login_req_hdr *req, uint16_t status)
 {
 	struct iscsi_login *l = c->login;
 	uint8_t csg = l ? (uint8_t)l->stage : req->csg;
+	struct scsi_target *t = NULL;
+
+	if (l && l->target)
+		t = l->target;
+	else if (l && l->sess)
+		t = l->sess->target;
+	else if (l)
+		t = l->refused_by;
+	scsi_stats_login(t, login_stats_result(status));
 
 	log_warn("iscsi: %s: login of %s failed: %s (status 0x%04x)", c->peer,
 		 l && l->neg.p.initiator_name[0] ? l->neg.p.initiator_name
@@ -267,6 +317,9 @@ static uint16_t login_first_keys(struct iscsi_conn *c, struct iscsi_text *rsp)
 		l->tpgt = scsi_tpg_portal_tag(t, c->local, c->portal);
 		l->auth_required = !list_empty(&t->users_in);
 		snprintf(alias, sizeof(alias), "%s", t->alias);
+	} else if (t && !l->refused_by) {
+		scsi_target_get(t);
+		l->refused_by = t;
 	}
 	scsi_config_unlock();
 	if (st != ISCSI_LOGIN_OK)
@@ -541,6 +594,7 @@ static void login_complete(struct iscsi_conn *c)
 	}
 	if (c->state != ISCSI_CONN_LOGIN)
 		return; /* sending it (from the poll timer) failed */
+	scsi_stats_login(s->target, SCSI_STATS_LOGIN_SUCCESS);
 	log_info("iscsi: %s (%s) logged in to %s, tsih %u, digests %s/%s, "
 		 "MaxRecvDSL %u/%u",
 		 s->initiator, c->peer,

@@ -450,6 +450,8 @@ static void session_info_fill(const struct iscsi_session *s,
 	i->max_recv_dsl = s->max_recv_dsl;
 	i->max_xmit_dsl = s->max_xmit_dsl;
 	i->cmds = atomic_load_explicit(&s->cmds, memory_order_relaxed);
+	/* Atomics its reactor writes; zero until the nexus is live. */
+	scsi_stats_read(&s->nexus.stats, &i->stats);
 }
 
 int iscsi_session_list(const char *target, struct iscsi_session_info **out,

@@ -276,6 +276,12 @@ void iscsi_tmf_rx(struct iscsi_conn *c, const uint8_t *bhs)
 	}
 	memset(&p->tmf, 0, sizeof(p->tmf));
 	p->tmf.itt = h.itt;
+	/* Function codes 1-12 (RFC 7143 §11.5.1, RFC 7144 §4.1) are the
+	 * statistics' order. */
+	scsi_stats_tmf(&s->nexus, s->nexus_live ? h.lun : NULL,
+		       h.function >= 1 && h.function <= SCSI_STATS_TMF_OTHER
+			   ? (enum scsi_stats_tmf)(h.function - 1)
+			   : SCSI_STATS_TMF_OTHER);
 	fence = ++c->tmf_seq;
 	p->tmf.fence = fence;
 	switch (h.function) {

@@ -1042,6 +1042,25 @@ static int mgmt_session_list(json_t *req, json_t **res, char *err,
 	return mgmt_sessions_json(t ? t->name : NULL, res, err, errlen);
 }
 
+static int mgmt_stats_show(json_t *req, json_t **res, char *err, size_t errlen)
+{
+	const char *name = mgmt_str(req, "target", NULL);
+	bool has_lun = json_object_get(req, "lun") != NULL;
+	uint64_t lun = 0;
+	int rc;
+
+	if (has_lun && !name)
+		return mgmt_fail(-EINVAL, err, errlen,
+				 "a LUN needs its target: `lunarctl stats IQN "
+				 "LUN`");
+	if (has_lun) {
+		rc = mgmt_lun_arg(req, &lun, err, errlen);
+		if (rc)
+			return rc;
+	}
+	return mgmt_stats_collect(name, has_lun, lun, res, err, errlen);
+}
+
 static int mgmt_session_close(json_t *req, json_t **res, char *err,
 			      size_t errlen)
 {
@@ -1275,6 +1294,7 @@ static const struct mgmt_cmd mgmt_cmds[] = {
      mgmt_account_unbind,
      {STR("target"), STR("user"), BOOL("outgoing")}},
     {"session.list", mgmt_session_list, {STR_O("target")}},
+    {"stats.show", mgmt_stats_show, {STR_O("target"), INT_O("lun")}},
     {"session.close",
      mgmt_session_close,
      {STR("target"), {"sid", MGMT_ARG_ID, true}}},

@@ -5,6 +5,7 @@
 #ifndef LUNAR_MGMT_MGMT_H
 #define LUNAR_MGMT_MGMT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 struct reactor;
@@ -35,5 +36,18 @@ int mgmt_config_load(const char *path, char *err, size_t errlen);
 void mgmt_on_change(void (*fn)(void *arg), void *arg);
 /* Closes the control socket and unlinks it. */
 void mgmt_exit(void);
+
+/*
+ * The Prometheus endpoint (metrics.c): GET http://ADDR:PORT/metrics served
+ * from its own thread until mgmt_metrics_stop. -ENOTSUP when lunard was
+ * built without libmicrohttpd (mgmt_metrics_built() is false); the error
+ * names the address and the fix.
+ */
+bool mgmt_metrics_built(void);
+/* Whether addr is a numeric ADDR:PORT (checked before lunard detaches, so
+ * that a typo is said on the terminal). */
+int mgmt_metrics_check(const char *addr, char *err, size_t errlen);
+int mgmt_metrics_start(const char *addr, char *err, size_t errlen);
+void mgmt_metrics_stop(void);
 
 #endif

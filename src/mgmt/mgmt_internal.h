@@ -150,4 +150,15 @@ void mgmt_default_config_path(char *out, size_t outlen);
 /* "an object", "a string", ...: for messages about a JSON value. */
 const char *mgmt_json_type_name(const json_t *v);
 
+/* stats.c: statistics (stats.show, the metrics endpoint); any thread.
+ * target NULL: every target; has_lun: only that LUN of target. */
+struct scsi_stats_snap;
+json_t *mgmt_stats_snap_json(const struct scsi_stats_snap *s);
+int mgmt_stats_collect(const char *target, bool has_lun, uint64_t lun,
+		       json_t **out, char *err, size_t errlen);
+
+/* metrics.c: the Prometheus text format (0.0.4) of mgmt_stats_collect's
+ * JSON; *out is malloc'd. */
+int mgmt_metrics_format(json_t *stats, char **out, size_t *len);
+
 #endif

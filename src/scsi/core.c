@@ -427,6 +427,13 @@ bool scsi_nexus_has_lun(struct scsi_nexus *n, const uint8_t lun_raw[8])
 	return scsi_nexus_lookup(n, lun_raw) >= 0;
 }
 
+struct scsi_lu *scsi_nexus_lu(struct scsi_nexus *n, const uint8_t lun_raw[8])
+{
+	int idx = scsi_nexus_lookup(n, lun_raw);
+
+	return idx < 0 ? NULL : n->lun_map->ent[idx].lu;
+}
+
 /*
  * LOGICAL UNIT RESET of lu on behalf of n (SAM-5 §6.3.3): the tasks of the
  * other nexuses are aborted (n's own are its transport's to abort), and
@@ -821,9 +828,11 @@ int scsi_cmd_prepare(struct scsi_cmd *cmd)
 	int rc;
 
 	scsi_cmd_reset(cmd);
+	scsi_stats_cmd_start(cmd);
 	rc = scsi_cmd_prepare_op(cmd);
 	if (rc) {
 		cmd->xfer_len = 0;
+		scsi_stats_cmd_end(cmd);
 		return rc;
 	}
 	if (cmd->xfer_len) {
@@ -831,12 +840,14 @@ int scsi_cmd_prepare(struct scsi_cmd *cmd)
 		if (!cmd->buf) {
 			cmd->xfer_len = 0;
 			scsi_cmd_set_status(cmd, SAM_STAT_BUSY);
+			scsi_stats_cmd_end(cmd);
 			return -ENOMEM;
 		}
 	}
 	if (cmd->itl)
 		scsi_task_link(cmd);
 	cmd->flags = SCSI_CMD_PREPARED;
+	scsi_stats_cmd_queued(cmd);
 	return 0;
 }
 
@@ -856,6 +867,7 @@ void scsi_cmd_complete(struct scsi_cmd *cmd)
 	}
 	/* Start what this task held back before done: done may release the
 	 * command, and with it the last hold on a detached ITL. */
+	scsi_stats_cmd_end(cmd);
 	if (scsi_task_unlink(cmd))
 		scsi_task_set_kick(cmd->itl);
 	cmd->done(cmd);
@@ -995,6 +1007,7 @@ void scsi_cmd_release(struct scsi_cmd *cmd)
 			  cmd->cdb[0], (unsigned long long)cmd->tag);
 		return;
 	}
+	scsi_stats_cmd_drop(cmd);
 	if (scsi_task_unlink(cmd))
 		scsi_task_set_kick(itl);
 	if (cmd->buf)

@@ -120,6 +120,7 @@ static void scsi_lu_free(struct scsi_lu *lu)
 	if (lu->bs)
 		lu->bs->ops->close(lu->bs);
 	pthread_mutex_destroy(&lu->lock);
+	scsi_stats_shards_free(lu->stats);
 	free(lu);
 }
 
@@ -447,6 +448,12 @@ int scsi_lu_create(struct scsi_target *t, uint64_t lun,
 	if (rc == 0)
 		rc = scsi_lu_check_params(t, lun, &lu->params,
 					  lu->params.block_size, err, errlen);
+	if (rc == 0 && !(lu->stats = scsi_stats_shards_new())) {
+		snprintf(err, errlen,
+			 "out of memory creating LUN %" PRIu64 " of %s", lun,
+			 t->name);
+		rc = -ENOMEM;
+	}
 	if (rc) {
 		free(lu);
 		return rc;

@@ -48,6 +48,7 @@
 
 #include "bs/bs.h"
 #include "scsi/range_lock.h"
+#include "scsi/stats.h"
 #include "util/list.h"
 
 struct reactor;
@@ -153,6 +154,8 @@ struct scsi_nexus {
 	uint64_t lun_gen;
 	/* Core-private: per I_T_L state, parallel to lun_map->ent. */
 	struct scsi_itl **itl;
+	/* Its commands' statistics (stats.h), written by its reactor. */
+	struct scsi_io_stats stats;
 };
 
 struct scsi_cmd {
@@ -197,6 +200,10 @@ struct scsi_cmd {
 	/* The blocks a write holds in its LU's range lock (range_lock.h). */
 	struct scsi_range_req range;
 	struct list_head lu_link;
+	/* Statistics (stats.c): when prepare began; whether the command
+	 * will be counted, and whether it is in the queue depth. */
+	uint64_t stats_start_ns;
+	bool stats_open, stats_queued;
 };
 
 /* Core initialisation, once, on the main thread, before any reactor runs. */
@@ -249,6 +256,9 @@ void scsi_nexus_reset(struct scsi_nexus *n);
 bool scsi_nexus_aborts_pending(struct scsi_nexus *n, const uint8_t lun_raw[8]);
 /* Whether lun_raw names a LU this nexus can reach (for TMF answers). */
 bool scsi_nexus_has_lun(struct scsi_nexus *n, const uint8_t lun_raw[8]);
+/* The LU lun_raw names for this nexus, or NULL; on the nexus's reactor,
+ * valid while the nexus holds its LUN map (until its next command). */
+struct scsi_lu *scsi_nexus_lu(struct scsi_nexus *n, const uint8_t lun_raw[8]);
 /*
  * QUERY ASYNCHRONOUS EVENT (SAM-5 §7.6): the unit attentions pending for
  * this nexus on the LU, without clearing any. Returns how many (0: none)

@@ -507,6 +507,7 @@ static void scsi_target_free(struct scsi_target *t)
 	if (t->lun_map)
 		scsi_lun_map_put(t->lun_map);
 	scsi_alua_exit(t);
+	scsi_stats_shards_free(t->stats);
 	free(t);
 }
 
@@ -540,7 +541,9 @@ int scsi_target_create(const char *name, const char *alias,
 		return -ENOMEM;
 	}
 	atomic_init(&t->lun_map->refcnt, 1);
-	if (scsi_alua_init(t) < 0) {
+	t->stats = scsi_stats_shards_new();
+	if (!t->stats || scsi_alua_init(t) < 0) {
+		scsi_stats_shards_free(t->stats);
 		free(t->lun_map);
 		free(t);
 		return -ENOMEM;

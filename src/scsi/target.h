@@ -101,6 +101,8 @@ struct scsi_lu {
 	 * its gateway holds the medium's write lock.
 	 */
 	_Atomic uint32_t alua_shared;
+	/* Its commands' statistics, one shard per reactor (stats.h). */
+	struct scsi_stats_shards *stats;
 };
 
 #define SCSI_LU_ALUA_LIVE (1u << 16)
@@ -146,6 +148,10 @@ struct scsi_target {
 	atomic_int nr_sessions;
 	/* Port groups and their access states (tpg.h). */
 	struct scsi_alua *alua;
+	/* Its commands' statistics, one shard per reactor, and its login
+	 * results (stats.h). */
+	struct scsi_stats_shards *stats;
+	_Atomic uint64_t logins[SCSI_STATS_NLOGIN];
 };
 
 struct scsi_account {
