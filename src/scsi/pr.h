@@ -153,6 +153,15 @@ extern const struct scsi_op spc_op_pr_out_preempt;
 extern const struct scsi_op spc_op_pr_out_preempt_abort;
 extern const struct scsi_op spc_op_pr_out_register_ignore;
 extern const struct scsi_op spc_op_pr_out_register_move;
+/* The rows of 5Eh and 5Fh, in the order of an opcode table, for the
+ * tables of the types that take persistent reservations. */
+#define SPC_OPS_PERSISTENT_RESERVE                                             \
+	&spc_op_pr_in_read_keys, &spc_op_pr_in_read_reservation,               \
+	    &spc_op_pr_in_report_caps, &spc_op_pr_in_read_full_status,         \
+	    &spc_op_pr_out_register, &spc_op_pr_out_reserve,                   \
+	    &spc_op_pr_out_release, &spc_op_pr_out_clear,                      \
+	    &spc_op_pr_out_preempt, &spc_op_pr_out_preempt_abort,              \
+	    &spc_op_pr_out_register_ignore, &spc_op_pr_out_register_move
 /* SPC-2 RESERVE (6)/(10) and RELEASE (6)/(10) (pr.c). */
 extern const struct scsi_op spc_op_reserve6;
 extern const struct scsi_op spc_op_release6;
