@@ -26,14 +26,7 @@ host-session-gone"
 
 # The first run downloads about 85 MB of Debian packages; later ones use
 # the cache (seconds).
-log "preparing the guest (tests/guest/prepare.sh, cache ${LUNAR_GUEST_CACHE:-/var/tmp/lunar-guest-cache})"
-rc=0
-run_bounded 180 "$GUEST_DIR/prepare.sh" >"$T/guest.dir" \
-	2>"$LOG_DIR/$TEST_NAME.prepare.log" || rc=$?
-if [ $rc != 0 ]; then
-	tail -n 20 "$LOG_DIR/$TEST_NAME.prepare.log" >&2
-	fail "tests/guest/prepare.sh exited $rc; see $LOG_DIR/$TEST_NAME.prepare.log"
-fi
+guest_prepare
 log "guest ready after ${SECONDS}s: $(cat "$T/guest.dir")"
 
 lunard_start

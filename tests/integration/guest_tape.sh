@@ -25,14 +25,7 @@ tar-read host-kill-restart tar-read-after-kill mtx-unload drive-empty
 mtx-load-blank blank-tape"
 command -v xorriso >/dev/null || fail "xorriso is missing: run scripts/deps.sh test"
 
-log "preparing the guest (tests/guest/prepare.sh, cache ${LUNAR_GUEST_CACHE:-/var/tmp/lunar-guest-cache})"
-rc=0
-run_bounded 180 "$GUEST_DIR/prepare.sh" >"$T/guest.dir" \
-	2>"$LOG_DIR/$TEST_NAME.prepare.log" || rc=$?
-if [ $rc != 0 ]; then
-	tail -n 20 "$LOG_DIR/$TEST_NAME.prepare.log" >&2
-	fail "tests/guest/prepare.sh exited $rc; see $LOG_DIR/$TEST_NAME.prepare.log"
-fi
+guest_prepare
 
 # The three archives' contents, made here with their checksums.
 for a in 1 2 3; do

@@ -224,6 +224,20 @@ add_file_lun() { # IQN LUN PATH SIZE [lun create options, e.g. --bstype uring]
 	ctl_ok lun create "$1" "$2" --backing "$3" --size "$4" "${@:5}" >/dev/null
 }
 
+# guest_prepare: the QEMU guest of tests/guest/ for a guest_* test, from
+# its cache when the packages have not changed; fails the test with the
+# end of prepare.sh's log when it cannot be made.
+guest_prepare() {
+	local rc=0
+	log "preparing the guest (tests/guest/prepare.sh, cache ${LUNAR_GUEST_CACHE:-/var/tmp/lunar-guest-cache})"
+	run_bounded 180 "$LUNAR_ROOT/tests/guest/prepare.sh" >"$T/guest.dir" \
+		2>"$LOG_DIR/$TEST_NAME.prepare.log" || rc=$?
+	if [ $rc != 0 ]; then
+		tail -n 20 "$LOG_DIR/$TEST_NAME.prepare.log" >&2
+		fail "tests/guest/prepare.sh exited $rc; see $LOG_DIR/$TEST_NAME.prepare.log"
+	fi
+}
+
 # run_bounded SECS CMD...: runs CMD with a time limit.
 run_bounded() {
 	local secs=$1
