@@ -91,7 +91,8 @@ $(BUILD)/lunard: $(BUILD)/src/lunard.o $(BUILD)/liblunar.a
 # The tape cartridge format is lunard's and lunarctl's (tape create).
 $(BUILD)/lunarctl: $(BUILD)/tools/lunarctl.o $(BUILD)/tools/lunarctl_tgtadm.o \
 		$(BUILD)/tools/lunarctl_stats.o \
-		$(BUILD)/src/scsi/ssc_format.o
+		$(BUILD)/tools/lunarctl_import.o $(BUILD)/tools/tgt_conf.o \
+		$(BUILD)/src/scsi/ssc_format.o $(BUILD)/src/util/file.o
 	$(CC) $(LDFLAGS) -o $@ $^ -ljansson -lisal
 
 $(BUILD)/tests/test_%: $(BUILD)/tests/unit/test_%.o $(BUILD)/liblunar.a
