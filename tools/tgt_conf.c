@@ -840,6 +840,9 @@ static json_t *tgt_lun(struct tgt_map *m, const struct tgt_target *t,
 	json_object_set_new(lun, "backing", json_string(st->path));
 	if (bstype)
 		json_object_set_new(lun, "bstype", json_string(bstype));
+	/* tgt's aio store opens its file O_DIRECT; lunar's wants it said. */
+	if (bstype && !strcasecmp(bstype, "aio"))
+		json_object_set_new(lun, "direct", json_true());
 	if ((!bstype || (strcmp(bstype, "rbd") && strcmp(bstype, "null"))) &&
 	    stat(st->path, &sb) < 0)
 		tgt_note(m, st->file, st->line,
@@ -1047,7 +1050,15 @@ static int tgt_target(struct tgt_map *m, struct tgt_target *t, json_t **out)
 	json_t *users = json_array(), *names = json_array();
 	uint64_t *numbers = NULL;
 	bool chap_lost = false, by_address = false, has_out = false;
+	const struct tgt_kv *all = NULL;
 	int rc = 0;
+
+	/* "initiator-address ALL" among others admits every address. */
+	for (size_t i = 0; i < t->opts.n && !all; i++) {
+		if (!strcasecmp(t->opts.v[i].key, "initiator-address") &&
+		    !strcasecmp(t->opts.v[i].val, "ALL"))
+			all = &t->opts.v[i];
+	}
 
 	*out = NULL;
 	if (!o || !luns || !acls || !users || !names)
@@ -1088,7 +1099,7 @@ static int tgt_target(struct tgt_map *m, struct tgt_target *t, json_t **out)
 		} else if (!strcasecmp(kv->key, "initiator-name")) {
 			json_array_append_new(names, json_string(kv->val));
 		} else if (!strcasecmp(kv->key, "initiator-address")) {
-			if (strcasecmp(kv->val, "ALL") == 0)
+			if (all)
 				continue;
 			by_address = true;
 			tgt_note(m, kv->file, kv->line,
