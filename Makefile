@@ -99,6 +99,12 @@ $(BUILD)/tests/test_%: $(BUILD)/tests/unit/test_%.o $(BUILD)/liblunar.a
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $< $(BUILD)/liblunar.a $(LDLIBS) -lcmocka
 
+# lunarctl import-tgt's reader and mapping live in tools/ (lunarctl's).
+$(BUILD)/tests/test_import_tgt: $(BUILD)/tests/unit/test_import_tgt.o \
+		$(BUILD)/tools/tgt_conf.o $(BUILD)/liblunar.a
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $(filter %.o,$^) $(BUILD)/liblunar.a $(LDLIBS) -lcmocka
+
 # Integration programs are libiscsi clients: without -Isrc, so that
 # <iscsi/iscsi.h> is libiscsi's header and not src/iscsi/iscsi.h.
 # They are test clients, not code under test: never built with sanitizers
