@@ -8,7 +8,8 @@
  *
  * Exit status: 0 everything was mapped, 1 something has no equivalent
  * (the configuration is written all the same, for review) or lunard
- * refused --apply, 2 a parse error or a usage error (nothing written).
+ * refused --apply, 2 a parse error, an unreadable file or a usage error
+ * (nothing written).
  */
 #include "lunarctl.h"
 #include "tgt_conf.h"
