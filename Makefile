@@ -91,12 +91,19 @@ $(BUILD)/lunard: $(BUILD)/src/lunard.o $(BUILD)/liblunar.a
 # The tape cartridge format is lunard's and lunarctl's (tape create).
 $(BUILD)/lunarctl: $(BUILD)/tools/lunarctl.o $(BUILD)/tools/lunarctl_tgtadm.o \
 		$(BUILD)/tools/lunarctl_stats.o \
-		$(BUILD)/src/scsi/ssc_format.o
+		$(BUILD)/tools/lunarctl_import.o $(BUILD)/tools/tgt_conf.o \
+		$(BUILD)/src/scsi/ssc_format.o $(BUILD)/src/util/file.o
 	$(CC) $(LDFLAGS) -o $@ $^ -ljansson -lisal
 
 $(BUILD)/tests/test_%: $(BUILD)/tests/unit/test_%.o $(BUILD)/liblunar.a
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $< $(BUILD)/liblunar.a $(LDLIBS) -lcmocka
+
+# lunarctl import-tgt's reader and mapping live in tools/ (lunarctl's).
+$(BUILD)/tests/test_import_tgt: $(BUILD)/tests/unit/test_import_tgt.o \
+		$(BUILD)/tools/tgt_conf.o $(BUILD)/liblunar.a
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $(filter %.o,$^) $(BUILD)/liblunar.a $(LDLIBS) -lcmocka
 
 # Integration programs are libiscsi clients: without -Isrc, so that
 # <iscsi/iscsi.h> is libiscsi's header and not src/iscsi/iscsi.h.

@@ -1830,6 +1830,14 @@ static const struct ctl_cmd ctl_cmds[] = {
     {"config", "load", "FILE", "apply a configuration file", ctl_config_load},
     {"config", "show", "", "print the running configuration as JSON",
      ctl_config_show},
+    {"import-tgt", NULL,
+     "TARGETS.CONF [--output FILE [--force] [--apply]] [--conf-dir DIR]",
+     "turn a tgt configuration (targets.conf and its includes) into "
+     "lunar's (to FILE, else stdout), reporting on stderr what has no "
+     "equivalent; --conf-dir reads includes of /etc/tgt/ under DIR; "
+     "--apply loads FILE into lunard; exit 1 when something was not "
+     "mapped, 2 on a parse error (docs/migrating-from-tgt.md)",
+     ctl_import_tgt},
     {"show", NULL, "", "the whole configuration and sessions as a tree",
      ctl_show},
     {"system", "show", "", "lunard's version, threads, portals and paths",

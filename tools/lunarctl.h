@@ -87,4 +87,8 @@ int ctl_tgtadm(struct ctl *c, int argc, char **argv);
 int ctl_stats(struct ctl *c, const struct ctl_cmd *cmd, int argc, char **argv);
 int ctl_top(struct ctl *c, const struct ctl_cmd *cmd, int argc, char **argv);
 
+/* lunarctl_import.c */
+int ctl_import_tgt(struct ctl *c, const struct ctl_cmd *cmd, int argc,
+		   char **argv);
+
 #endif
