@@ -119,9 +119,12 @@ $(BUILD)/tests/%: $(BUILD)/tests/integration/%.o
 $(BUILD)/fuzz/fuzz_iscsi: $(BUILD)/tests/fuzz/fuzz_iscsi.o $(BUILD)/liblunar.a
 	@mkdir -p $(dir $@)
 	$(CC) -fsanitize=fuzzer $(FUZZ_SAN) -o $@ $< -Wl,--whole-archive $(BUILD)/liblunar.a -Wl,--no-whole-archive $(LDLIBS)
-$(BUILD)/fuzz/fuzz_formats: $(BUILD)/tests/fuzz/fuzz_formats.o $(BUILD)/liblunar.a
+# fuzz_formats also reads tgt configurations (lunarctl import-tgt's reader).
+$(BUILD)/tests/fuzz/fuzz_formats.o: CFLAGS += -Itools
+$(BUILD)/fuzz/fuzz_formats: $(BUILD)/tests/fuzz/fuzz_formats.o \
+		$(BUILD)/tools/tgt_conf.o $(BUILD)/liblunar.a
 	@mkdir -p $(dir $@)
-	$(CC) -fsanitize=fuzzer $(FUZZ_SAN) -o $@ $< -Wl,--whole-archive $(BUILD)/liblunar.a -Wl,--no-whole-archive $(LDLIBS)
+	$(CC) -fsanitize=fuzzer $(FUZZ_SAN) -o $@ $(filter %.o,$^) -Wl,--whole-archive $(BUILD)/liblunar.a -Wl,--no-whole-archive $(LDLIBS)
 $(BUILD)/tests/fuzz/fuzz_seeds.o: CFLAGS := $(filter-out -Isrc -fsanitize=% -fno-sanitize-recover=%,$(CFLAGS))
 $(BUILD)/fuzz/fuzz_seeds: $(BUILD)/tests/fuzz/fuzz_seeds.o
 	@mkdir -p $(dir $@)

@@ -9,7 +9,9 @@
  *   1  a media changer's state file (smc_state.c): JSON that must become
  *      a library or a precise error;
  *   2  what an iSNS server sends (isns_pdu.c): PDUs back to back, each
- *      response's status and its attributes.
+ *      response's status and its attributes;
+ *   3  a tgt targets.conf for lunarctl import-tgt (tools/tgt_conf.c):
+ *      read from a memfd, then mapped to lunar's configuration.
  * The first byte of an input picks the parser; the rest is the file or
  * the byte stream. Any sanitizer report, crash, leak or hang fails.
  *
@@ -17,7 +19,8 @@
  * Its seeds are written by this program itself, with lunar's own encoders
  * (FUZZ_FORMATS_SEEDS=DIR: write them there and exit): a cartridge with
  * data blocks, filemarks and its EOD, one torn at the end, a changer
- * library, and iSNS responses to a registration and a query.
+ * library, iSNS responses to a registration and a query, and a
+ * targets.conf of the shapes tgt's documentation shows.
  */
 #include <errno.h>
 #include <jansson.h>
@@ -25,10 +28,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "iscsi/isns.h"
 #include "scsi/smc.h"
 #include "scsi/ssc_format.h"
+#include "tgt_conf.h"
 
 /* A capacity larger than any input, so the scan runs off the data into
  * zeros, as it does into the sparse rest of a real cartridge. */
@@ -106,6 +112,29 @@ static void fuzz_isns(const uint8_t *p, size_t n)
 				(void)tlv.value[tlv.len - 1];
 		at += ISNS_HDR_LEN + (size_t)pdu.length;
 	}
+}
+
+static void fuzz_tgt_conf(const uint8_t *p, size_t n)
+{
+	int fd = memfd_create("targets.conf", MFD_CLOEXEC);
+	char path[64], err[512];
+	struct tgt_conf *c = NULL;
+	unsigned issues = 0;
+	json_t *out = NULL;
+
+	if (fd < 0)
+		abort();
+	if (n && write(fd, p, n) != (ssize_t)n)
+		abort();
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	/* Includes under /etc/tgt are looked for in an empty directory. */
+	if (tgt_conf_parse(path, "/nonexistent", &c, err, sizeof(err)) == 0) {
+		if (tgt_conf_to_json(c, &out, NULL, &issues, err,
+				     sizeof(err)) == 0)
+			json_decref(out);
+		tgt_conf_free(c);
+	}
+	close(fd);
 }
 
 /* ---- seeds ---- */
@@ -219,6 +248,39 @@ static void seed_isns(const char *dir)
 	seed_save(dir, "isns", 2, buf, n);
 }
 
+static void seed_tgt_conf(const char *dir)
+{
+	static const char conf[] =
+	    "# tgt-admin style\n"
+	    "default-driver iscsi\n"
+	    "<target iqn.2026-12.org.example:store.disks>\n"
+	    "    backing-store /srv/a.img\n"
+	    "    <backing-store /srv/b.img>\n"
+	    "        lun 3\n"
+	    "        readonly 1\n"
+	    "        scsi_sn B0003\n"
+	    "        block-size 4096\n"
+	    "        lbppbe 1\n"
+	    "    </backing-store>\n"
+	    "    direct-store /dev/sdz\n"
+	    "    bs-type aio\n"
+	    "    initiator-address 192.168.1.0/24\n"
+	    "    initiator-name iqn.2026-12.org.example:host1\n"
+	    "    incominguser alice secretsecret12\n"
+	    "    outgoinguser target tsecretsecret\n"
+	    "    MaxRecvDataSegmentLength 65536\n"
+	    "</target>\n"
+	    "<target iqn.2026-12.org.example:media.cd>\n"
+	    "    <backing-store /srv/install.iso>\n"
+	    "        device-type cd\n"
+	    "    </backing-store>\n"
+	    "    write-cache off\n"
+	    "    vendor_id \"ACME \\# 1\"\n"
+	    "</target>\n";
+
+	seed_save(dir, "tgt-conf", 3, conf, sizeof(conf) - 1);
+}
+
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	const char *dir = getenv("FUZZ_FORMATS_SEEDS");
@@ -230,6 +292,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	seed_cartridge(dir);
 	seed_changer(dir);
 	seed_isns(dir);
+	seed_tgt_conf(dir);
 	exit(0);
 }
 
@@ -237,15 +300,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	if (size < 1)
 		return 0;
-	switch (data[0] % 3) {
+	switch (data[0] % 4) {
 	case 0:
 		fuzz_cartridge(data + 1, size - 1);
 		break;
 	case 1:
 		fuzz_changer_state(data + 1, size - 1);
 		break;
-	default:
+	case 2:
 		fuzz_isns(data + 1, size - 1);
+		break;
+	default:
+		fuzz_tgt_conf(data + 1, size - 1);
 		break;
 	}
 	return 0;
