@@ -54,6 +54,13 @@ ifeq ($(HAVE_MHD),1)
 CFLAGS += -DLUNAR_HAVE_MHD $(shell pkg-config --cflags libmicrohttpd)
 LDLIBS += $(shell pkg-config --libs libmicrohttpd)
 endif
+# sd_notify(3) readiness and journal logging through libsystemd
+# (pkg-config); without it lunard never notifies and logs to stderr/syslog.
+HAVE_SYSTEMD := $(shell pkg-config --exists libsystemd 2>/dev/null && echo 1)
+ifeq ($(HAVE_SYSTEMD),1)
+CFLAGS += -DLUNAR_HAVE_SYSTEMD $(shell pkg-config --cflags libsystemd)
+LDLIBS += $(shell pkg-config --libs libsystemd)
+endif
 LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/%.o)
 UNIT_SRCS := $(sort $(wildcard tests/unit/test_*.c))
 ifneq ($(HAVE_RBD),1)
