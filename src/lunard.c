@@ -56,6 +56,7 @@ static struct reactor_handler signal_handler;
 static int signal_fd = -1;
 static bool shutting_down;
 static int pidfile_fd = -1;
+static const char *pidfile_path;
 
 /* The usage text stays as it reads, one option a line. */
 /* clang-format off */
@@ -394,6 +395,19 @@ static void lunard_on_signal(void *arg, uint32_t events)
  * refuses at once; the pid is written once lunard serves (after
  * daemonize: the lock is on the open file and survives the forks).
  */
+/* Unlinked while still locked: a lunard starting now either sees our
+ * lock or no file; then the lock goes with the descriptor. From atexit:
+ * a start that fails after taking the lock leaves no file behind either
+ * (the parents of daemonize leave with _exit and keep it). */
+static void pidfile_remove(void)
+{
+	if (pidfile_fd < 0)
+		return;
+	unlink(pidfile_path);
+	close(pidfile_fd);
+	pidfile_fd = -1;
+}
+
 static int pidfile_lock(const char *path)
 {
 	char pid[32] = "";
@@ -406,7 +420,10 @@ static int pidfile_lock(const char *path)
 		return -1;
 	}
 	if (flock(pidfile_fd, LOCK_EX | LOCK_NB) == 0) {
-		fchmod(pidfile_fd, 0644);
+		/* Readable by all (umask 077 made it 0600). */
+		(void)fchmod(pidfile_fd, 0644);
+		pidfile_path = path;
+		atexit(pidfile_remove);
 		return 0;
 	}
 	n = pread(pidfile_fd, pid, sizeof(pid) - 1, 0);
@@ -432,17 +449,6 @@ static void pidfile_write(const char *path)
 	    pwrite(pidfile_fd, pid, (size_t)len, 0) != len)
 		log_warn("--pidfile %s: cannot write the pid: %s", path,
 			 strerror(errno));
-}
-
-/* Unlinked while still locked: a lunard starting now either sees our
- * lock or no file; then the lock goes with the descriptor. */
-static void pidfile_remove(const char *path)
-{
-	if (pidfile_fd < 0)
-		return;
-	unlink(path);
-	close(pidfile_fd);
-	pidfile_fd = -1;
 }
 
 /* "serving N targets on PORTALS" for the STATUS= of systemctl status. */
@@ -679,7 +685,6 @@ out_core:
 out_mgmt:
 	mgmt_exit();
 	reactor_destroy(main_reactor);
-	if (o.pidfile)
-		pidfile_remove(o.pidfile);
+	pidfile_remove();
 	return rc < 0 ? 1 : 0;
 }

@@ -10,7 +10,11 @@
 
 # --- make install into a DESTDIR (PREFIX=/usr: Debian's paths) ---
 R=$T/root
-make -s -C "$LUNAR_ROOT" BUILD="$BUILD" install DESTDIR="$R" PREFIX=/usr \
+# -o: install the binaries under test as they are; never rebuild them here
+# (a make without this build's SANITIZE would rebuild $BUILD without it).
+MAKE_INSTALL=(make -s -C "$LUNAR_ROOT" BUILD="$BUILD" -o "$BUILD/lunard"
+	-o "$BUILD/lunarctl")
+"${MAKE_INSTALL[@]}" install DESTDIR="$R" PREFIX=/usr \
 	>"$LOG_DIR/$TEST_NAME.install.log" 2>&1 ||
 	fail "make install DESTDIR=$R PREFIX=/usr failed: $(tail -n 5 "$LOG_DIR/$TEST_NAME.install.log")"
 for f in usr/sbin/lunard usr/sbin/lunarctl; do
@@ -34,11 +38,11 @@ for opt in $(grep '^ExecStart=' "$UNIT" | grep -o -- '--[a-z-]*'); do
 done
 # PREFIX=/usr/local: the unit under /usr/local/lib/systemd/system.
 R2=$T/root2
-make -s -C "$LUNAR_ROOT" BUILD="$BUILD" install DESTDIR="$R2" \
+"${MAKE_INSTALL[@]}" install DESTDIR="$R2" \
 	>>"$LOG_DIR/$TEST_NAME.install.log" 2>&1 || fail "make install DESTDIR=$R2 failed"
 grep -q '^ExecStart=/usr/local/sbin/lunard ' "$R2/usr/local/lib/systemd/system/lunard.service" ||
 	fail "PREFIX=/usr/local: unit missing or ExecStart not /usr/local/sbin/lunard"
-make -s -C "$LUNAR_ROOT" BUILD="$BUILD" uninstall DESTDIR="$R2" \
+"${MAKE_INSTALL[@]}" uninstall DESTDIR="$R2" \
 	>>"$LOG_DIR/$TEST_NAME.install.log" 2>&1 || fail "make uninstall failed"
 left=$(find "$R2" -type f)
 [ -z "$left" ] || fail "make uninstall left files: $left"
@@ -123,6 +127,16 @@ printf '%s\n' "$out" | grep -q "pidfile $PIDFILE is locked by another lunard (pi
 	fail "second lunard's message does not name the pid file and pid: $out"
 [ "$(cat "$PIDFILE")" = "$LUNARD_PID" ] || fail "second lunard changed the pid file"
 log "second lunard on the pid file refused: $out"
+
+# A start that fails after taking the pid file (the control socket is in
+# use) leaves the running lunard's file alone, and one of its own behind
+# nowhere.
+rc=0
+out=$(timeout 10 "$LUNARD" --foreground --portal "127.0.0.1:$p2" \
+	--control "$SOCK" --state-dir "$T/second" \
+	--pidfile "$T/run/other.pid" 2>&1) || rc=$?
+[ $rc = 1 ] || fail "lunard on a busy control socket: status $rc, expected 1: $out"
+[ ! -e "$T/run/other.pid" ] || fail "a failed start left its pid file $T/run/other.pid"
 
 lunard_stop
 for _ in $(seq 50); do
