@@ -26,7 +26,9 @@
 static enum log_level log_threshold = LOG_LVL_INFO;
 static enum log_target log_target_set = LOG_TARGET_AUTO;
 static int log_to_syslog;
+#ifdef LUNAR_HAVE_SYSTEMD
 static int log_journal_checked, log_journal_auto;
+#endif
 
 static const char *const log_names[] = {"error", "warn", "info", "debug"};
 static const char *const log_target_names[] = {"auto", "stderr", "syslog",
@@ -74,6 +76,7 @@ int log_set_target(enum log_target t)
 	return 0;
 }
 
+#ifdef LUNAR_HAVE_SYSTEMD
 /* JOURNAL_STREAM is inherited by children: it counts only while it still
  * names our stderr (systemd.exec(5)). */
 static int log_stderr_is_journal(void)
@@ -89,6 +92,7 @@ static int log_stderr_is_journal(void)
 	return (unsigned long long)st.st_dev == dev &&
 	       (unsigned long long)st.st_ino == ino;
 }
+#endif
 
 enum log_target log_current_target(void)
 {
