@@ -18,6 +18,9 @@
 #include <time.h>
 #include <unistd.h>
 #ifdef LUNAR_HAVE_SYSTEMD
+/* The CODE_* fields are the log call's, not this file's (sd-journal.h
+ * would add its own location to every entry). */
+#define SD_JOURNAL_SUPPRESS_LOCATION
 #include <systemd/sd-journal.h>
 #endif
 
