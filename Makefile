@@ -54,6 +54,13 @@ ifeq ($(HAVE_MHD),1)
 CFLAGS += -DLUNAR_HAVE_MHD $(shell pkg-config --cflags libmicrohttpd)
 LDLIBS += $(shell pkg-config --libs libmicrohttpd)
 endif
+# sd_notify(3) readiness and journal logging through libsystemd
+# (pkg-config); without it lunard never notifies and logs to stderr/syslog.
+HAVE_SYSTEMD := $(shell pkg-config --exists libsystemd 2>/dev/null && echo 1)
+ifeq ($(HAVE_SYSTEMD),1)
+CFLAGS += -DLUNAR_HAVE_SYSTEMD $(shell pkg-config --cflags libsystemd)
+LDLIBS += $(shell pkg-config --libs libsystemd)
+endif
 LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/%.o)
 UNIT_SRCS := $(sort $(wildcard tests/unit/test_*.c))
 ifneq ($(HAVE_RBD),1)
@@ -63,7 +70,7 @@ UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 ITEST_SRCS := $(sort $(wildcard tests/integration/*.c))
 ITEST_BINS := $(ITEST_SRCS:tests/integration/%.c=$(BUILD)/tests/%)
 
-.PHONY: all deps run gateways check conformance bench clean format unit itest fuzz fuzz-build
+.PHONY: install uninstall all deps run gateways check conformance bench clean format unit itest fuzz fuzz-build
 all: deps $(BUILD)/lunard $(BUILD)/lunarctl
 
 deps:
@@ -180,6 +187,47 @@ bench: all
 	@scripts/deps.sh bench
 	@$(MAKE) --no-print-directory $(BENCH_BINS)
 	@BUILD=$(BUILD) bench/run.sh
+
+# make install [PREFIX=/usr/local] [DESTDIR=]: both programs in sbin (they
+# are the administrator's: lunarctl needs the root-only control socket),
+# man pages, and the systemd unit. The unit goes where systemd looks for
+# it: Debian's own /lib/systemd/system for PREFIX=/usr (pkg-config systemd,
+# systemdsystemunitdir), $(PREFIX)/lib/systemd/system otherwise (in
+# systemd's search path for /usr/local). /etc/lunar is made but a config
+# in it is never written or overwritten: lunarctl config save makes it.
+PREFIX ?= /usr/local
+SBINDIR ?= $(PREFIX)/sbin
+MANDIR ?= $(PREFIX)/share/man
+ifeq ($(PREFIX),/usr)
+UNITDIR ?= /lib/systemd/system
+else
+UNITDIR ?= $(PREFIX)/lib/systemd/system
+endif
+MAN5 := man/lunar.json.5
+MAN8 := man/lunard.8 man/lunarctl.8
+
+$(BUILD)/lunard.service: systemd/lunard.service.in FORCE
+	@mkdir -p $(dir $@)
+	@sed 's|@SBINDIR@|$(SBINDIR)|g' $< | cmp -s - $@ || \
+		sed 's|@SBINDIR@|$(SBINDIR)|g' $< > $@
+
+install: $(BUILD)/lunard $(BUILD)/lunarctl $(BUILD)/lunard.service
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man5 \
+		$(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(UNITDIR)
+	install -m 0755 $(BUILD)/lunard $(BUILD)/lunarctl $(DESTDIR)$(SBINDIR)/
+	install -m 0644 $(MAN5) $(DESTDIR)$(MANDIR)/man5/
+	install -m 0644 $(MAN8) $(DESTDIR)$(MANDIR)/man8/
+	install -m 0644 $(BUILD)/lunard.service $(DESTDIR)$(UNITDIR)/lunard.service
+	install -d -m 0755 $(DESTDIR)/etc/lunar
+	@if [ -z "$(DESTDIR)" ] && command -v systemctl >/dev/null && \
+	    [ -d /run/systemd/system ]; then systemctl daemon-reload; fi
+
+uninstall:
+	rm -f $(DESTDIR)$(SBINDIR)/lunard $(DESTDIR)$(SBINDIR)/lunarctl
+	rm -f $(addprefix $(DESTDIR)$(MANDIR)/man5/,$(notdir $(MAN5)))
+	rm -f $(addprefix $(DESTDIR)$(MANDIR)/man8/,$(notdir $(MAN8)))
+	rm -f $(DESTDIR)$(UNITDIR)/lunard.service
+	@echo "kept /etc/lunar and /var/lib/lunar (configuration and state)"
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')

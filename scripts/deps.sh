@@ -2,8 +2,8 @@
 # Installs the Debian packages a make target needs, printing what it installs.
 # Usage: scripts/deps.sh build|test|fuzz|bench
 set -eu
-build="gcc make pkg-config libjansson-dev libisal-dev nettle-dev librbd-dev librados-dev liburing-dev libaio-dev libmicrohttpd-dev"
-test="libcmocka-dev libiscsi-dev libiscsi-bin qemu-utils qemu-block-extra python3 procps strace clang-format ceph-mon ceph-osd ceph-common uuid-runtime qemu-system-x86 cpio binutils xorriso open-isns-server open-isns-utils curl tmux"
+build="gcc make pkg-config libjansson-dev libisal-dev nettle-dev librbd-dev librados-dev liburing-dev libaio-dev libmicrohttpd-dev libsystemd-dev"
+test="libcmocka-dev groff-base systemd libiscsi-dev libiscsi-bin qemu-utils qemu-block-extra python3 procps strace clang-format ceph-mon ceph-osd ceph-common uuid-runtime qemu-system-x86 cpio binutils xorriso open-isns-server open-isns-utils curl tmux"
 fuzz="clang libclang-rt-14-dev"
 bench="tgt tgt-rbd"
 case "${1:-build}" in

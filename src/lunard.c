@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
@@ -24,7 +25,10 @@
 #include "scsi/mode.h"
 #include "scsi/pr.h"
 #include "scsi/scsi.h"
+#include "scsi/target.h"
+#include "util/list.h"
 #include "util/log.h"
+#include "util/notify.h"
 #include "version.h"
 
 #define LUNARD_MAX_PORTALS 32
@@ -44,12 +48,15 @@ struct lunard_options {
 	bool isns_dd;
 	const char *metrics; /* ADDR:PORT of the Prometheus endpoint */
 	bool no_stats;
+	const char *pidfile; /* --pidfile PATH; NULL: none */
 };
 
 static struct reactor *main_reactor;
 static struct reactor_handler signal_handler;
 static int signal_fd = -1;
 static bool shutting_down;
+static int pidfile_fd = -1;
+static const char *pidfile_path;
 
 /* The usage text stays as it reads, one option a line. */
 /* clang-format off */
@@ -83,7 +90,15 @@ static void usage(FILE *f)
 		"  --no-stats           count nothing per command (statistics read\n"
 		"                       zero; for measuring what counting costs)\n"
 		"  --foreground         stay in the foreground, log to stderr\n"
+		"                       (the journal when run by systemd)\n"
+		"  --pidfile PATH       write lunard's pid to PATH once it serves,\n"
+		"                       locked while it runs (a second lunard on\n"
+		"                       it refuses to start), removed at exit\n"
 		"  --log-level LEVEL    error, warn, info (default) or debug\n"
+		"  --log-target TARGET  auto (default: the journal when systemd\n"
+		"                       connected stderr to it, else stderr in the\n"
+		"                       foreground, syslog as a daemon), stderr,\n"
+		"                       syslog or journal\n"
 		"  --version, --help\n",
 		LUNAR_DEFAULT_CONTROL, LUNAR_DEFAULT_STATE_DIR);
 }
@@ -111,14 +126,14 @@ static int mkdir_p(const char *path, mode_t mode)
 /* Paths are used after daemonize() moved to "/": make them absolute. */
 static const char *absolute_path(const char *path)
 {
-	static char bufs[3][PATH_MAX];
+	static char bufs[4][PATH_MAX];
 	static unsigned next;
 	char cwd[PATH_MAX];
 	char *buf;
 
 	if (!path || path[0] == '/')
 		return path;
-	if (!getcwd(cwd, sizeof(cwd)) || next == 3)
+	if (!getcwd(cwd, sizeof(cwd)) || next == 4)
 		return path;
 	buf = bufs[next++];
 	if (snprintf(buf, PATH_MAX, "%s/%s", cwd, path) >= PATH_MAX)
@@ -144,7 +159,9 @@ static int parse_options(int argc, char **argv, struct lunard_options *o)
 		OPT_ISNS_ENTITY,
 		OPT_ISNS_DD,
 		OPT_METRICS,
-		OPT_NO_STATS
+		OPT_NO_STATS,
+		OPT_PIDFILE,
+		OPT_LOG_TARGET
 	};
 	static const struct option longopts[] = {
 	    {"portal", required_argument, NULL, OPT_PORTAL},
@@ -161,6 +178,8 @@ static int parse_options(int argc, char **argv, struct lunard_options *o)
 	    {"no-stats", no_argument, NULL, OPT_NO_STATS},
 	    {"foreground", no_argument, NULL, OPT_FG},
 	    {"log-level", required_argument, NULL, OPT_LOG},
+	    {"log-target", required_argument, NULL, OPT_LOG_TARGET},
+	    {"pidfile", required_argument, NULL, OPT_PIDFILE},
 	    {"version", no_argument, NULL, OPT_VERSION},
 	    {"help", no_argument, NULL, OPT_HELP},
 	    {NULL, 0, NULL, 0},
@@ -281,6 +300,30 @@ static int parse_options(int argc, char **argv, struct lunard_options *o)
 			log_set_level(lvl);
 			break;
 		}
+		case OPT_LOG_TARGET: {
+			enum log_target t;
+
+			if (log_parse_target(optarg, &t) < 0) {
+				fprintf(stderr,
+					"lunard: --log-target '%s': use auto, "
+					"stderr, syslog or journal\n",
+					optarg);
+				return -1;
+			}
+			if (log_set_target(t) < 0) {
+				fprintf(
+				    stderr,
+				    "lunard: --log-target journal: this "
+				    "lunard was built without libsystemd; "
+				    "install libsystemd-dev (scripts/deps.sh "
+				    "build) and rebuild\n");
+				return -1;
+			}
+			break;
+		}
+		case OPT_PIDFILE:
+			o->pidfile = optarg;
+			break;
 		case OPT_VERSION:
 			printf("lunard %s\n", LUNAR_VERSION);
 			exit(0);
@@ -306,6 +349,7 @@ static int parse_options(int argc, char **argv, struct lunard_options *o)
 	o->control_path = absolute_path(o->control_path);
 	o->config_path = absolute_path(o->config_path);
 	o->state_dir = absolute_path(o->state_dir);
+	o->pidfile = absolute_path(o->pidfile);
 	if (o->nr_portals == 0)
 		o->portals[o->nr_portals++] = "0.0.0.0:3260";
 	o->portals[o->nr_portals] = NULL;
@@ -336,11 +380,95 @@ static void lunard_on_signal(void *arg, uint32_t events)
 			return;
 		}
 		shutting_down = true;
+		notify_send("STOPPING=1\nSTATUS=stopping: finishing in-flight "
+			    "commands, closing sessions");
 		log_info("signal %u: stopping (finishing in-flight commands)",
 			 si.ssi_signo);
 		/* Deregister first: initiators stop finding us at once. */
 		isns_stop(lunard_isns_stopped, NULL);
 	}
+}
+
+/*
+ * --pidfile: locked (flock, so the lock goes with the process however it
+ * ends) before anything else starts, so a second lunard on the same file
+ * refuses at once; the pid is written once lunard serves (after
+ * daemonize: the lock is on the open file and survives the forks).
+ */
+/* Unlinked while still locked: a lunard starting now either sees our
+ * lock or no file; then the lock goes with the descriptor. From atexit:
+ * a start that fails after taking the lock leaves no file behind either
+ * (the parents of daemonize leave with _exit and keep it). */
+static void pidfile_remove(void)
+{
+	if (pidfile_fd < 0)
+		return;
+	unlink(pidfile_path);
+	close(pidfile_fd);
+	pidfile_fd = -1;
+}
+
+static int pidfile_lock(const char *path)
+{
+	char pid[32] = "";
+	ssize_t n;
+
+	pidfile_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	if (pidfile_fd < 0) {
+		fprintf(stderr, "lunard: --pidfile %s: cannot open: %s\n", path,
+			strerror(errno));
+		return -1;
+	}
+	if (flock(pidfile_fd, LOCK_EX | LOCK_NB) == 0) {
+		/* Readable by all (umask 077 made it 0600). */
+		(void)fchmod(pidfile_fd, 0644);
+		pidfile_path = path;
+		atexit(pidfile_remove);
+		return 0;
+	}
+	n = pread(pidfile_fd, pid, sizeof(pid) - 1, 0);
+	if (n > 0) {
+		pid[n] = '\0';
+		pid[strcspn(pid, "\n")] = '\0';
+	}
+	fprintf(stderr,
+		"lunard: --pidfile %s is locked by another lunard (pid %s); "
+		"stop it first or give another --pidfile\n",
+		path, pid[0] ? pid : "not written yet");
+	close(pidfile_fd);
+	pidfile_fd = -1;
+	return -1;
+}
+
+static void pidfile_write(const char *path)
+{
+	char pid[32];
+	int len = snprintf(pid, sizeof(pid), "%ld\n", (long)getpid());
+
+	if (ftruncate(pidfile_fd, 0) < 0 ||
+	    pwrite(pidfile_fd, pid, (size_t)len, 0) != len)
+		log_warn("--pidfile %s: cannot write the pid: %s", path,
+			 strerror(errno));
+}
+
+/* "serving N targets on PORTALS" for the STATUS= of systemctl status. */
+static void notify_status(void)
+{
+	char portals[LUNARD_MAX_PORTALS][64];
+	char line[512];
+	size_t np = iscsi_portal_list(portals, LUNARD_MAX_PORTALS);
+	unsigned nt = 0;
+	struct list_head *head = scsi_target_list();
+	int len;
+
+	for (struct list_head *pos = head->next; pos != head; pos = pos->next)
+		nt++;
+	len = snprintf(line, sizeof(line), "serving %u target%s on", nt,
+		       nt == 1 ? "" : "s");
+	for (size_t i = 0; i < np && len > 0 && (size_t)len < sizeof(line); i++)
+		len += snprintf(line + len, sizeof(line) - (size_t)len, "%s%s",
+				i ? ", " : " ", portals[i]);
+	notify_send("READY=1\nMAINPID=%ld\nSTATUS=%s", (long)getpid(), line);
 }
 
 static int daemonize(void)
@@ -412,6 +540,8 @@ int main(int argc, char **argv)
 			o.state_dir, strerror(-rc));
 		return 1;
 	}
+	if (o.pidfile && pidfile_lock(o.pidfile) < 0)
+		return 1;
 	if (!o.foreground && daemonize() < 0) {
 		fprintf(stderr, "lunard: cannot daemonize: %s\n",
 			strerror(errno));
@@ -535,6 +665,11 @@ int main(int argc, char **argv)
 	}
 	log_info("lunard %s ready: %u I/O threads, control socket %s",
 		 LUNAR_VERSION, o.threads, o.control_path);
+	/* Portals listen, the control socket accepts, the config is applied:
+	 * the service manager may start what depends on lunard. */
+	if (o.pidfile)
+		pidfile_write(o.pidfile);
+	notify_status();
 	rc = reactor_run(main_reactor);
 
 	reactor_remove(main_reactor, &signal_handler);
@@ -550,5 +685,6 @@ out_core:
 out_mgmt:
 	mgmt_exit();
 	reactor_destroy(main_reactor);
+	pidfile_remove();
 	return rc < 0 ? 1 : 0;
 }

@@ -224,10 +224,20 @@ static void login_fail(struct iscsi_conn *c,
 		t = l->refused_by;
 	scsi_stats_login(t, login_stats_result(status));
 
-	log_warn("iscsi: %s: login of %s failed: %s (status 0x%04x)", c->peer,
-		 l && l->neg.p.initiator_name[0] ? l->neg.p.initiator_name
-						 : "initiator",
-		 login_status_text(status), status);
+	const char *who = l && l->neg.p.initiator_name[0]
+			      ? l->neg.p.initiator_name
+			      : "initiator";
+	char code[8];
+	snprintf(code, sizeof(code), "0x%04x", status);
+	struct log_kv kv[] = {
+	    {"LUNAR_EVENT", "login_failed"},
+	    {"LUNAR_INITIATOR", l && l->neg.p.initiator_name[0] ? who : NULL},
+	    {"LUNAR_PEER", c->peer},
+	    {"LUNAR_TARGET", t ? t->name : NULL},
+	    {"LUNAR_LOGIN_STATUS", code},
+	};
+	log_warn_kv(kv, "iscsi: %s: login of %s failed: %s (status 0x%04x)",
+		    c->peer, who, login_status_text(status), status);
 	if (login_send(c, req, false, csg, 0, 0, status, NULL) < 0) {
 		iscsi_conn_close(c);
 		return;
@@ -595,13 +605,23 @@ static void login_complete(struct iscsi_conn *c)
 	if (c->state != ISCSI_CONN_LOGIN)
 		return; /* sending it (from the poll timer) failed */
 	scsi_stats_login(s->target, SCSI_STATS_LOGIN_SUCCESS);
-	log_info("iscsi: %s (%s) logged in to %s, tsih %u, digests %s/%s, "
-		 "MaxRecvDSL %u/%u",
-		 s->initiator, c->peer,
-		 s->discovery ? "discovery" : s->target_name, s->tsih,
-		 params.header_digest ? "CRC32C" : "None",
-		 params.data_digest ? "CRC32C" : "None", params.max_recv_dsl,
-		 params.max_xmit_dsl);
+	char tsih[8];
+	snprintf(tsih, sizeof(tsih), "%u", s->tsih);
+	struct log_kv kv[] = {
+	    {"LUNAR_EVENT", "login"},
+	    {"LUNAR_INITIATOR", s->initiator},
+	    {"LUNAR_PEER", c->peer},
+	    {"LUNAR_TARGET", s->discovery ? NULL : s->target_name},
+	    {"LUNAR_TSIH", tsih},
+	};
+	log_info_kv(kv,
+		    "iscsi: %s (%s) logged in to %s, tsih %u, digests %s/%s, "
+		    "MaxRecvDSL %u/%u",
+		    s->initiator, c->peer,
+		    s->discovery ? "discovery" : s->target_name, s->tsih,
+		    params.header_digest ? "CRC32C" : "None",
+		    params.data_digest ? "CRC32C" : "None", params.max_recv_dsl,
+		    params.max_xmit_dsl);
 	iscsi_login_free(c);
 	/* digests and limits apply from the next PDU on */
 	iscsi_conn_enter_ffp(c, &params);

@@ -108,9 +108,17 @@ static void session_close_msg(void *arg)
 	struct iscsi_conn *c = s->conn;
 
 	if (c && c->state < ISCSI_CONN_CLOSING) {
-		log_info("iscsi: closing session tsih %u of %s to %s", s->tsih,
-			 s->initiator,
-			 s->discovery ? "discovery" : s->target_name);
+		char tsih[8];
+		snprintf(tsih, sizeof(tsih), "%u", s->tsih);
+		struct log_kv kv[] = {
+		    {"LUNAR_EVENT", "session_closed"},
+		    {"LUNAR_INITIATOR", s->initiator},
+		    {"LUNAR_TARGET", s->discovery ? NULL : s->target_name},
+		    {"LUNAR_TSIH", tsih},
+		};
+		log_info_kv(kv, "iscsi: closing session tsih %u of %s to %s",
+			    s->tsih, s->initiator,
+			    s->discovery ? "discovery" : s->target_name);
 		iscsi_conn_close(c);
 	}
 	session_put(s);

@@ -520,12 +520,22 @@ int scsi_lu_create(struct scsi_target *t, uint64_t lun,
 				 __ATOMIC_RELEASE);
 	}
 	scsi_lu_peers_created(t, lu);
-	log_info("target %s: LUN %" PRIu64 " created (%s, %s %s, %" PRIu64
-		 " blocks of %u bytes%s%s%s)",
-		 t->name, lun, dtype->name, bstype,
-		 p->backing[0] ? p->backing : "(no medium)", scsi_lu_blocks(lu),
-		 bsize, scsi_lu_readonly(lu) ? ", read-only" : "",
-		 p->thin ? ", thin" : "", p->removable ? ", removable" : "");
+	char lunstr[24];
+	snprintf(lunstr, sizeof(lunstr), "%" PRIu64, lun);
+	struct log_kv kv[] = {
+	    {"LUNAR_EVENT", "lun_created"},
+	    {"LUNAR_TARGET", t->name},
+	    {"LUNAR_LUN", lunstr},
+	    {"LUNAR_BACKING", p->backing[0] ? p->backing : NULL},
+	};
+	log_info_kv(kv,
+		    "target %s: LUN %" PRIu64 " created (%s, %s %s, %" PRIu64
+		    " blocks of %u bytes%s%s%s)",
+		    t->name, lun, dtype->name, bstype,
+		    p->backing[0] ? p->backing : "(no medium)",
+		    scsi_lu_blocks(lu), bsize,
+		    scsi_lu_readonly(lu) ? ", read-only" : "",
+		    p->thin ? ", thin" : "", p->removable ? ", removable" : "");
 	return 0;
 }
 
