@@ -81,7 +81,7 @@ done
 "$LUNARCTL" --help | sed -n '/^Commands:/,/^$/p' | awk 'NR>1 && NF {print $1" "$2}' |
 	sort -u | while read -r a b; do
 	case $b in [A-Z]* | \[*) b="" ;; esac
-	grep -qE "^\.(BI|B) \"?$a( ${b//-/\\\\-})?" "$LUNAR_ROOT/man/lunarctl.8" ||
+	grep -qE "^\.(BI|B) \"?${a//-/\\\\-}( ${b//-/\\\\-})?" "$LUNAR_ROOT/man/lunarctl.8" ||
 		fail "lunarctl command '$a $b' is not in man/lunarctl.8"
 done
 log "man pages: groff -ww clean, every option and command present"
