@@ -72,6 +72,32 @@ static void *tgt_grow(void *arr, size_t *cap, size_t n, size_t size)
 	return v;
 }
 
+/* A backing-store or direct-store of t (kind names which), as a line or
+ * as the opening of a block; *out (may be NULL) gets it. */
+static int tgt_store_add(struct tgt_target *t, const char *kind,
+			 const char *path, const char *file, unsigned line,
+			 struct tgt_store **out)
+{
+	struct tgt_store *st =
+	    tgt_grow(t->stores, &t->cap_stores, t->nr_stores, sizeof(*st));
+
+	if (!st)
+		return -ENOMEM;
+	t->stores = st;
+	st = &t->stores[t->nr_stores];
+	memset(st, 0, sizeof(*st));
+	st->path = strdup(path);
+	if (!st->path)
+		return -ENOMEM;
+	st->direct = strcasecmp(kind, "direct-store") == 0;
+	st->file = file;
+	st->line = line;
+	t->nr_stores++;
+	if (out)
+		*out = st;
+	return 0;
+}
+
 static int tgt_kvs_add(struct tgt_kvs *k, const char *key, const char *val,
 		       const char *file, unsigned line)
 {
@@ -292,7 +318,6 @@ static int tgt_block_open(struct tgt_parser *p, char *s, const char *file,
 	if (strcasecmp(name, "backing-store") == 0 ||
 	    strcasecmp(name, "direct-store") == 0) {
 		struct tgt_target *t = p->target;
-		struct tgt_store *st;
 		if (!t || p->store)
 			return tgt_fail(p, file, line,
 					"<%s> %s; it belongs directly inside "
@@ -305,22 +330,7 @@ static int tgt_block_open(struct tgt_parser *p, char *s, const char *file,
 					"<%s> without a path; expected <%s "
 					"/path/to/file>",
 					name, name);
-		st = tgt_grow(t->stores, &t->cap_stores, t->nr_stores,
-			      sizeof(*st));
-		if (!st)
-			return -ENOMEM;
-		t->stores = st;
-		st = &t->stores[t->nr_stores];
-		memset(st, 0, sizeof(*st));
-		st->path = strdup(arg);
-		if (!st->path)
-			return -ENOMEM;
-		st->direct = strcasecmp(name, "direct-store") == 0;
-		st->file = file;
-		st->line = line;
-		t->nr_stores++;
-		p->store = st;
-		return 0;
+		return tgt_store_add(t, name, arg, file, line, &p->store);
 	}
 	return tgt_fail(p, file, line,
 			"unknown block <%s>; expected <target IQN>, or "
@@ -390,27 +400,12 @@ static int tgt_line(struct tgt_parser *p, char *s, const char *file,
 	    (strcasecmp(key, "backing-store") == 0 ||
 	     strcasecmp(key, "direct-store") == 0)) {
 		struct tgt_target *t = p->target;
-		struct tgt_store *st;
 		if (!*val)
 			return tgt_fail(p, file, line,
 					"%s without a path; expected '%s "
 					"/path/to/file'",
 					key, key);
-		st = tgt_grow(t->stores, &t->cap_stores, t->nr_stores,
-			      sizeof(*st));
-		if (!st)
-			return -ENOMEM;
-		t->stores = st;
-		st = &t->stores[t->nr_stores];
-		memset(st, 0, sizeof(*st));
-		st->path = strdup(val);
-		if (!st->path)
-			return -ENOMEM;
-		st->direct = strcasecmp(key, "direct-store") == 0;
-		st->file = file;
-		st->line = line;
-		t->nr_stores++;
-		return 0;
+		return tgt_store_add(t, key, val, file, line, NULL);
 	}
 	k = p->store	? &p->store->opts
 	    : p->target ? &p->target->opts
