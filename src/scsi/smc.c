@@ -1,7 +1,7 @@
 /*
  * The medium changer (SMC-3): a virtual tape or disc library whose
  * inventory is the LU's state file (smc_state.c) and whose drives are
- * other LUs of the same target (cd today, tape later) that take the
+ * other LUs of the same target (tape or cd) that take the
  * cartridge's file as their medium (scsi_lu_load / scsi_lu_eject).
  * Its opcode table and the commands of SMC-3 clause 6 it implements:
  *   READ ELEMENT STATUS (§6.11): every element type or one, from a
